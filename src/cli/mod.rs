@@ -1,0 +1,64 @@
+//! The command line: one module per subcommand, on top of the library.
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+pub mod analyze;
+pub mod fetch;
+pub mod gen;
+pub mod run;
+
+/// Session analytics for VideoSDK meetings: attendance, co-presence and peak concurrency.
+#[derive(Debug, Parser)]
+#[command(name = "sessionstats", version, about, long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    Analyze(analyze::AnalyzeArgs),
+    Fetch(fetch::FetchArgs),
+    Run(run::RunArgs),
+    Gen(gen::GenArgs),
+}
+
+/// How a command ended; the process exit status (SPEC §8).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Everything was used / fetched: exit 0.
+    Complete,
+    /// Reports written (or documents stored), but some input was rejected or failed: exit 2.
+    Partial,
+    /// Nothing usable was done: exit 1.
+    Failed,
+}
+
+impl Outcome {
+    pub fn exit_code(self) -> ExitCode {
+        match self {
+            Outcome::Complete => ExitCode::SUCCESS,
+            Outcome::Partial => ExitCode::from(2),
+            Outcome::Failed => ExitCode::from(1),
+        }
+    }
+}
+
+/// Parses the arguments, runs the subcommand and turns its result into an exit status.
+/// Errors are printed as `error: <what failed>` with their causes, never as a panic.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match &cli.command {
+        Command::Analyze(args) => analyze::execute(args),
+        Command::Fetch(args) => fetch::execute(args),
+        Command::Run(args) => run::execute(args),
+        Command::Gen(args) => gen::execute(args),
+    };
+    match result {
+        Ok(outcome) => outcome.exit_code(),
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::from(1)
+        }
+    }
+}

@@ -1,0 +1,1 @@
+//! The VideoSDK REST API client (being built).

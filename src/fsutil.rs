@@ -24,8 +24,8 @@ where
 {
     let tmp = temporary_path(path);
     let result = (|| {
-        let file = File::create(&tmp)
-            .with_context(|| format!("cannot create {}", tmp.display()))?;
+        let file =
+            File::create(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
         let mut out = BufWriter::with_capacity(1 << 16, file);
         write(&mut out)?;
         out.flush()

@@ -10,5 +10,6 @@ pub mod fetch;
 pub mod fsutil;
 pub mod gen;
 pub mod ingest;
+pub mod pipeline;
 pub mod report;
 pub mod time;

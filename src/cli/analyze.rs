@@ -1,23 +1,37 @@
 //! `sessionstats analyze`: read session documents, compute the metrics, write the reports.
 use super::Outcome;
-use std::path::PathBuf;
+use crate::analysis::Config;
+use crate::ingest::walk::discover;
+use crate::pipeline::{analyze_files, Analysis};
+use crate::report::{self, tables};
+use crate::time::{parse_rfc3339, to_rfc3339, Millis};
+use anyhow::{anyhow, bail, Context, Result};
+use indicatif::{ProgressBar, ProgressStyle};
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
 
 /// Read a folder of session documents and write attendance, co-presence and concurrency reports.
+///
+/// Example: sessionstats analyze exports/ --out report --format csv,parquet --as-of 2024-05-02T00:00:00Z
 #[derive(Debug, Clone, clap::Args)]
 pub struct AnalyzeArgs {
-    /// Files and folders to read (folders are walked recursively).
+    /// Files and folders to read. Folders are walked recursively (hidden entries skipped) for
+    /// .json, .ndjson, .jsonl and their .gz; a file named here is read whatever its suffix.
     #[arg(required = true, value_name = "PATH")]
     pub paths: Vec<PathBuf>,
-    /// Folder the reports are written to (created if missing).
+    /// Folder the reports are written to (created if missing; existing reports are replaced).
     #[arg(long, default_value = "report", value_name = "DIR")]
     pub out: PathBuf,
     /// Report formats: csv, parquet, or both as csv,parquet.
     #[arg(long, default_value = "csv", value_name = "FORMATS")]
     pub format: String,
-    /// The instant that closes open intervals and ongoing sessions (RFC 3339); default: now.
+    /// The instant that closes open connections and ongoing sessions, RFC 3339
+    /// (e.g. 2024-05-02T00:00:00Z); default: the moment the run starts.
     #[arg(long, value_name = "RFC3339")]
     pub as_of: Option<String>,
-    /// Sessions with more participants than this get no pair rows in the overlaps report.
+    /// Sessions with more participants than this get no pair rows in the overlaps report
+    /// (pairs grow with the square of the participants).
     #[arg(long, default_value_t = 200, value_name = "N")]
     pub max_pair_participants: usize,
     /// Worker threads; default: all cores.
@@ -28,6 +42,180 @@ pub struct AnalyzeArgs {
     pub quiet: bool,
 }
 
-pub fn execute(_args: &AnalyzeArgs) -> anyhow::Result<Outcome> {
-    anyhow::bail!("analyze is being built")
+pub fn execute(args: &AnalyzeArgs) -> Result<Outcome> {
+    let started = Instant::now();
+    let formats = report::parse_formats(&args.format)?;
+    let config = Config {
+        as_of: as_of(args.as_of.as_deref())?,
+        max_pair_participants: args.max_pair_participants,
+    };
+    let pool = thread_pool(args.threads)?;
+
+    let found = discover(&args.paths);
+    let files_read = found.files.len();
+    let progress = progress_bar(files_read as u64, args.quiet);
+    let analysis =
+        pool.install(|| analyze_files(&found.files, &config, found.rejects, &|| progress.inc(1)));
+    progress.finish_and_clear();
+
+    let written = pool.install(|| {
+        report::write_all(
+            &args.out,
+            &[
+                &tables::Sessions(&analysis.sessions),
+                &tables::Participants(&analysis.sessions),
+                &tables::Overlaps(&analysis.sessions),
+                &tables::Concurrency(&analysis.sessions),
+                &tables::Rejects(&analysis.rejects),
+            ],
+            &formats,
+        )
+    })?;
+
+    let outcome = if analysis.sessions.is_empty() {
+        Outcome::Failed
+    } else if analysis.rejects.is_empty() {
+        Outcome::Complete
+    } else {
+        Outcome::Partial
+    };
+    if !args.quiet {
+        let summary = Summary {
+            analysis: &analysis,
+            files_read,
+            files_skipped: found.skipped,
+            config: &config,
+            elapsed_s: started.elapsed().as_secs_f64(),
+            written: &written,
+            out: &args.out,
+        };
+        print!("{summary}");
+    }
+    if outcome == Outcome::Failed {
+        eprintln!(
+            "error: no session could be analysed from {}: {}",
+            describe_paths(&args.paths),
+            if files_read == 0 {
+                "no .json, .ndjson or .jsonl file (or .gz of them) was found; check the path"
+                    .to_owned()
+            } else {
+                format!(
+                    "every input was rejected; see {}",
+                    args.out.join("rejects.csv").display()
+                )
+            }
+        );
+    }
+    Ok(outcome)
+}
+
+fn as_of(arg: Option<&str>) -> Result<Millis> {
+    match arg {
+        Some(text) => parse_rfc3339(text).ok_or_else(|| {
+            anyhow!(
+                "--as-of {text:?} is not an RFC 3339 timestamp; write it like 2024-05-02T00:00:00Z"
+            )
+        }),
+        None => Ok(chrono::Utc::now().timestamp_millis()),
+    }
+}
+
+fn thread_pool(threads: Option<usize>) -> Result<rayon::ThreadPool> {
+    if threads == Some(0) {
+        bail!("--threads must be at least 1");
+    }
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(threads.unwrap_or(0))
+        .build()
+        .context("cannot start the worker threads")
+}
+
+/// A bar on stderr while files are read, only for a person at a terminal.
+fn progress_bar(files: u64, quiet: bool) -> ProgressBar {
+    if quiet || !std::io::stderr().is_terminal() {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::new(files);
+    if let Ok(style) = ProgressStyle::with_template(
+        "{spinner} reading {pos}/{len} files [{bar:30}] {per_sec} eta {eta}",
+    ) {
+        bar.set_style(style.progress_chars("=> "));
+    }
+    bar
+}
+
+fn describe_paths(paths: &[PathBuf]) -> String {
+    let names: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
+    names.join(", ")
+}
+
+/// The few lines a person (or a cron mail) reads after the run.
+struct Summary<'a> {
+    analysis: &'a Analysis,
+    files_read: usize,
+    files_skipped: usize,
+    config: &'a Config,
+    elapsed_s: f64,
+    written: &'a [PathBuf],
+    out: &'a Path,
+}
+
+/// How many rejects and skipped sessions are named one by one before "and N more".
+const LISTED: usize = 5;
+
+impl std::fmt::Display for Summary<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let a = self.analysis;
+        writeln!(
+            f,
+            "analyzed {} sessions from {} files in {:.2} s",
+            a.sessions.len(),
+            self.files_read,
+            self.elapsed_s
+        )?;
+        writeln!(f, "  as-of:              {}", to_rfc3339(self.config.as_of))?;
+        writeln!(
+            f,
+            "  files skipped:      {} (not .json, .ndjson, .jsonl or .gz of them)",
+            self.files_skipped
+        )?;
+        writeln!(f, "  duplicates dropped: {}", a.duplicates_dropped)?;
+        writeln!(f, "  rejected input:     {}", a.rejects.len())?;
+        for reject in a.rejects.iter().take(LISTED) {
+            let line = reject.line.map(|l| format!(":{l}")).unwrap_or_default();
+            writeln!(f, "    {}{line}: {}", reject.path, reject.reason)?;
+        }
+        if a.rejects.len() > LISTED {
+            writeln!(
+                f,
+                "    … and {} more in {}",
+                a.rejects.len() - LISTED,
+                self.out.join("rejects.*").display()
+            )?;
+        }
+        let skipped: Vec<&str> = a
+            .sessions
+            .iter()
+            .filter(|s| s.session.pairs_skipped)
+            .map(|s| s.session.session_id.as_str())
+            .collect();
+        write!(
+            f,
+            "  pairs skipped:      {} sessions with more than {} participants",
+            skipped.len(),
+            self.config.max_pair_participants
+        )?;
+        if !skipped.is_empty() {
+            write!(f, ": {}", skipped[..skipped.len().min(LISTED)].join(", "))?;
+            if skipped.len() > LISTED {
+                write!(f, " and {} more", skipped.len() - LISTED)?;
+            }
+        }
+        writeln!(f)?;
+        writeln!(f, "  wrote:")?;
+        for path in self.written {
+            writeln!(f, "    {}", path.display())?;
+        }
+        Ok(())
+    }
 }

@@ -1,0 +1,240 @@
+//! Per participant (SPEC §4): one row per distinct `participantId` of a session.
+use super::intervals::{union, Interval};
+use crate::ingest::document::{text, RawInterval, Text};
+use crate::time::{parse_rfc3339, Millis};
+
+/// The participants report row.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ParticipantRow {
+    pub participant_id: String,
+    pub name: Option<String>,
+    /// Valid timelog entries.
+    pub intervals: i64,
+    pub segments: i64,
+    pub rejoins: i64,
+    pub first_join: Option<Millis>,
+    pub last_leave: Option<Millis>,
+    pub attended_ms: i64,
+    pub raw_ms: i64,
+    pub self_overlap_ms: i64,
+    pub gap_ms: i64,
+    pub attendance_pct: Option<f64>,
+    /// Any valid interval had no `end` and was closed at the session's end bound.
+    pub open: bool,
+}
+
+/// A timelog entry after parsing, before the session bounds are known.
+#[derive(Debug, Clone, Copy)]
+pub enum Entry {
+    /// `start` parsed; `end` parsed, or `None` while still connected.
+    Parsed { start: Millis, end: Option<Millis> },
+    /// Absent or unparsable `start`, or present but unparsable `end`.
+    Invalid,
+}
+
+impl Entry {
+    pub fn parse(raw: &RawInterval<'_>) -> Entry {
+        let Some(start) = text(&raw.start).and_then(parse_rfc3339) else {
+            return Entry::Invalid;
+        };
+        match &raw.end {
+            None => Entry::Parsed { start, end: None },
+            Some(Text::Str(s)) => match parse_rfc3339(s) {
+                Some(end) => Entry::Parsed {
+                    start,
+                    end: Some(end),
+                },
+                None => Entry::Invalid,
+            },
+            Some(Text::Other) => Entry::Invalid,
+        }
+    }
+}
+
+/// A participant's figures, and the union of its presence for the session-level metrics.
+pub struct Participant {
+    pub row: ParticipantRow,
+    pub union: Vec<Interval>,
+    pub invalid_intervals: i64,
+    pub clipped_ms: i64,
+}
+
+/// Summarises one participant's entries inside the session `bounds`. Open entries end at
+/// `end_bound` (the session's end, which may lie before its start in a broken document: then
+/// `bounds` is empty and everything is clipped away).
+pub fn summarize(
+    participant_id: &str,
+    name: Option<&str>,
+    entries: &[Entry],
+    bounds: Interval,
+    end_bound: Millis,
+) -> Participant {
+    let mut clipped = Vec::with_capacity(entries.len());
+    let mut invalid_intervals = 0;
+    let mut clipped_ms = 0;
+    let mut open = false;
+    for entry in entries {
+        let Entry::Parsed { start, end } = *entry else {
+            invalid_intervals += 1;
+            continue;
+        };
+        let interval = Interval {
+            start,
+            end: end.unwrap_or(end_bound),
+        };
+        if interval.end < interval.start {
+            invalid_intervals += 1;
+            continue;
+        }
+        open |= end.is_none();
+        let inside = interval.clip(bounds);
+        clipped_ms += interval.len() - inside.len();
+        clipped.push(inside);
+    }
+    let raw_ms: i64 = clipped.iter().map(|iv| iv.len()).sum();
+    let intervals = clipped.len() as i64;
+    let union = union(&mut clipped);
+    let attended_ms: i64 = union.iter().map(|iv| iv.len()).sum();
+    let first_join = union.first().map(|iv| iv.start);
+    let last_leave = union.last().map(|iv| iv.end);
+    let segments = union.len() as i64;
+    let duration = bounds.len();
+    let row = ParticipantRow {
+        participant_id: participant_id.to_owned(),
+        name: name.map(str::to_owned),
+        intervals,
+        segments,
+        rejoins: (segments - 1).max(0),
+        first_join,
+        last_leave,
+        attended_ms,
+        raw_ms,
+        self_overlap_ms: raw_ms - attended_ms,
+        gap_ms: match (first_join, last_leave) {
+            (Some(first), Some(last)) => last - first - attended_ms,
+            _ => 0,
+        },
+        attendance_pct: (duration > 0).then(|| 100.0 * attended_ms as f64 / duration as f64),
+        open,
+    };
+    Participant {
+        row,
+        union,
+        invalid_intervals,
+        clipped_ms,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const BOUNDS: Interval = Interval { start: 0, end: 100 };
+
+    fn closed(start: Millis, end: Millis) -> Entry {
+        Entry::Parsed {
+            start,
+            end: Some(end),
+        }
+    }
+
+    fn row(entries: &[Entry]) -> Participant {
+        summarize("p", Some("P"), entries, BOUNDS, BOUNDS.end)
+    }
+
+    #[test]
+    fn reconnects_make_segments_rejoins_and_gaps() {
+        let p = row(&[closed(10, 20), closed(30, 40), closed(40, 50)]).row;
+        assert_eq!(
+            (p.segments, p.rejoins, p.attended_ms, p.raw_ms),
+            (2, 1, 30, 30)
+        );
+        assert_eq!(
+            (p.first_join, p.last_leave, p.gap_ms),
+            (Some(10), Some(50), 10)
+        );
+        assert_eq!(p.attendance_pct, Some(30.0));
+    }
+
+    #[test]
+    fn double_connections_are_self_overlap() {
+        let p = row(&[closed(10, 50), closed(20, 60)]).row;
+        assert_eq!(
+            (p.intervals, p.attended_ms, p.raw_ms, p.self_overlap_ms),
+            (2, 50, 80, 30)
+        );
+    }
+
+    #[test]
+    fn open_entries_close_at_the_end_bound() {
+        let p = row(&[Entry::Parsed {
+            start: 90,
+            end: None,
+        }])
+        .row;
+        assert_eq!((p.attended_ms, p.last_leave, p.open), (10, Some(100), true));
+    }
+
+    #[test]
+    fn invalid_entries_are_counted_not_used() {
+        let p = row(&[Entry::Invalid, closed(50, 40), closed(10, 20)]);
+        assert_eq!(
+            (p.invalid_intervals, p.row.intervals, p.row.attended_ms),
+            (2, 1, 10)
+        );
+        let open_after_end = row(&[Entry::Parsed {
+            start: 150,
+            end: None,
+        }]);
+        assert_eq!(open_after_end.invalid_intervals, 1);
+    }
+
+    #[test]
+    fn clipping_counts_the_time_cut_away() {
+        let p = row(&[closed(-20, 10), closed(95, 130), closed(200, 210)]);
+        assert_eq!(
+            (p.clipped_ms, p.row.attended_ms, p.row.intervals),
+            (20 + 30 + 10, 15, 3)
+        );
+    }
+
+    #[test]
+    fn zero_length_entries_are_valid_but_no_segment() {
+        let p = row(&[closed(10, 10)]).row;
+        assert_eq!(
+            (p.intervals, p.segments, p.rejoins, p.first_join, p.gap_ms),
+            (1, 0, 0, None, 0)
+        );
+    }
+
+    #[test]
+    fn zero_duration_session_has_no_percentage() {
+        let p = summarize("p", None, &[closed(0, 0)], Interval { start: 0, end: 0 }, 0).row;
+        assert_eq!(p.attendance_pct, None);
+    }
+
+    #[test]
+    fn entry_parsing_distinguishes_open_from_unparsable() {
+        let raw = |json: &str| Entry::parse(&serde_json::from_str::<RawInterval>(json).unwrap());
+        assert!(matches!(
+            raw(r#"{"start":"2021-10-19T07:55:35.807Z","end":null}"#),
+            Entry::Parsed { end: None, .. }
+        ));
+        assert!(matches!(
+            raw(r#"{"start":"2021-10-19T07:55:35.807Z"}"#),
+            Entry::Parsed { end: None, .. }
+        ));
+        assert!(matches!(
+            raw(r#"{"start":"2021-10-19T07:55:35.807Z","end":"soon"}"#),
+            Entry::Invalid
+        ));
+        assert!(matches!(
+            raw(r#"{"start":"2021-10-19T07:55:35.807Z","end":5}"#),
+            Entry::Invalid
+        ));
+        assert!(matches!(
+            raw(r#"{"end":"2021-10-19T07:55:35.807Z"}"#),
+            Entry::Invalid
+        ));
+    }
+}

@@ -1,0 +1,164 @@
+//! Per session (SPEC §3 bounds and §5 figures): groups the entries by participant, then
+//! derives every per-session figure from the participants' unions.
+use super::concurrency::{sweep, Step};
+use super::intervals::Interval;
+use super::overlaps::{pairs, OverlapRow};
+use super::participant::{summarize, Entry, ParticipantRow};
+use super::Config;
+use crate::ingest::document::{text, RawSession};
+use crate::time::{parse_rfc3339, Millis};
+use std::collections::HashMap;
+
+/// The sessions report row.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SessionRow {
+    pub session_id: String,
+    pub room_id: Option<String>,
+    pub status: Option<String>,
+    pub start: Millis,
+    pub end: Millis,
+    pub ongoing: bool,
+    pub duration_ms: i64,
+    pub reported_active_duration: Option<i64>,
+    pub participants: i64,
+    pub attendees: i64,
+    pub participant_ms: i64,
+    pub peak_concurrency: i64,
+    pub peak_at: Option<Millis>,
+    pub peak_ms: i64,
+    pub avg_concurrency: Option<f64>,
+    pub empty_ms: i64,
+    pub intervals: i64,
+    pub invalid_intervals: i64,
+    pub invalid_participants: i64,
+    pub clipped_ms: i64,
+    pub pairs_skipped: bool,
+}
+
+/// Everything one session contributes to the reports.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SessionReport {
+    pub session: SessionRow,
+    /// Ordered by `participant_id` (byte order).
+    pub participants: Vec<ParticipantRow>,
+    /// Ordered by (`participant_a`, `participant_b`).
+    pub overlaps: Vec<OverlapRow>,
+    pub timeline: Vec<Step>,
+}
+
+/// The entries of one `participantId`, in document order.
+struct Grouped<'s> {
+    id: &'s str,
+    name: Option<&'s str>,
+    entries: Vec<Entry>,
+}
+
+/// Analyses one session document. `id` is its (already checked) session id.
+pub fn analyze_session(id: &str, raw: &RawSession<'_>, config: &Config) -> SessionReport {
+    let (groups, invalid_participants) = group_by_participant(raw);
+
+    // §3 bounds: a missing start falls back to the earliest parseable timelog start, then to
+    // the end bound; a missing or unparsable end makes the session ongoing until as-of.
+    let given_end = text(&raw.end).and_then(parse_rfc3339);
+    let end = given_end.unwrap_or(config.as_of);
+    let start = text(&raw.start)
+        .and_then(parse_rfc3339)
+        .or_else(|| earliest_timelog_start(raw))
+        .unwrap_or(end);
+    let bounds = Interval {
+        start,
+        end: end.max(start),
+    };
+    let duration_ms = bounds.len();
+
+    let mut participants = Vec::with_capacity(groups.len());
+    let mut unions = Vec::with_capacity(groups.len());
+    let (mut invalid_intervals, mut clipped_ms) = (0, 0);
+    for group in &groups {
+        let p = summarize(group.id, group.name, &group.entries, bounds, end);
+        invalid_intervals += p.invalid_intervals;
+        clipped_ms += p.clipped_ms;
+        participants.push(p.row);
+        unions.push(p.union);
+    }
+    let union_refs: Vec<&[Interval]> = unions.iter().map(Vec::as_slice).collect();
+    let concurrency = sweep(bounds, union_refs.iter().copied());
+    let pairs_skipped = participants.len() > config.max_pair_participants;
+    let overlaps = if pairs_skipped {
+        Vec::new()
+    } else {
+        pairs(&union_refs)
+    };
+
+    let participant_ms: i64 = participants.iter().map(|p| p.attended_ms).sum();
+    let session = SessionRow {
+        session_id: id.to_owned(),
+        room_id: raw.room().map(str::to_owned),
+        status: text(&raw.status).map(str::to_owned),
+        start,
+        end,
+        ongoing: given_end.is_none(),
+        duration_ms,
+        reported_active_duration: raw.active_duration.and_then(|n| n.0),
+        participants: participants.len() as i64,
+        attendees: participants.iter().filter(|p| p.attended_ms > 0).count() as i64,
+        participant_ms,
+        peak_concurrency: i64::from(concurrency.peak),
+        peak_at: concurrency.peak_at,
+        peak_ms: concurrency.peak_ms,
+        avg_concurrency: (duration_ms > 0).then(|| participant_ms as f64 / duration_ms as f64),
+        empty_ms: concurrency.empty_ms,
+        intervals: participants.iter().map(|p| p.intervals).sum(),
+        invalid_intervals,
+        invalid_participants,
+        clipped_ms,
+        pairs_skipped,
+    };
+    SessionReport {
+        session,
+        participants,
+        overlaps,
+        timeline: concurrency.timeline,
+    }
+}
+
+/// Groups the participant entries by `participantId`, sorted by id (byte order); entries
+/// without one are only counted (the second value).
+fn group_by_participant<'s>(raw: &'s RawSession<'_>) -> (Vec<Grouped<'s>>, i64) {
+    let mut groups: Vec<Grouped<'s>> = Vec::new();
+    let mut index: HashMap<&'s str, usize> = HashMap::new();
+    let mut invalid = 0;
+    for p in raw.participants.iter().flatten() {
+        let Some(id) = text(&p.participant_id) else {
+            invalid += 1;
+            continue;
+        };
+        let at = *index.entry(id).or_insert_with(|| {
+            groups.push(Grouped {
+                id,
+                name: None,
+                entries: Vec::new(),
+            });
+            groups.len() - 1
+        });
+        let group = &mut groups[at];
+        if group.name.is_none() {
+            group.name = text(&p.name);
+        }
+        group
+            .entries
+            .extend(p.timelog.iter().flatten().map(Entry::parse));
+    }
+    groups.sort_unstable_by(|a, b| a.id.as_bytes().cmp(b.id.as_bytes()));
+    (groups, invalid)
+}
+
+/// The earliest parseable timelog `start` of the session, whatever the rest of its entry.
+fn earliest_timelog_start(raw: &RawSession<'_>) -> Option<Millis> {
+    raw.participants
+        .iter()
+        .flatten()
+        .flat_map(|p| p.timelog.iter().flatten())
+        .filter_map(|entry| text(&entry.start).and_then(parse_rfc3339))
+        .min()
+}

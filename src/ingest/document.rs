@@ -1,0 +1,301 @@
+//! The session document as the VideoSDK API writes it (SPEC §1), borrowed from the file's bytes.
+//!
+//! Only the fields the analysis needs are read; everything else is skipped without being built.
+//! Scalar fields are lenient: a field of the wrong JSON type (a number where a timestamp belongs)
+//! becomes [`Text::Other`] and is then treated as unparsable, instead of failing the document.
+use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::Deserialize;
+use std::borrow::Cow;
+use std::fmt;
+use std::marker::PhantomData;
+
+/// A string field, borrowed when it has no escapes.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Text<'a> {
+    Str(Cow<'a, str>),
+    /// A number, boolean, object or array where a string was expected.
+    Other,
+}
+
+impl<'a> Text<'a> {
+    /// The string, if the field was one and is not empty.
+    pub fn non_empty(&self) -> Option<&str> {
+        match self {
+            Text::Str(s) if !s.is_empty() => Some(s),
+            _ => None,
+        }
+    }
+}
+
+/// `Option<Text>`'s accessor for the common "present, a string, not empty" question.
+pub fn text<'s>(field: &'s Option<Text<'_>>) -> Option<&'s str> {
+    field.as_ref().and_then(Text::non_empty)
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for Text<'a> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct TextVisitor;
+        impl<'de> Visitor<'de> for TextVisitor {
+            type Value = Text<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Self::Value, E> {
+                Ok(Text::Str(Cow::Borrowed(v)))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(Text::Str(Cow::Owned(v.to_owned())))
+            }
+            fn visit_string<E>(self, v: String) -> Result<Self::Value, E> {
+                Ok(Text::Str(Cow::Owned(v)))
+            }
+            fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
+                Ok(Text::Other)
+            }
+            fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
+                Ok(Text::Other)
+            }
+            fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
+                Ok(Text::Other)
+            }
+            fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
+                Ok(Text::Other)
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
+                IgnoredAny.visit_seq(seq).map(|_| Text::Other)
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+                IgnoredAny.visit_map(map).map(|_| Text::Other)
+            }
+        }
+        deserializer.deserialize_any(TextVisitor)
+    }
+}
+
+/// v1 `activeDuration`: a number passed through as reported (rounded to an integer);
+/// anything else is dropped.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ReportedNumber(pub Option<i64>);
+
+impl<'de> Deserialize<'de> for ReportedNumber {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        Ok(ReportedNumber(
+            match serde_json::Value::deserialize(deserializer)? {
+                serde_json::Value::Number(n) => n.as_i64().or_else(|| {
+                    n.as_f64()
+                        .filter(|f| f.is_finite())
+                        .map(|f| f.round() as i64)
+                }),
+                _ => None,
+            },
+        ))
+    }
+}
+
+/// One timelog entry: one connection of a participant.
+#[derive(Debug, Deserialize)]
+pub struct RawInterval<'a> {
+    #[serde(borrow, default)]
+    pub start: Option<Text<'a>>,
+    #[serde(borrow, default)]
+    pub end: Option<Text<'a>>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct RawParticipant<'a> {
+    #[serde(borrow, default, rename = "participantId")]
+    pub participant_id: Option<Text<'a>>,
+    #[serde(borrow, default)]
+    pub name: Option<Text<'a>>,
+    #[serde(borrow, default)]
+    pub timelog: Option<Vec<RawInterval<'a>>>,
+}
+
+/// A session object, or a v2 page envelope (`pageInfo` + `data`), which share the top level.
+#[derive(Debug, Deserialize)]
+pub struct RawSession<'a> {
+    #[serde(borrow, default)]
+    pub id: Option<Text<'a>>,
+    #[serde(borrow, default, rename = "roomId")]
+    pub room_id: Option<Text<'a>>,
+    #[serde(borrow, default, rename = "meetingId")]
+    pub meeting_id: Option<Text<'a>>,
+    #[serde(borrow, default, rename = "customRoomId")]
+    pub custom_room_id: Option<Text<'a>>,
+    #[serde(borrow, default)]
+    pub start: Option<Text<'a>>,
+    #[serde(borrow, default)]
+    pub end: Option<Text<'a>>,
+    #[serde(borrow, default)]
+    pub status: Option<Text<'a>>,
+    #[serde(default, rename = "activeDuration")]
+    pub active_duration: Option<ReportedNumber>,
+    #[serde(borrow, default)]
+    pub participants: Option<Vec<RawParticipant<'a>>>,
+    #[serde(default, rename = "pageInfo")]
+    page_info: Option<IgnoredAny>,
+    #[serde(borrow, default)]
+    data: Option<Box<OneOrMany<RawSession<'a>>>>,
+}
+
+impl<'a> RawSession<'a> {
+    /// The room: `roomId` wins, then `meetingId`, then `customRoomId` (SPEC §1).
+    pub fn room(&self) -> Option<&str> {
+        text(&self.room_id)
+            .or_else(|| text(&self.meeting_id))
+            .or_else(|| text(&self.custom_room_id))
+    }
+
+    /// Number of timelog entries, valid or not: the duplicate tie-breaker of SPEC §2.
+    pub fn timelog_entries(&self) -> usize {
+        self.participants
+            .iter()
+            .flatten()
+            .map(|p| p.timelog.as_ref().map_or(0, Vec::len))
+            .sum()
+    }
+
+    fn is_envelope(&self) -> bool {
+        self.data.is_some() || (self.page_info.is_some() && self.id.is_none())
+    }
+}
+
+/// A parsed top-level JSON value: one object or an array of them.
+#[derive(Debug)]
+pub enum OneOrMany<T> {
+    One(T),
+    Many(Vec<T>),
+}
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for OneOrMany<T> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct OneOrManyVisitor<T>(PhantomData<T>);
+        impl<'de, T: Deserialize<'de>> Visitor<'de> for OneOrManyVisitor<T> {
+            type Value = OneOrMany<T>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a session object, a page envelope or an array of sessions")
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
+                Vec::deserialize(de::value::SeqAccessDeserializer::new(seq)).map(OneOrMany::Many)
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+                T::deserialize(de::value::MapAccessDeserializer::new(map)).map(OneOrMany::One)
+            }
+        }
+        deserializer.deserialize_any(OneOrManyVisitor(PhantomData))
+    }
+}
+
+/// A whole JSON document (a file, or one NDJSON line).
+pub type Document<'a> = OneOrMany<RawSession<'a>>;
+
+impl<'a> Document<'a> {
+    /// The sessions it holds, page envelopes (at any depth) opened, in document order.
+    pub fn into_sessions(self) -> Vec<RawSession<'a>> {
+        let mut out = Vec::new();
+        flatten(self, &mut out);
+        out
+    }
+}
+
+fn flatten<'a>(doc: Document<'a>, out: &mut Vec<RawSession<'a>>) {
+    let items = match doc {
+        OneOrMany::One(one) => vec![one],
+        OneOrMany::Many(many) => many,
+    };
+    for mut item in items {
+        if item.is_envelope() {
+            if let Some(data) = item.data.take() {
+                flatten(*data, out);
+            }
+        } else {
+            out.push(item);
+        }
+    }
+}
+
+/// Just the id of a document that failed to parse, to name it in the rejects report.
+#[derive(Deserialize)]
+pub struct IdOnly<'a> {
+    #[serde(borrow, default)]
+    pub id: Option<Text<'a>>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sessions(json: &str) -> Vec<RawSession<'_>> {
+        serde_json::from_str::<Document>(json)
+            .unwrap()
+            .into_sessions()
+    }
+
+    #[test]
+    fn reads_the_documented_v1_example() {
+        let s = sessions(
+            r#"{"id": "616e79f7ba68c7768bfd18bf", "meetingId": "ywnm-eicr-d55x",
+             "start": "2021-10-19T07:55:35.807Z", "end": "2021-10-19T07:55:39.941Z",
+             "activeDuration": 0, "chatLink": "x", "links": {"get_room": "y"},
+             "participants": [{"participantId": "wcrkkrf4", "name": "Ada Example",
+               "timelog": [{"start": "2021-10-19T07:55:36.316Z", "end": "2021-10-19T07:55:39.937Z"}]}]}"#,
+        );
+        assert_eq!(s.len(), 1);
+        assert_eq!(text(&s[0].id), Some("616e79f7ba68c7768bfd18bf"));
+        assert_eq!(s[0].room(), Some("ywnm-eicr-d55x"));
+        assert_eq!(s[0].active_duration, Some(ReportedNumber(Some(0))));
+        assert_eq!(s[0].timelog_entries(), 1);
+    }
+
+    #[test]
+    fn room_id_wins_over_meeting_id_and_custom_room_id() {
+        let s = sessions(r#"{"id":"a","customRoomId":"c","meetingId":"m","roomId":"r"}"#);
+        assert_eq!(s[0].room(), Some("r"));
+        let s = sessions(r#"{"id":"a","customRoomId":"c","meetingId":"m"}"#);
+        assert_eq!(s[0].room(), Some("m"));
+        let s = sessions(r#"{"id":"a","customRoomId":"c"}"#);
+        assert_eq!(s[0].room(), Some("c"));
+    }
+
+    #[test]
+    fn opens_page_envelopes_and_arrays() {
+        let page = r#"{"pageInfo":{"currentPage":1,"perPage":2,"lastPage":1,"total":2},
+                       "data":[{"id":"a"},{"id":"b"}]}"#;
+        let ids: Vec<_> = sessions(page)
+            .iter()
+            .map(|s| text(&s.id).unwrap().to_owned())
+            .collect();
+        assert_eq!(ids, ["a", "b"]);
+        assert_eq!(sessions(r#"{"data":{"id":"a"}}"#).len(), 1);
+        assert_eq!(sessions(r#"[{"id":"a"},{"id":"b"},{"id":"c"}]"#).len(), 3);
+        assert_eq!(sessions(r#"{"pageInfo":{},"data":[]}"#).len(), 0);
+    }
+
+    #[test]
+    fn wrong_types_in_scalar_fields_do_not_fail_the_document() {
+        let s =
+            sessions(r#"{"id":"a","start":17,"end":{"x":1},"status":null,"activeDuration":"9"}"#);
+        assert_eq!(s[0].start, Some(Text::Other));
+        assert_eq!(s[0].end, Some(Text::Other));
+        assert_eq!(s[0].status, None);
+        assert_eq!(s[0].active_duration, Some(ReportedNumber(None)));
+    }
+
+    #[test]
+    fn a_bare_number_is_not_a_document() {
+        let err = serde_json::from_str::<Document>("42").unwrap_err();
+        assert!(err.is_data(), "{err}");
+    }
+
+    #[test]
+    fn escaped_strings_are_decoded() {
+        let s = sessions(
+            r#"{"id":"a","participants":[{"participantId":"p","name":"Jos\u00e9 \"J\""}]}"#,
+        );
+        let name = s[0].participants.as_ref().unwrap()[0]
+            .name
+            .as_ref()
+            .unwrap();
+        assert_eq!(name.non_empty(), Some("José \"J\""));
+    }
+}

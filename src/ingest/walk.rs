@@ -1,0 +1,201 @@
+//! Finding the input files (SPEC §2): folders walked recursively, hidden entries skipped, only
+//! known suffixes read, every file once, in byte order of its path.
+use super::Reject;
+use std::path::{Path, PathBuf};
+
+/// How a file's content is laid out, from its name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Layout {
+    /// One JSON document per line (`.ndjson`, `.jsonl`).
+    pub lines: bool,
+    /// gzip-compressed (`.gz` after the suffix).
+    pub gzip: bool,
+}
+
+/// The layout of a file name, or `None` when it is not a suffix `analyze` reads.
+pub fn layout_of(path: &Path) -> Option<Layout> {
+    let name = path.file_name()?.to_str()?;
+    let (name, gzip) = match name.strip_suffix(".gz") {
+        Some(inner) => (inner, true),
+        None => (name, false),
+    };
+    let lines = if name.ends_with(".ndjson") || name.ends_with(".jsonl") {
+        true
+    } else if name.ends_with(".json") {
+        false
+    } else {
+        return None;
+    };
+    Some(Layout { lines, gzip })
+}
+
+/// An input file to read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InputFile {
+    pub path: PathBuf,
+    pub layout: Layout,
+}
+
+/// What the walk found.
+#[derive(Debug, Default)]
+pub struct Discovery {
+    /// Files to read, sorted by the bytes of their path, each once.
+    pub files: Vec<InputFile>,
+    /// Files passed over because of their suffix.
+    pub skipped: usize,
+    /// Paths that could not be listed or opened: reported, never silently lost.
+    pub rejects: Vec<Reject>,
+}
+
+fn is_hidden(entry: &walkdir::DirEntry) -> bool {
+    entry.depth() > 0 && entry.file_name().to_string_lossy().starts_with('.')
+}
+
+/// Walks `inputs`. A file named on the command line is read whatever its suffix (as NDJSON when
+/// it ends in `.ndjson`/`.jsonl`, as JSON otherwise, gunzipped when it ends in `.gz`); inside
+/// folders only the known suffixes are read and the rest is counted as skipped.
+pub fn discover(inputs: &[PathBuf]) -> Discovery {
+    let mut found = Discovery::default();
+    for input in inputs {
+        let walker = walkdir::WalkDir::new(input)
+            .follow_links(true)
+            .into_iter()
+            .filter_entry(|e| !is_hidden(e));
+        for entry in walker {
+            let entry = match entry {
+                Ok(entry) => entry,
+                Err(err) => {
+                    let path = err.path().unwrap_or(input).to_path_buf();
+                    found
+                        .rejects
+                        .push(Reject::file(&path, format!("cannot read: {err}")));
+                    continue;
+                }
+            };
+            if entry.file_type().is_dir() {
+                continue;
+            }
+            let path = entry.into_path();
+            let layout = match layout_of(&path) {
+                Some(layout) => layout,
+                None if path == *input => Layout {
+                    lines: false,
+                    gzip: path.extension().is_some_and(|e| e == "gz"),
+                },
+                None => {
+                    found.skipped += 1;
+                    continue;
+                }
+            };
+            found.files.push(InputFile { path, layout });
+        }
+    }
+    found.files.sort_by(|a, b| {
+        a.path
+            .as_os_str()
+            .as_encoded_bytes()
+            .cmp(b.path.as_os_str().as_encoded_bytes())
+    });
+    found.files.dedup_by(|a, b| a.path == b.path);
+    found
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::fs;
+
+    #[test]
+    fn suffixes_decide_the_layout() {
+        let layout = |name: &str| layout_of(Path::new(name));
+        assert_eq!(
+            layout("a.json"),
+            Some(Layout {
+                lines: false,
+                gzip: false
+            })
+        );
+        assert_eq!(
+            layout("a.json.gz"),
+            Some(Layout {
+                lines: false,
+                gzip: true
+            })
+        );
+        assert_eq!(
+            layout("a.ndjson"),
+            Some(Layout {
+                lines: true,
+                gzip: false
+            })
+        );
+        assert_eq!(
+            layout("a.jsonl.gz"),
+            Some(Layout {
+                lines: true,
+                gzip: true
+            })
+        );
+        assert_eq!(layout("a.txt"), None);
+        assert_eq!(layout("a.gz"), None);
+        assert_eq!(layout("a.json.tmp"), None);
+    }
+
+    #[test]
+    fn walks_sorted_skipping_hidden_and_counting_other_suffixes() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        fs::create_dir_all(root.join("b/.hidden")).unwrap();
+        fs::create_dir_all(root.join("a")).unwrap();
+        for name in [
+            "b/2.json",
+            "a/1.ndjson",
+            "a/0.json.gz",
+            "b/.x.json.1.tmp",
+            "b/.hidden/h.json",
+            "notes.txt",
+            "B.json",
+        ] {
+            fs::write(root.join(name), "{}").unwrap();
+        }
+        let found = discover(&[root.to_path_buf(), root.join("a/1.ndjson")]);
+        let names: Vec<_> = found
+            .files
+            .iter()
+            .map(|f| {
+                f.path
+                    .strip_prefix(root)
+                    .unwrap()
+                    .to_string_lossy()
+                    .into_owned()
+            })
+            .collect();
+        assert_eq!(names, ["B.json", "a/0.json.gz", "a/1.ndjson", "b/2.json"]);
+        assert_eq!(found.skipped, 1);
+        assert!(found.rejects.is_empty());
+    }
+
+    #[test]
+    fn a_named_file_is_read_whatever_its_suffix_and_a_missing_one_is_rejected() {
+        let dir = tempfile::tempdir().unwrap();
+        let export = dir.path().join("export.txt");
+        fs::write(&export, "{}").unwrap();
+        let found = discover(&[export.clone(), dir.path().join("missing.json")]);
+        assert_eq!(
+            found.files,
+            [InputFile {
+                path: export,
+                layout: Layout {
+                    lines: false,
+                    gzip: false
+                }
+            }]
+        );
+        assert_eq!(found.rejects.len(), 1);
+        assert!(
+            found.rejects[0].reason.starts_with("cannot read"),
+            "{:?}",
+            found.rejects
+        );
+    }
+}

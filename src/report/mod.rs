@@ -1,0 +1,128 @@
+//! Reports (SPEC §8): five tables, each written in every requested format.
+//!
+//! A table ([`tables`]) describes its columns and hands out rows of typed [`Cell`]s; a format
+//! ([`csv`], [`parquet`]) turns any table into bytes. Each file is written under a temporary
+//! name and renamed, so a report is complete or absent.
+pub mod csv;
+pub mod parquet;
+pub mod tables;
+
+use crate::fsutil::write_atomically;
+use crate::time::Millis;
+use anyhow::{bail, Context, Result};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+/// The type of a column, shared by every format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Text,
+    /// Milliseconds since the epoch, UTC.
+    Time,
+    /// Counts and durations.
+    Int,
+    /// Ratios.
+    Float,
+    Flag,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct Column {
+    pub name: &'static str,
+    pub kind: Kind,
+}
+
+/// One value of a row; `None` is an empty cell (CSV) or a null (Parquet).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Cell<'a> {
+    Text(Option<&'a str>),
+    Time(Option<Millis>),
+    Int(Option<i64>),
+    Float(Option<f64>),
+    Flag(bool),
+}
+
+/// A report table: its name, its columns, and its rows in report order.
+pub trait Table {
+    fn name(&self) -> &'static str;
+    fn columns(&self) -> &'static [Column];
+    fn row_count(&self) -> usize;
+    /// Calls `emit` with each row's cells, in column order.
+    fn for_each_row(&self, emit: &mut dyn FnMut(&[Cell<'_>]) -> Result<()>) -> Result<()>;
+}
+
+/// An output format (one module each, as hyperfine's `export/` does).
+pub trait Format: Sync {
+    /// The file suffix, without the dot.
+    fn extension(&self) -> &'static str;
+    fn write(&self, table: &dyn Table, out: &mut dyn Write) -> Result<()>;
+}
+
+/// The formats named by `--format`: `csv`, `parquet` or both, comma-separated.
+pub fn parse_formats(spec: &str) -> Result<Vec<&'static dyn Format>> {
+    let mut formats: Vec<&'static dyn Format> = Vec::new();
+    for name in spec.split(',').map(str::trim) {
+        let format: &'static dyn Format = match name.to_ascii_lowercase().as_str() {
+            "csv" => &csv::Csv,
+            "parquet" => &parquet::Parquet,
+            _ => bail!("unknown report format `{name}` in --format {spec:?}: use csv, parquet or csv,parquet"),
+        };
+        if !formats.iter().any(|f| f.extension() == format.extension()) {
+            formats.push(format);
+        }
+    }
+    Ok(formats)
+}
+
+/// Writes every table in every format into `dir` (created if missing) and returns the paths
+/// written, in order.
+pub fn write_all(
+    dir: &Path,
+    tables: &[&(dyn Table + Sync)],
+    formats: &[&dyn Format],
+) -> Result<Vec<PathBuf>> {
+    std::fs::create_dir_all(dir)
+        .with_context(|| format!("cannot create the report folder {}", dir.display()))?;
+    let jobs: Vec<(&(dyn Table + Sync), &dyn Format)> = tables
+        .iter()
+        .flat_map(|&t| formats.iter().map(move |&f| (t, f)))
+        .collect();
+    use rayon::prelude::*;
+    jobs.par_iter()
+        .map(|&(table, format)| {
+            let path = dir.join(format!("{}.{}", table.name(), format.extension()));
+            write_atomically(&path, |out| format.write(table, out)).with_context(|| {
+                format!(
+                    "cannot write the {} report {}",
+                    table.name(),
+                    path.display()
+                )
+            })?;
+            Ok(path)
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats_are_parsed_once_each() {
+        let names = |spec| {
+            parse_formats(spec)
+                .unwrap()
+                .iter()
+                .map(|f| f.extension())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(names("csv"), ["csv"]);
+        assert_eq!(names("csv,parquet"), ["csv", "parquet"]);
+        assert_eq!(names("Parquet, csv,parquet"), ["parquet", "csv"]);
+        let err = parse_formats("xlsx")
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(err.contains("xlsx") && err.contains("csv,parquet"), "{err}");
+    }
+}

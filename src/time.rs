@@ -1,0 +1,270 @@
+//! Timestamps (SPEC §3): RFC 3339 in, integer milliseconds since the Unix epoch inside,
+//! `YYYY-MM-DDTHH:MM:SS.mmmZ` out.
+//!
+//! The common layout (`2021-10-19T07:55:35.807Z`, any fraction length, `Z` or `±HH:MM`) is parsed
+//! by hand without allocating; everything else RFC 3339 allows (lower-case `t`/`z`, a space as
+//! separator, leap seconds) goes through chrono, so both paths accept the same language.
+
+/// Milliseconds since 1970-01-01T00:00:00Z.
+pub type Millis = i64;
+
+/// Parses an RFC 3339 timestamp, truncating fractional digits beyond milliseconds.
+/// Returns `None` for anything that is not a valid RFC 3339 date-time.
+pub fn parse_rfc3339(text: &str) -> Option<Millis> {
+    parse_common_layout(text.as_bytes()).or_else(|| parse_with_chrono(text))
+}
+
+fn parse_with_chrono(text: &str) -> Option<Millis> {
+    let parsed = chrono::DateTime::parse_from_rfc3339(text).ok()?;
+    // Truncate (not round) to milliseconds, as the fixed-layout parser does.
+    let seconds = parsed.timestamp();
+    let millis = i64::from(parsed.timestamp_subsec_millis().min(999));
+    seconds.checked_mul(1000)?.checked_add(millis)
+}
+
+/// `YYYY-MM-DDTHH:MM:SS[.fraction](Z|±HH:MM)` with upper-case `T`/`Z` and seconds below 60.
+fn parse_common_layout(b: &[u8]) -> Option<Millis> {
+    if b.len() < 20
+        || b[4] != b'-'
+        || b[7] != b'-'
+        || b[10] != b'T'
+        || b[13] != b':'
+        || b[16] != b':'
+    {
+        return None;
+    }
+    let year = digits(&b[0..4])?;
+    let month = digits(&b[5..7])?;
+    let day = digits(&b[8..10])?;
+    let hour = digits(&b[11..13])?;
+    let minute = digits(&b[14..16])?;
+    let second = digits(&b[17..19])?;
+    if !(1..=12).contains(&month)
+        || day == 0
+        || day > days_in_month(year, month)
+        || hour > 23
+        || minute > 59
+        || second > 59
+    {
+        return None;
+    }
+    let mut rest = &b[19..];
+    let mut millis = 0;
+    if let Some((b'.', fraction)) = rest.split_first() {
+        let count = fraction.iter().take_while(|c| c.is_ascii_digit()).count();
+        if count == 0 {
+            return None;
+        }
+        for (i, &c) in fraction[..3.min(count)].iter().enumerate() {
+            millis += i64::from(c - b'0') * [100, 10, 1][i];
+        }
+        rest = &fraction[count..];
+    }
+    let offset_minutes = match rest {
+        [b'Z'] => 0,
+        [sign @ (b'+' | b'-'), h1, h2, b':', m1, m2] => {
+            let hours = digits(&[*h1, *h2])?;
+            let minutes = digits(&[*m1, *m2])?;
+            if hours > 23 || minutes > 59 {
+                return None;
+            }
+            let total = hours * 60 + minutes;
+            if *sign == b'-' {
+                -total
+            } else {
+                total
+            }
+        }
+        _ => return None,
+    };
+    let days = days_from_civil(year, month, day);
+    let seconds = days * 86_400 + hour * 3600 + minute * 60 + second - offset_minutes * 60;
+    Some(seconds * 1000 + millis)
+}
+
+fn digits(b: &[u8]) -> Option<i64> {
+    b.iter().try_fold(0i64, |acc, &c| {
+        c.is_ascii_digit().then(|| acc * 10 + i64::from(c - b'0'))
+    })
+}
+
+fn is_leap(year: i64) -> bool {
+    year % 4 == 0 && (year % 100 != 0 || year % 400 == 0)
+}
+
+fn days_in_month(year: i64, month: i64) -> i64 {
+    match month {
+        2 if is_leap(year) => 29,
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        _ => 31,
+    }
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
+fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (month + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+/// The inverse of [`days_from_civil`]: (year, month, day).
+fn civil_from_days(days: i64) -> (i64, i64, i64) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    (year, month, day)
+}
+
+/// Length of a formatted timestamp: `2021-10-19T07:55:35.807Z`.
+pub const FORMATTED_LEN: usize = 24;
+
+/// Writes `2021-10-19T07:55:35.807Z` into `out` for years 0 to 9999; other years (which no
+/// session has) are written with chrono's wider form.
+pub fn format_millis(ms: Millis, out: &mut String) {
+    let days = ms.div_euclid(86_400_000);
+    let in_day = ms.rem_euclid(86_400_000);
+    let (year, month, day) = civil_from_days(days);
+    if !(0..=9999).contains(&year) {
+        match chrono::DateTime::from_timestamp_millis(ms) {
+            Some(t) => out.push_str(&t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()),
+            None => out.push_str(&ms.to_string()),
+        }
+        return;
+    }
+    let fields = [
+        (year, 4, b'-'),
+        (month, 2, b'-'),
+        (day, 2, b'T'),
+        (in_day / 3_600_000, 2, b':'),
+        (in_day / 60_000 % 60, 2, b':'),
+        (in_day / 1000 % 60, 2, b'.'),
+        (in_day % 1000, 3, b'Z'),
+    ];
+    let mut buf = [0u8; FORMATTED_LEN];
+    let mut at = 0;
+    for (value, width, separator) in fields {
+        let mut v = value;
+        for i in (0..width).rev() {
+            buf[at + i] = b'0' + (v % 10) as u8;
+            v /= 10;
+        }
+        buf[at + width] = separator;
+        at += width + 1;
+    }
+    out.extend(buf.iter().map(|&c| c as char));
+}
+
+/// [`format_millis`] into a new string.
+pub fn to_rfc3339(ms: Millis) -> String {
+    let mut s = String::with_capacity(FORMATTED_LEN);
+    format_millis(ms, &mut s);
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn parses_the_documented_example() {
+        assert_eq!(
+            parse_rfc3339("2021-10-19T07:55:35.807Z"),
+            Some(1_634_630_135_807)
+        );
+    }
+
+    #[test]
+    fn fraction_lengths_from_zero_to_nine_truncate_to_millis() {
+        let base = 1_634_630_135_000;
+        assert_eq!(parse_rfc3339("2021-10-19T07:55:35Z"), Some(base));
+        assert_eq!(parse_rfc3339("2021-10-19T07:55:35.8Z"), Some(base + 800));
+        assert_eq!(parse_rfc3339("2021-10-19T07:55:35.80Z"), Some(base + 800));
+        assert_eq!(
+            parse_rfc3339("2021-10-19T07:55:35.807999999Z"),
+            Some(base + 807)
+        );
+        assert_eq!(
+            parse_rfc3339("2021-10-19T07:55:35.8079999999Z"),
+            Some(base + 807)
+        );
+        assert_eq!(parse_rfc3339("2021-10-19T07:55:35.Z"), None);
+    }
+
+    #[test]
+    fn offsets_shift_to_utc() {
+        let utc = parse_rfc3339("2021-10-19T07:55:35.807Z");
+        assert_eq!(parse_rfc3339("2021-10-19T13:25:35.807+05:30"), utc);
+        assert_eq!(parse_rfc3339("2021-10-19T02:55:35.807-05:00"), utc);
+        assert_eq!(parse_rfc3339("2021-10-19T07:55:35.807+00:00"), utc);
+    }
+
+    #[test]
+    fn other_rfc3339_forms_go_through_chrono() {
+        let utc = parse_rfc3339("2021-10-19T07:55:35.807Z");
+        assert_eq!(parse_rfc3339("2021-10-19t07:55:35.807z"), utc);
+        assert_eq!(parse_rfc3339("2021-10-19 07:55:35.807Z"), utc);
+    }
+
+    #[test]
+    fn rejects_what_is_not_a_date_time() {
+        for bad in [
+            "",
+            "yesterday",
+            "2021-10-19",
+            "2021-10-19T07:55:35",
+            "2021-13-19T07:55:35Z",
+            "2021-02-29T07:55:35Z",
+            "2021-10-19T24:00:00Z",
+            "2021-10-19T07:55:35+5:30",
+            "2021-10-19T07:55:35.807Zjunk",
+        ] {
+            assert_eq!(parse_rfc3339(bad), None, "{bad}");
+        }
+        assert!(parse_rfc3339("2024-02-29T00:00:00Z").is_some());
+    }
+
+    #[test]
+    fn formats_with_three_fraction_digits() {
+        assert_eq!(to_rfc3339(1_634_630_135_807), "2021-10-19T07:55:35.807Z");
+        assert_eq!(to_rfc3339(0), "1970-01-01T00:00:00.000Z");
+        assert_eq!(to_rfc3339(-1), "1969-12-31T23:59:59.999Z");
+    }
+
+    proptest! {
+        #[test]
+        fn format_then_parse_is_identity(ms in -62_000_000_000_000i64..253_000_000_000_000i64) {
+            prop_assert_eq!(parse_rfc3339(&to_rfc3339(ms)), Some(ms));
+        }
+
+        #[test]
+        fn fast_path_agrees_with_chrono(
+            ms in 0i64..4_102_444_800_000i64,
+            nanos in 0u32..1_000_000_000,
+            digits in 0usize..=9,
+            offset in -1439i32..=1439,
+        ) {
+            let zone = chrono::FixedOffset::east_opt(offset * 60).unwrap();
+            let t = chrono::DateTime::from_timestamp_millis(ms).unwrap().with_timezone(&zone);
+            let mut text = t.format("%Y-%m-%dT%H:%M:%S").to_string();
+            if digits > 0 {
+                let fraction = format!("{nanos:09}");
+                text.push('.');
+                text.push_str(&fraction[..digits]);
+            }
+            text.push_str(&t.format("%:z").to_string());
+            prop_assert_eq!(parse_common_layout(text.as_bytes()), parse_with_chrono(&text));
+        }
+    }
+}

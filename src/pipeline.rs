@@ -114,3 +114,125 @@ fn keep_one_per_id(mut candidates: Vec<Candidate>) -> (Vec<SessionReport>, usize
     });
     (sessions, dropped)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ingest::walk::discover;
+    use std::fs;
+
+    const CONFIG: Config = Config {
+        as_of: 1_700_000_000_000,
+        max_pair_participants: 200,
+    };
+
+    /// Writes `files` (name, content) into a folder and analyses it.
+    fn analyze(files: &[(&str, &str)]) -> Analysis {
+        let dir = tempfile::tempdir().unwrap();
+        for (name, content) in files {
+            fs::write(dir.path().join(name), content).unwrap();
+        }
+        let found = discover(&[dir.path().to_path_buf()]);
+        analyze_files(&found.files, &CONFIG, found.rejects, &|| {})
+    }
+
+    fn session(id: &str, start: &str, end: Option<&str>, entries: usize) -> String {
+        let timelog: Vec<String> = (0..entries)
+            .map(|_| {
+                format!(
+                    r#"{{"start":"{start}","end":{}}}"#,
+                    end.map_or("null".into(), |e| format!("\"{e}\""))
+                )
+            })
+            .collect();
+        format!(
+            r#"{{"id":"{id}","start":"{start}","end":{},"participants":[{{"participantId":"p","timelog":[{}]}}]}}"#,
+            end.map_or("null".into(), |e| format!("\"{e}\"")),
+            timelog.join(",")
+        )
+    }
+
+    const T0: &str = "2024-01-01T10:00:00.000Z";
+    const T1: &str = "2024-01-01T11:00:00.000Z";
+    const T2: &str = "2024-01-01T12:00:00.000Z";
+
+    #[test]
+    fn the_ended_copy_wins_over_the_ongoing_one() {
+        let a = analyze(&[
+            ("1.json", &session("s", T0, None, 5)),
+            ("2.json", &session("s", T0, Some(T1), 1)),
+        ]);
+        assert_eq!((a.sessions.len(), a.duplicates_dropped), (1, 1));
+        assert!(!a.sessions[0].session.ongoing);
+    }
+
+    #[test]
+    fn then_the_latest_end_then_the_most_entries_then_the_first_path() {
+        let a = analyze(&[
+            ("1.json", &session("s", T0, Some(T1), 3)),
+            ("2.json", &session("s", T0, Some(T2), 1)),
+        ]);
+        assert_eq!(
+            a.sessions[0].session.end,
+            crate::time::parse_rfc3339(T2).unwrap()
+        );
+        let a = analyze(&[
+            ("1.json", &session("s", T0, Some(T1), 1)),
+            ("2.json", &session("s", T0, Some(T1), 2)),
+        ]);
+        assert_eq!(a.sessions[0].session.intervals, 2);
+        let a = analyze(&[
+            (
+                "b.json",
+                &session("s", T0, Some(T1), 1).replace("\"p\"", "\"second\""),
+            ),
+            (
+                "a.json",
+                &session("s", T0, Some(T1), 1).replace("\"p\"", "\"first\""),
+            ),
+        ]);
+        assert_eq!(a.sessions[0].participants[0].participant_id, "first");
+        assert_eq!(a.duplicates_dropped, 1);
+    }
+
+    #[test]
+    fn sessions_are_ordered_by_start_then_id_and_rejects_by_path_then_line() {
+        let a = analyze(&[
+            (
+                "a.json",
+                &format!(
+                    "[{},{}]",
+                    session("z", T0, Some(T1), 1),
+                    session("b", T1, Some(T2), 1)
+                ),
+            ),
+            ("b.json", &session("a", T1, Some(T2), 1)),
+            ("c.ndjson", "{}\nnot json\n"),
+            ("B.json", "{"),
+        ]);
+        let ids: Vec<_> = a
+            .sessions
+            .iter()
+            .map(|s| s.session.session_id.as_str())
+            .collect();
+        assert_eq!(ids, ["z", "a", "b"]);
+        let rejects: Vec<_> = a
+            .rejects
+            .iter()
+            .map(|r| {
+                (
+                    r.path.rsplit('/').next().unwrap_or_default().to_owned(),
+                    r.line,
+                )
+            })
+            .collect();
+        assert_eq!(
+            rejects,
+            [
+                ("B.json".to_owned(), None),
+                ("c.ndjson".to_owned(), Some(1)),
+                ("c.ndjson".to_owned(), Some(2))
+            ]
+        );
+    }
+}

@@ -95,7 +95,7 @@ pub fn execute(args: &AnalyzeArgs) -> Result<Outcome> {
         eprintln!(
             "error: no session could be analysed from {}: {}",
             describe_paths(&args.paths),
-            if files_read == 0 {
+            if analysis.rejects.is_empty() {
                 "no .json, .ndjson or .jsonl file (or .gz of them) was found; check the path"
                     .to_owned()
             } else {

@@ -160,9 +160,11 @@ mod tests {
 
     /// A timelog entry of the model: start and optional end, as offsets from `BASE`.
     type ModelEntry = (Millis, Option<Millis>);
+    /// Session start, optional end, and (participant number, entries) in document order.
+    type ModelSession = (Millis, Option<Millis>, Vec<(usize, Vec<ModelEntry>)>);
 
     fn model_session(
-    ) -> impl Strategy<Value = (Millis, Option<Millis>, Vec<(usize, Vec<ModelEntry>)>)> {
+    ) -> impl Strategy<Value = ModelSession> {
         let entry = (-5i64..45, prop::option::weighted(0.8, -5i64..45));
         let participant = (0usize..4, prop::collection::vec(entry, 0..4));
         (

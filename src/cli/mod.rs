@@ -9,11 +9,22 @@ pub mod run;
 
 /// Session analytics for VideoSDK meetings: attendance, co-presence and peak concurrency.
 #[derive(Debug, Parser)]
-#[command(name = "sessionstats", version, about, long_about = None)]
+#[command(name = "sessionstats", version, about, long_about = None, after_help = EXAMPLES)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
 }
+
+const EXAMPLES: &str = "\
+Examples:
+  sessionstats analyze data/sample --out report            analyse a folder into CSV reports
+  sessionstats analyze exports/ --format csv,parquet --as-of 2024-05-02T00:00:00Z
+  sessionstats fetch --since 2024-05-01 --until 2024-05-02 --out store
+  sessionstats run --config sessionstats.toml              the nightly job: fetch, then analyze
+  sessionstats gen --sessions 1000 --seed 7 --out corpus   a synthetic corpus to try it on
+
+Exit status: 0 everything used, 2 done but some input rejected or failed, 1 nothing usable done.
+Run `sessionstats help <COMMAND>` for every option of a command.";
 
 #[derive(Debug, Subcommand)]
 pub enum Command {

@@ -1,9 +1,290 @@
-//! `sessionstats run` (placeholder: being built).
+//! `sessionstats run`: the nightly job. Fetch a window of sessions into the store, then
+//! analyze the store's day folders of that window into a dated report folder.
+use super::analyze::{self, AnalyzeArgs};
+use super::fetch::{run_fetch, LoadOptions, SelectOptions};
 use super::Outcome;
+use crate::fetch::plan;
+use crate::fetch::{FetchConfig, Target};
+use anyhow::{bail, Context, Result};
+use chrono::{DateTime, Duration as Days, NaiveTime, Utc};
+use serde::Deserialize;
+use std::path::{Path, PathBuf};
 
-#[derive(Debug, clap::Args)]
-pub struct RunArgs {}
+/// Fetch a window of sessions (default: the previous UTC day), then analyze it.
+///
+/// Every option can also come from a TOML file (--config) whose keys are the long option
+/// names (out = "/data/sessions", concurrency = 4, room = ["a", "b"], …); the command line wins.
+#[derive(Debug, Clone, Default, clap::Args, Deserialize)]
+#[serde(default, rename_all = "kebab-case")]
+pub struct RunArgs {
+    /// TOML file with options (keys: the long option names, without --).
+    #[arg(long, value_name = "FILE")]
+    #[serde(skip)]
+    pub config: Option<PathBuf>,
+    /// Store folder (the --out of fetch) [required here or in the config file]
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Folder under which each run writes its reports, in a folder named after the window
+    /// [default: reports]
+    #[arg(long, value_name = "DIR")]
+    pub reports: Option<PathBuf>,
+    #[command(flatten)]
+    #[serde(flatten)]
+    pub select: SelectOptions,
+    #[command(flatten)]
+    #[serde(flatten)]
+    pub load: LoadOptions,
+    /// Report formats: csv, parquet, or csv,parquet [default: csv]
+    #[arg(long, value_name = "FORMATS")]
+    pub format: Option<String>,
+    /// Sessions with more participants get no pair rows in the overlaps report [default: 200]
+    #[arg(long, value_name = "N")]
+    pub max_pair_participants: Option<usize>,
+    /// Analysis worker threads [default: all cores]
+    #[arg(long, value_name = "N")]
+    pub threads: Option<usize>,
+}
 
-pub fn execute(_args: &RunArgs) -> anyhow::Result<Outcome> {
-    anyhow::bail!("run is not built yet")
+impl RunArgs {
+    /// The options of the command line, completed by the config file if there is one.
+    fn resolved(&self) -> Result<RunArgs> {
+        let Some(path) = &self.config else {
+            return Ok(self.clone());
+        };
+        let file = read_config(path)?;
+        Ok(RunArgs {
+            config: self.config.clone(),
+            out: self.out.clone().or(file.out),
+            reports: self.reports.clone().or(file.reports),
+            select: self.select.clone().or(file.select),
+            load: self.load.clone().or(file.load),
+            format: self.format.clone().or(file.format),
+            max_pair_participants: self.max_pair_participants.or(file.max_pair_participants),
+            threads: self.threads.or(file.threads),
+        })
+    }
+}
+
+/// Reads a config file, refusing keys that are not long options of `run` (a typo must not
+/// be ignored silently in a nightly job).
+fn read_config(path: &Path) -> Result<RunArgs> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read the config file {}", path.display()))?;
+    let table: toml::Table =
+        toml::from_str(&text).with_context(|| format!("{} is not valid TOML", path.display()))?;
+    let command = <RunArgs as clap::Args>::augment_args(clap::Command::new("run"));
+    let known: Vec<&str> = command
+        .get_arguments()
+        .filter_map(|a| a.get_long())
+        .filter(|&long| long != "config")
+        .collect();
+    if let Some(key) = table.keys().find(|k| !known.contains(&k.as_str())) {
+        bail!(
+            "{}: unknown key {key:?}; the keys are the long options of run: {}",
+            path.display(),
+            known.join(", ")
+        );
+    }
+    toml::Value::Table(table)
+        .try_into()
+        .with_context(|| format!("{}: a value has the wrong type", path.display()))
+}
+
+/// The window `[since, until)` in epoch ms: the options, or the previous UTC day.
+fn window(select: &SelectOptions, now: DateTime<Utc>) -> Result<(i64, Option<i64>)> {
+    let (since, until) = plan::window(select.since.as_deref(), select.until.as_deref())?;
+    match (since, until) {
+        (Some(since), until) => Ok((since, until)),
+        (None, None) => {
+            let today = now.date_naive().and_time(NaiveTime::MIN).and_utc();
+            let yesterday = today - Days::days(1);
+            Ok((yesterday.timestamp_millis(), Some(today.timestamp_millis())))
+        }
+        (None, Some(_)) => bail!("--until needs --since in run (a report covers a bounded window)"),
+    }
+}
+
+fn day(ms: i64) -> Option<chrono::NaiveDate> {
+    DateTime::from_timestamp_millis(ms).map(|t| t.date_naive())
+}
+
+/// The report folder name: the day for a one-day window, else `FIRST_LAST` (days, inclusive).
+fn report_name(since: i64, until: i64) -> String {
+    match (day(since), day(until - 1)) {
+        (Some(first), Some(last)) if first == last => first.to_string(),
+        (Some(first), Some(last)) => format!("{first}_{last}"),
+        _ => format!("{since}_{until}"),
+    }
+}
+
+/// The store's day folders the window touches (those that exist).
+fn day_folders(store: &Path, since: i64, until: i64) -> Vec<PathBuf> {
+    let (Some(mut d), Some(last)) = (day(since), day(until - 1)) else {
+        return Vec::new();
+    };
+    let mut folders = Vec::new();
+    while d <= last {
+        let folder = store.join(d.to_string());
+        if folder.is_dir() {
+            folders.push(folder);
+        }
+        match d.succ_opt() {
+            Some(next) => d = next,
+            None => break,
+        }
+    }
+    folders
+}
+
+/// The worse of two outcomes: a run is only as complete as its weakest step.
+fn worse(a: Outcome, b: Outcome) -> Outcome {
+    let rank = |o| match o {
+        Outcome::Complete => 0,
+        Outcome::Partial => 1,
+        Outcome::Failed => 2,
+    };
+    if rank(b) > rank(a) {
+        b
+    } else {
+        a
+    }
+}
+
+pub fn execute(args: &RunArgs) -> Result<Outcome> {
+    let args = args.resolved()?;
+    let Some(out) = args.out.clone() else {
+        bail!("run needs the store folder: --out DIR, or out = \"DIR\" in the config file");
+    };
+    let (since, until) = window(&args.select, Utc::now())?;
+    let until = until.unwrap_or_else(|| Utc::now().timestamp_millis());
+    let mut listing = args.select.listing(&args.load)?;
+    listing.since = Some(since);
+    listing.until = Some(until);
+    println!(
+        "run: sessions started in [{}, {}) UTC, store {}",
+        crate::time::to_rfc3339(since),
+        crate::time::to_rfc3339(until),
+        out.display()
+    );
+    let fetched = run_fetch(&FetchConfig {
+        out: out.clone(),
+        target: Target::List(listing),
+        details: args.select.details,
+        refresh: args.select.refresh,
+        settings: args.load.settings()?,
+    })?;
+
+    let report = args
+        .reports
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("reports"))
+        .join(report_name(since, until));
+    let paths = day_folders(&out, since, until);
+    if paths.is_empty() {
+        println!("run: no sessions stored for this window; no report written");
+        return Ok(fetched);
+    }
+    let analyzed = analyze::execute(&AnalyzeArgs {
+        paths,
+        out: report.clone(),
+        format: args.format.clone().unwrap_or_else(|| "csv".into()),
+        as_of: None,
+        max_pair_participants: args.max_pair_participants.unwrap_or(200),
+        threads: args.threads,
+        quiet: false,
+    })?;
+    let outcome = worse(fetched, analyzed);
+    let verdict = match outcome {
+        Outcome::Complete => "complete",
+        Outcome::Partial => "partial: some sessions failed to download or were rejected",
+        Outcome::Failed => "failed: see the messages above",
+    };
+    println!("run: reports in {}; {verdict}", report.display());
+    Ok(outcome)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(text: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(text)
+            .unwrap()
+            .with_timezone(&Utc)
+    }
+
+    #[test]
+    fn default_window_is_the_previous_utc_day() {
+        let (since, until) = window(&SelectOptions::default(), at("2024-03-01T00:30:00Z")).unwrap();
+        assert_eq!(crate::time::to_rfc3339(since), "2024-02-29T00:00:00.000Z");
+        assert_eq!(
+            until.map(crate::time::to_rfc3339).as_deref(),
+            Some("2024-03-01T00:00:00.000Z")
+        );
+        assert_eq!(report_name(since, until.unwrap()), "2024-02-29");
+    }
+
+    #[test]
+    fn explicit_windows_name_their_first_and_last_day() {
+        let select = SelectOptions {
+            since: Some("2024-01-01".into()),
+            until: Some("2024-01-08".into()),
+            ..SelectOptions::default()
+        };
+        let (since, until) = window(&select, Utc::now()).unwrap();
+        assert_eq!(report_name(since, until.unwrap()), "2024-01-01_2024-01-07");
+        let only_until = SelectOptions {
+            until: Some("2024-01-08".into()),
+            ..SelectOptions::default()
+        };
+        assert!(window(&only_until, Utc::now()).is_err());
+    }
+
+    #[test]
+    fn day_folders_are_those_of_the_window_that_exist() {
+        let dir = tempfile::tempdir().unwrap();
+        for d in ["2024-01-01", "2024-01-02", "2024-01-04", "undated"] {
+            std::fs::create_dir(dir.path().join(d)).unwrap();
+        }
+        let since = plan::parse_instant("2024-01-02").unwrap();
+        let until = plan::parse_instant("2024-01-05").unwrap();
+        let names: Vec<_> = day_folders(dir.path(), since, until)
+            .into_iter()
+            .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(names, ["2024-01-02", "2024-01-04"]);
+    }
+
+    #[test]
+    fn config_keys_are_the_long_options() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("run.toml");
+        std::fs::write(
+            &path,
+            "out = \"/data/s\"\nroom = [\"a\", \"b\"]\nconcurrency = 4\nrate = 2.5\n\
+             api-url = \"http://x\"\nrefresh = true\nformat = \"csv,parquet\"\n",
+        )
+        .unwrap();
+        let cli = RunArgs {
+            config: Some(path.clone()),
+            format: Some("parquet".into()),
+            ..RunArgs::default()
+        };
+        let args = cli.resolved().unwrap();
+        assert_eq!(args.out, Some(PathBuf::from("/data/s")));
+        assert_eq!(args.select.room, ["a", "b"]);
+        assert_eq!(args.load.concurrency, Some(4));
+        assert_eq!(args.load.rate, Some(2.5));
+        assert_eq!(args.load.api_url.as_deref(), Some("http://x"));
+        assert!(args.select.refresh);
+        assert_eq!(
+            args.format.as_deref(),
+            Some("parquet"),
+            "the command line wins"
+        );
+
+        std::fs::write(&path, "concurency = 4\n").unwrap();
+        let err = format!("{:#}", cli.resolved().unwrap_err());
+        assert!(err.contains("unknown key \"concurency\""), "{err}");
+    }
 }

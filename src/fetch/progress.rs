@@ -1,0 +1,139 @@
+//! What a run shows while it works, on stderr: progress bars on a terminal, otherwise a few
+//! plain lines (a cron mail should stay short).
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+/// Failures printed one by one; the rest are only in the failures file.
+const MAX_FAILURE_LINES: u64 = 20;
+/// Plain mode prints a progress line at most this often.
+const PLAIN_EVERY: Duration = Duration::from_secs(10);
+
+pub struct Progress {
+    bars: Option<Bars>,
+    pages_done: AtomicU64,
+    pages_total: AtomicU64,
+    sessions_done: AtomicU64,
+    sessions_total: AtomicU64,
+    failures: AtomicU64,
+    last_line: Mutex<Instant>,
+}
+
+struct Bars {
+    multi: MultiProgress,
+    pages: ProgressBar,
+    sessions: ProgressBar,
+}
+
+impl Progress {
+    /// Bars when `terminal`, plain lines otherwise.
+    pub fn new(terminal: bool) -> Progress {
+        let bars = terminal.then(|| {
+            let multi = MultiProgress::with_draw_target(ProgressDrawTarget::stderr());
+            let style = |template: &str| {
+                ProgressStyle::with_template(template)
+                    .unwrap_or_else(|_| ProgressStyle::default_bar())
+            };
+            let pages = multi.add(ProgressBar::new(0));
+            pages.set_style(style("pages    {bar:30} {pos}/{len}"));
+            let sessions = multi.add(ProgressBar::new(0));
+            sessions.set_style(style(
+                "sessions {bar:30} {pos}/{len} {per_sec} eta {eta} {msg}",
+            ));
+            Bars {
+                multi,
+                pages,
+                sessions,
+            }
+        });
+        Progress {
+            bars,
+            pages_done: AtomicU64::new(0),
+            pages_total: AtomicU64::new(0),
+            sessions_done: AtomicU64::new(0),
+            sessions_total: AtomicU64::new(0),
+            failures: AtomicU64::new(0),
+            last_line: Mutex::new(Instant::now()),
+        }
+    }
+
+    /// More listing pages became known.
+    pub fn pages_expected(&self, n: u64) {
+        self.pages_total.fetch_add(n, Ordering::Relaxed);
+        if let Some(b) = &self.bars {
+            b.pages.inc_length(n);
+        }
+    }
+
+    pub fn page_done(&self) {
+        self.pages_done.fetch_add(1, Ordering::Relaxed);
+        if let Some(b) = &self.bars {
+            b.pages.inc(1);
+        }
+        self.maybe_line();
+    }
+
+    /// More sessions to download.
+    pub fn sessions_expected(&self, n: u64) {
+        self.sessions_total.fetch_add(n, Ordering::Relaxed);
+        if let Some(b) = &self.bars {
+            b.sessions.inc_length(n);
+        }
+    }
+
+    pub fn session_done(&self) {
+        self.sessions_done.fetch_add(1, Ordering::Relaxed);
+        if let Some(b) = &self.bars {
+            b.sessions.inc(1);
+        }
+        self.maybe_line();
+    }
+
+    /// A line that must be seen (a failure, the list moving while paging).
+    pub fn note(&self, line: &str) {
+        match &self.bars {
+            Some(b) => b.multi.suspend(|| eprintln!("{line}")),
+            None => eprintln!("{line}"),
+        }
+    }
+
+    /// A failed request: printed for the first few, then only counted.
+    pub fn failure(&self, request: &str, reason: &str) {
+        let n = self.failures.fetch_add(1, Ordering::Relaxed) + 1;
+        if n <= MAX_FAILURE_LINES {
+            self.note(&format!("fetch: failed: {request}: {reason}"));
+        } else if n == MAX_FAILURE_LINES + 1 {
+            self.note("fetch: more failures: see the failures file");
+        }
+    }
+
+    fn maybe_line(&self) {
+        if self.bars.is_some() {
+            return;
+        }
+        let mut last = self
+            .last_line
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if last.elapsed() < PLAIN_EVERY {
+            return;
+        }
+        *last = Instant::now();
+        eprintln!(
+            "fetch: {}/{} pages listed, {}/{} sessions fetched",
+            self.pages_done.load(Ordering::Relaxed),
+            self.pages_total.load(Ordering::Relaxed),
+            self.sessions_done.load(Ordering::Relaxed),
+            self.sessions_total.load(Ordering::Relaxed),
+        );
+    }
+
+    /// Removes the bars before the summary is printed.
+    pub fn finish(&self) {
+        if let Some(b) = &self.bars {
+            b.pages.finish_and_clear();
+            b.sessions.finish_and_clear();
+        }
+    }
+}

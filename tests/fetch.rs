@@ -1,0 +1,629 @@
+//! `sessionstats fetch` and `run` against a real HTTP server on 127.0.0.1 (tests/fetch_support).
+mod fetch_support;
+
+use fetch_support::{Fault, Server, Session};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+const TOKEN: &str = "eyJhbGciOiJIUzI1NiJ9.eyJ0ZXN0IjoidG9rZW4ifQ.TOKEN-SIGNATURE-4711";
+const LOCK: &str = ".sessionstats-fetch.lock";
+
+struct Ran {
+    code: Option<i32>,
+    stdout: String,
+    stderr: String,
+}
+
+impl Ran {
+    fn all(&self) -> String {
+        format!("{}\n{}", self.stdout, self.stderr)
+    }
+}
+
+fn command(env: &[(&str, &str)], args: &[&str]) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_sessionstats"));
+    for var in [
+        "VIDEOSDK_TOKEN",
+        "VIDEOSDK_API_KEY",
+        "VIDEOSDK_SECRET",
+        "VIDEOSDK_API_ENDPOINT",
+    ] {
+        cmd.env_remove(var);
+    }
+    cmd.envs(env.iter().copied()).args(args);
+    cmd.stdin(Stdio::null());
+    cmd
+}
+
+fn run_with(env: &[(&str, &str)], args: &[&str]) -> Ran {
+    let out = command(env, args).output().unwrap();
+    Ran {
+        code: out.status.code(),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// `sessionstats fetch --api-url URL --out DIR ARGS…` with the test token.
+fn fetch(server: &Server, dir: &Path, args: &[&str]) -> Ran {
+    let mut all = vec![
+        "fetch",
+        "--api-url",
+        &server.url,
+        "--out",
+        dir.to_str().unwrap(),
+    ];
+    all.extend_from_slice(args);
+    run_with(&[("VIDEOSDK_TOKEN", TOKEN)], &all)
+}
+
+/// Every file under `dir` (hidden ones too), by relative path, with its content. Files that
+/// vanish while it looks (a running fetch renames its temporary files) are left out.
+fn files(dir: &Path) -> BTreeMap<String, String> {
+    fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<String, String>) {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return;
+        };
+        for path in entries.flatten().map(|e| e.path()) {
+            if path.is_dir() {
+                walk(root, &path, out);
+            } else if let Ok(text) = std::fs::read_to_string(&path) {
+                let rel = path
+                    .strip_prefix(root)
+                    .unwrap()
+                    .to_string_lossy()
+                    .into_owned();
+                out.insert(rel, text);
+            }
+        }
+    }
+    let mut out = BTreeMap::new();
+    walk(dir, dir, &mut out);
+    out
+}
+
+/// The session files under `dir` (no lock, no failures file).
+fn stored(dir: &Path) -> BTreeMap<String, String> {
+    let mut all = files(dir);
+    all.remove(LOCK);
+    all.remove("fetch-failures.csv");
+    all
+}
+
+/// What the store must hold for these sessions (plain ids, `Z` starts).
+fn expected<'a>(sessions: impl IntoIterator<Item = &'a Session>) -> BTreeMap<String, String> {
+    sessions
+        .into_iter()
+        .map(|s| (format!("{}/{}.json", &s.start[..10], s.id), s.doc.clone()))
+        .collect()
+}
+
+/// `n` sessions `s00…`, in rooms r1/r2, over three days; every fifth one ongoing.
+fn sessions(n: usize) -> Vec<Session> {
+    (0..n)
+        .map(|i| {
+            let start = format!("2024-05-0{}T{:02}:00:00.000Z", 1 + i % 3, i % 24);
+            let end = format!("2024-05-0{}T{:02}:30:00.000Z", 1 + i % 3, i % 24);
+            let end = (i % 5 != 4).then_some(end.as_str());
+            let room = if i % 2 == 0 { "r1" } else { "r2" };
+            Session::new(&format!("s{i:02}"), room, &start, end)
+        })
+        .collect()
+}
+
+fn ids_file(dir: &Path, ids: &[&str]) -> PathBuf {
+    let path = dir.join("ids.txt");
+    std::fs::write(&path, ids.join("\n")).unwrap();
+    path
+}
+
+fn row(stdout: &str, label: &str) -> String {
+    stdout
+        .lines()
+        .find_map(|l| l.trim_start().strip_prefix(label))
+        .map(|v| v.trim().to_string())
+        .unwrap_or_else(|| panic!("no {label:?} in the summary:\n{stdout}"))
+}
+
+#[test]
+fn listing_follows_every_page_and_stores_each_session_as_sent() {
+    let all = sessions(25);
+    let server = Server::start(Some(TOKEN), all.clone());
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("store");
+
+    let first = fetch(&server, &dir, &["--per-page", "10"]);
+    assert_eq!(first.code, Some(0), "{}", first.all());
+    assert_eq!(stored(&dir), expected(&all));
+    let hidden: Vec<_> = files(&dir)
+        .into_keys()
+        .filter(|k| k.contains("/.") || k.starts_with('.'))
+        .collect();
+    assert_eq!(
+        hidden,
+        [LOCK],
+        "only the lock is hidden: no temporary file is left"
+    );
+    let pages: Vec<_> = server
+        .hits()
+        .iter()
+        .map(|h| h.query["page"].clone())
+        .collect();
+    assert_eq!(pages.len(), 3);
+    assert!(server
+        .hits()
+        .iter()
+        .all(|h| h.authorization.as_deref() == Some(TOKEN)));
+    assert_eq!(row(&first.stdout, "listed"), "25 sessions on 3 pages");
+    assert_eq!(row(&first.stdout, "downloaded"), "25");
+
+    // Again: ended sessions are already present, the 5 ongoing ones are stored anew.
+    let again = fetch(&server, &dir, &["--per-page", "10"]);
+    assert_eq!(again.code, Some(0), "{}", again.all());
+    assert_eq!(row(&again.stdout, "downloaded"), "0");
+    assert_eq!(row(&again.stdout, "already present"), "20");
+    assert_eq!(row(&again.stdout, "refreshed"), "5");
+    assert_eq!(stored(&dir), expected(&all));
+
+    // A room and a window: the query carries them, and only those sessions are stored.
+    let dir2 = tmp.path().join("r1-may2");
+    let ran = fetch(
+        &server,
+        &dir2,
+        &[
+            "--room",
+            "r1",
+            "--since",
+            "2024-05-02",
+            "--until",
+            "2024-05-03",
+            "--details",
+        ],
+    );
+    assert_eq!(ran.code, Some(0), "{}", ran.all());
+    let want = all
+        .iter()
+        .filter(|s| s.room == "r1" && s.start.starts_with("2024-05-02"));
+    assert_eq!(stored(&dir2), expected(want.clone()));
+    let hits = server.hits();
+    let list: Vec<_> = hits
+        .iter()
+        .filter(|h| h.query.contains_key("roomId"))
+        .collect();
+    assert_eq!(list.len(), 1);
+    assert_eq!(list[0].query["startDate"], "1714608000000");
+    assert_eq!(list[0].query["endDate"], "1714694399999");
+    // --details: one GET per listed session.
+    for s in want {
+        assert_eq!(
+            server.hits_of(&format!("/v2/sessions/{}", s.id)).len(),
+            1,
+            "{}",
+            s.id
+        );
+    }
+}
+
+#[test]
+fn requests_stay_within_concurrency_and_rate() {
+    let all = sessions(30);
+    let server = Server::start(Some(TOKEN), all.clone());
+    server.set_delay(Duration::from_millis(60));
+    let tmp = tempfile::tempdir().unwrap();
+    let ids: Vec<&str> = all.iter().map(|s| s.id.as_str()).collect();
+    let list = ids_file(tmp.path(), &ids);
+    let dir = tmp.path().join("store");
+    let ran = fetch(
+        &server,
+        &dir,
+        &["--ids", list.to_str().unwrap(), "--concurrency", "3"],
+    );
+    assert_eq!(ran.code, Some(0), "{}", ran.all());
+    assert_eq!(stored(&dir), expected(&all));
+    let max = server.max_in_flight();
+    assert!(max <= 3, "{max} requests in flight with --concurrency 3");
+    assert!(
+        max >= 2,
+        "requests were not made in parallel (max in flight {max})"
+    );
+
+    // --rate 20 (through the v1 endpoint): starts are spaced by 50 ms.
+    let server = Server::start(Some(TOKEN), all[..20].to_vec());
+    let dir = tmp.path().join("rated");
+    let args = [
+        "--ids",
+        list.to_str().unwrap(),
+        "--rate",
+        "20",
+        "--api",
+        "v1",
+    ];
+    let ran = fetch(&server, &dir, &args);
+    assert_eq!(
+        ran.code,
+        Some(2),
+        "ids 20..29 are unknown here: {}",
+        ran.all()
+    );
+    assert_eq!(stored(&dir), expected(&all[..20]));
+    let hits = server.hits();
+    assert_eq!(hits.len(), 30);
+    assert!(hits
+        .iter()
+        .all(|h| h.path.starts_with("/v1/meeting-sessions/")));
+    let span = hits.last().unwrap().at - hits[0].at;
+    let observed = (hits.len() - 1) as f64 / span.as_secs_f64();
+    assert!(
+        observed <= 20.0 * 1.1,
+        "observed {observed:.1} requests/s with --rate 20"
+    );
+}
+
+#[test]
+fn transient_faults_are_retried_and_the_rest_recorded() {
+    let all: Vec<Session> = sessions(8).into_iter().take(6).collect();
+    let server = Server::start(Some(TOKEN), all.clone());
+    let path = |id: &str| format!("/v2/sessions/{id}");
+    server.fault(&path("s00"), &[Fault::TooMany(1)]);
+    server.fault(&path("s01"), &[Fault::Status(500), Fault::Status(503)]);
+    server.fault(&path("s02"), &[Fault::Slow(Duration::from_secs(3))]);
+    server.fault(&path("s03"), &[Fault::CloseMidBody]);
+    server.fault(&path("s04"), &[Fault::Truncated]);
+    server.always(&path("s05"), Fault::Status(500));
+    let tmp = tempfile::tempdir().unwrap();
+    let list = ids_file(
+        tmp.path(),
+        &["s00", "s01", "s02", "s03", "s04", "s05", "gone"],
+    );
+    let dir = tmp.path().join("store");
+    let ran = fetch(
+        &server,
+        &dir,
+        &[
+            "--ids",
+            list.to_str().unwrap(),
+            "--timeout",
+            "1",
+            "--retries",
+            "3",
+            "--retry-delay",
+            "0.05",
+            "--concurrency",
+            "4",
+        ],
+    );
+    assert_eq!(ran.code, Some(2), "{}", ran.all());
+    assert_eq!(stored(&dir), expected(&all[..5]));
+    // 1 (429) + 2 (500, 503) + 1 (timeout) + 1 (cut connection) + 1 (truncated) + 3 (s05).
+    assert_eq!(row(&ran.stdout, "retries"), "9");
+    assert_eq!(
+        server.hits_of(&path("s05")).len(),
+        4,
+        "1 attempt + 3 retries"
+    );
+    assert_eq!(
+        server.hits_of(&path("gone")).len(),
+        1,
+        "a 404 is not retried"
+    );
+    let s00 = server.hits_of(&path("s00"));
+    assert_eq!(s00.len(), 2);
+    assert!(
+        s00[1].at - s00[0].at >= Duration::from_millis(950),
+        "Retry-After: 1 not honoured"
+    );
+
+    let failures = std::fs::read_to_string(dir.join("fetch-failures.csv")).unwrap();
+    let mut lines: Vec<&str> = failures.lines().collect();
+    lines.sort();
+    assert_eq!(lines.len(), 3, "{failures}");
+    assert!(
+        lines[0].starts_with("gone,GET /v2/sessions/gone,HTTP 404"),
+        "{failures}"
+    );
+    assert!(
+        lines[1].starts_with("s05,GET /v2/sessions/s05,HTTP 500"),
+        "{failures}"
+    );
+    assert!(lines[1].contains("4 attempts"), "{failures}");
+    assert_eq!(lines[2], "session_id,request,reason");
+    assert!(!ran.all().contains(TOKEN) && !failures.contains(TOKEN));
+}
+
+#[test]
+fn refused_credentials_stop_the_run_at_once() {
+    let all = sessions(20);
+    let server = Server::start(Some(TOKEN), all.clone());
+    let tmp = tempfile::tempdir().unwrap();
+    let ids: Vec<&str> = all.iter().map(|s| s.id.as_str()).collect();
+    let list = ids_file(tmp.path(), &ids);
+    let dir = tmp.path().join("store");
+    let wrong = "eyJ.wrong-token-0815.sig";
+    let args = [
+        "fetch",
+        "--api-url",
+        &server.url,
+        "--out",
+        dir.to_str().unwrap(),
+        "--ids",
+        list.to_str().unwrap(),
+        "--concurrency",
+        "2",
+    ];
+    let ran = run_with(&[("VIDEOSDK_TOKEN", wrong)], &args);
+    assert_eq!(ran.code, Some(1), "{}", ran.all());
+    for name in [
+        "VIDEOSDK_TOKEN",
+        "VIDEOSDK_API_KEY",
+        "VIDEOSDK_SECRET",
+        "401",
+    ] {
+        assert!(
+            ran.stderr.contains(name),
+            "{name} missing from: {}",
+            ran.stderr
+        );
+    }
+    assert!(!ran.all().contains(wrong));
+    assert!(
+        server.hits().len() <= 2,
+        "{} requests after a 401",
+        server.hits().len()
+    );
+    assert!(stored(&dir).is_empty());
+
+    // No credentials at all: said before any request.
+    let ran = run_with(&[], &args);
+    assert_eq!(ran.code, Some(1));
+    assert!(
+        ran.stderr.contains("VIDEOSDK_API_KEY and VIDEOSDK_SECRET"),
+        "{}",
+        ran.stderr
+    );
+}
+
+#[test]
+fn a_list_that_moves_while_paged_is_stored_whole_and_once() {
+    let all = sessions(30);
+    let server = Server::start(Some(TOKEN), all);
+    // A new session appears at the head of the list once page 1 has been read: page 1's last
+    // session shows up again on page 2, and the newcomer is only seen by a second pass.
+    server.on_page_two(|list| {
+        list.insert(
+            0,
+            Session::new("new", "r1", "2024-05-03T23:00:00.000Z", None),
+        );
+    });
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("store");
+    let ran = fetch(&server, &dir, &["--per-page", "10", "--concurrency", "1"]);
+    assert_eq!(ran.code, Some(0), "{}", ran.all());
+    assert_eq!(stored(&dir), expected(&server.sessions()));
+    assert_eq!(row(&ran.stdout, "listed"), "31 sessions on 8 pages");
+    assert!(ran.stderr.contains("listing it again"), "{}", ran.stderr);
+}
+
+#[test]
+fn a_killed_fetch_resumes_without_fetching_a_finished_session_twice() {
+    let all = sessions(60);
+    let server = Server::start(Some(TOKEN), all.clone());
+    server.set_delay(Duration::from_millis(80));
+    let tmp = tempfile::tempdir().unwrap();
+    let ids: Vec<&str> = all.iter().map(|s| s.id.as_str()).collect();
+    let list = ids_file(tmp.path(), &ids);
+    let dir = tmp.path().join("store");
+    let args = [
+        "fetch",
+        "--api-url",
+        &server.url,
+        "--out",
+        dir.to_str().unwrap(),
+        "--ids",
+        list.to_str().unwrap(),
+        "--concurrency",
+        "2",
+    ];
+    let mut child = command(&[("VIDEOSDK_TOKEN", TOKEN)], &args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while stored(&dir).len() < 6 {
+        assert!(Instant::now() < deadline, "the first fetch stored nothing");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // A second fetch on the same folder is refused while the first runs.
+    let second = fetch(&server, &dir, &["--ids", list.to_str().unwrap()]);
+    assert_eq!(second.code, Some(1), "{}", second.all());
+    assert!(
+        second.stderr.contains("already writing"),
+        "{}",
+        second.stderr
+    );
+
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let before = stored(&dir);
+    assert!(
+        before.len() < all.len(),
+        "the fetch ended before it was killed"
+    );
+
+    let ran = fetch(
+        &server,
+        &dir,
+        &["--ids", list.to_str().unwrap(), "--concurrency", "4"],
+    );
+    assert_eq!(ran.code, Some(0), "{}", ran.all());
+    assert_eq!(stored(&dir), expected(&all), "every session exactly once");
+    let leftovers: Vec<_> = files(&dir)
+        .into_keys()
+        .filter(|k| k.ends_with(".tmp"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+    for s in &all {
+        let key = format!("{}/{}.json", &s.start[..10], s.id);
+        if before.contains_key(&key) {
+            let gets = server.hits_of(&format!("/v2/sessions/{}", s.id)).len();
+            let want = if s.ended { 1 } else { 2 };
+            assert_eq!(
+                gets, want,
+                "{} (ended: {}) fetched {gets} times",
+                s.id, s.ended
+            );
+        }
+    }
+}
+
+#[test]
+fn hostile_session_ids_stay_inside_the_folder() {
+    let start = "2024-05-01T10:00:00.000Z";
+    let end = Some("2024-05-01T11:00:00.000Z");
+    let hostile = ["../../x", "..\\y", ".hidden", "a/b"];
+    let all: Vec<Session> = hostile
+        .iter()
+        .map(|id| Session::new(id, "r1", start, end))
+        .collect();
+    let server = Server::start(Some(TOKEN), all.clone());
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("store");
+    let ran = fetch(&server, &dir, &[]);
+    assert_eq!(ran.code, Some(0), "{}", ran.all());
+    // A leading dot is encoded too: no name is hidden, `.` or `..`.
+    let names = ["%2E.%2F..%2Fx", "%2E.%5Cy", "%2Ehidden", "a%2Fb"];
+    let want: BTreeMap<String, String> = names
+        .iter()
+        .zip(&all)
+        .map(|(name, s)| (format!("2024-05-01/{name}.json"), s.doc.clone()))
+        .collect();
+    assert_eq!(stored(&dir), want);
+    let outside: Vec<_> = std::fs::read_dir(tmp.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(outside, ["store"]);
+
+    // By id: the id is one encoded path segment; an id of dots cannot be asked for.
+    let list = ids_file(tmp.path(), &["../../x", ".."]);
+    let dir = tmp.path().join("by-id");
+    let ran = fetch(
+        &server,
+        &dir,
+        &["--ids", list.to_str().unwrap(), "--refresh"],
+    );
+    assert_eq!(ran.code, Some(2), "{}", ran.all());
+    assert_eq!(server.hits_of("/v2/sessions/..%2F..%2Fx").len(), 1);
+    let got = stored(&dir);
+    assert_eq!(
+        got.keys().collect::<Vec<_>>(),
+        ["2024-05-01/%2E.%2F..%2Fx.json"]
+    );
+    let failures = std::fs::read_to_string(dir.join("fetch-failures.csv")).unwrap();
+    assert!(failures.contains("only dots"), "{failures}");
+}
+
+#[test]
+fn minted_tokens_and_secrets_appear_nowhere() {
+    let all = sessions(6);
+    let server = Server::start(None, all.clone());
+    server.always("/v2/sessions/s01", Fault::Status(503));
+    server.fault("/v2/sessions/s02", &[Fault::TooMany(1)]);
+    let tmp = tempfile::tempdir().unwrap();
+    let list = ids_file(tmp.path(), &["s00", "s01", "s02", "missing"]);
+    let dir = tmp.path().join("store");
+    let (key, secret) = ("key-93a1c", "secret-5f0e77d2b1");
+    let ran = run_with(
+        &[("VIDEOSDK_API_KEY", key), ("VIDEOSDK_SECRET", secret)],
+        &[
+            "fetch",
+            "--api-url",
+            &server.url,
+            "--out",
+            dir.to_str().unwrap(),
+            "--ids",
+            list.to_str().unwrap(),
+            "--retries",
+            "1",
+            "--retry-delay",
+            "0.05",
+        ],
+    );
+    assert_eq!(ran.code, Some(2), "{}", ran.all());
+    assert_eq!(stored(&dir).len(), 2);
+    let minted = server.hits()[0].authorization.clone().unwrap();
+    let mut everything = ran.all();
+    everything.extend(files(&dir).into_values());
+    for secret in [secret, minted.as_str()] {
+        assert!(!everything.contains(secret), "{secret} leaked");
+    }
+    // The minted token names the key (the API finds the project by it), not the secret.
+    assert_eq!(minted.split('.').count(), 3);
+}
+
+/// `YYYY-MM-DD` of the UTC day `days` days from today.
+fn utc_day(days: i64) -> String {
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    sessionstats::time::to_rfc3339(now + days * 86_400_000)[..10].to_string()
+}
+
+#[test]
+fn run_fetches_the_previous_day_and_writes_its_reports() {
+    let (yesterday, before, today) = (utc_day(-1), utc_day(-2), utc_day(0));
+    let at = |day: &str, hour: u32| format!("{day}T{hour:02}:00:00.000Z");
+    let mut all = Vec::new();
+    for (i, day) in [&yesterday, &yesterday, &yesterday, &before, &today]
+        .iter()
+        .enumerate()
+    {
+        let (start, end) = (at(day, i as u32), at(day, i as u32 + 1));
+        all.push(Session::new(&format!("run{i}"), "r1", &start, Some(&end)));
+    }
+    let server = Server::start(Some(TOKEN), all.clone());
+    let tmp = tempfile::tempdir().unwrap();
+    let (store, reports) = (tmp.path().join("store"), tmp.path().join("reports"));
+    let config = tmp.path().join("run.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "out = {:?}\nreports = {:?}\napi-url = {:?}\nconcurrency = 2\n",
+            store, reports, server.url
+        ),
+    )
+    .unwrap();
+    let ran = run_with(
+        &[("VIDEOSDK_TOKEN", TOKEN)],
+        &["run", "--config", config.to_str().unwrap()],
+    );
+    assert_eq!(ran.code, Some(0), "{}", ran.all());
+    assert_eq!(
+        stored(&store),
+        expected(&all[..3]),
+        "only yesterday is fetched"
+    );
+    let report = reports.join(&yesterday);
+    for name in [
+        "sessions",
+        "participants",
+        "overlaps",
+        "concurrency",
+        "rejects",
+    ] {
+        assert!(
+            report.join(format!("{name}.csv")).is_file(),
+            "{name}.csv missing"
+        );
+    }
+    let sessions_csv = std::fs::read_to_string(report.join("sessions.csv")).unwrap();
+    assert_eq!(sessions_csv.lines().count(), 4, "{sessions_csv}");
+    for s in &all[..3] {
+        assert!(sessions_csv.contains(&s.id), "{sessions_csv}");
+    }
+    assert!(ran.stdout.contains("fetch summary"), "{}", ran.stdout);
+    assert!(!ran.all().contains(TOKEN));
+}

@@ -49,10 +49,10 @@ mod tests {
 
     fn analyze(doc: &Value, config: &Config) -> SessionReport {
         let text = doc.to_string();
-        let mut sessions: Vec<RawSession> = serde_json::from_str::<Document>(&text)
+        let mut sessions = serde_json::from_str::<Document>(&text)
             .unwrap()
             .into_sessions();
-        let raw = sessions.remove(0);
+        let raw: RawSession = sessions.remove(0).unwrap();
         analyze_session("s", &raw, config)
     }
 
@@ -72,7 +72,7 @@ mod tests {
                 s.duration_ms,
                 s.reported_active_duration
             ),
-            (Some("m"), 100, Some(4))
+            (Some("m"), 100, Some(4.0))
         );
         assert_eq!(
             (
@@ -163,8 +163,7 @@ mod tests {
     /// Session start, optional end, and (participant number, entries) in document order.
     type ModelSession = (Millis, Option<Millis>, Vec<(usize, Vec<ModelEntry>)>);
 
-    fn model_session(
-    ) -> impl Strategy<Value = ModelSession> {
+    fn model_session() -> impl Strategy<Value = ModelSession> {
         let entry = (-5i64..45, prop::option::weighted(0.8, -5i64..45));
         let participant = (0usize..4, prop::collection::vec(entry, 0..4));
         (

@@ -19,7 +19,8 @@ pub struct SessionRow {
     pub end: Millis,
     pub ongoing: bool,
     pub duration_ms: i64,
-    pub reported_active_duration: Option<i64>,
+    /// v1 `activeDuration` as reported; a number, possibly fractional.
+    pub reported_active_duration: Option<f64>,
     pub participants: i64,
     pub attendees: i64,
     pub participant_ms: i64,

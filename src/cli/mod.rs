@@ -58,7 +58,19 @@ impl Outcome {
 /// Parses the arguments, runs the subcommand and turns its result into an exit status.
 /// Errors are printed as `error: <what failed>` with their causes, never as a panic.
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
+    // Usage errors exit 1 ("nothing usable was done"), not clap's default 2, which would read
+    // as "reports written but some input rejected".
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(err) => {
+            let _ = err.print();
+            return if err.use_stderr() {
+                ExitCode::from(1)
+            } else {
+                ExitCode::SUCCESS
+            };
+        }
+    };
     let result = match &cli.command {
         Command::Analyze(args) => analyze::execute(args),
         Command::Fetch(args) => fetch::execute(args),

@@ -72,20 +72,16 @@ impl<'de: 'a, 'a> Deserialize<'de> for Text<'a> {
     }
 }
 
-/// v1 `activeDuration`: a number passed through as reported (rounded to an integer);
-/// anything else is dropped.
+/// v1 `activeDuration`: a number passed through as reported (fractions kept); anything that
+/// is not a number is dropped.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub struct ReportedNumber(pub Option<i64>);
+pub struct ReportedNumber(pub Option<f64>);
 
 impl<'de> Deserialize<'de> for ReportedNumber {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         Ok(ReportedNumber(
             match serde_json::Value::deserialize(deserializer)? {
-                serde_json::Value::Number(n) => n.as_i64().or_else(|| {
-                    n.as_f64()
-                        .filter(|f| f.is_finite())
-                        .map(|f| f.round() as i64)
-                }),
+                serde_json::Value::Number(n) => n.as_f64(),
                 _ => None,
             },
         ))
@@ -164,8 +160,20 @@ impl<'a> RawSession<'a> {
 #[derive(Debug)]
 pub enum OneOrMany<T> {
     One(T),
-    Many(Vec<T>),
+    Many(Vec<Item<T>>),
 }
+
+/// An array element: an object, or what it was instead (rejected alone, so one stray value does
+/// not cost its neighbours).
+#[derive(Debug)]
+pub enum Item<T> {
+    Object(T),
+    Other(NotAnObject),
+}
+
+/// The kind of JSON value found where a session object belongs: "a number", "null", …
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NotAnObject(pub &'static str);
 
 impl<'de, T: Deserialize<'de>> Deserialize<'de> for OneOrMany<T> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
@@ -186,30 +194,72 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for OneOrMany<T> {
     }
 }
 
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for Item<T> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct ItemVisitor<T>(PhantomData<T>);
+        impl<'de, T: Deserialize<'de>> Visitor<'de> for ItemVisitor<T> {
+            type Value = Item<T>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a session object")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+                T::deserialize(de::value::MapAccessDeserializer::new(map)).map(Item::Object)
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
+                IgnoredAny
+                    .visit_seq(seq)
+                    .map(|_| Item::Other(NotAnObject("an array")))
+            }
+            fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
+                Ok(Item::Other(NotAnObject("a boolean")))
+            }
+            fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
+                Ok(Item::Other(NotAnObject("a number")))
+            }
+            fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
+                Ok(Item::Other(NotAnObject("a number")))
+            }
+            fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
+                Ok(Item::Other(NotAnObject("a number")))
+            }
+            fn visit_str<E>(self, _: &str) -> Result<Self::Value, E> {
+                Ok(Item::Other(NotAnObject("a string")))
+            }
+            fn visit_unit<E>(self) -> Result<Self::Value, E> {
+                Ok(Item::Other(NotAnObject("null")))
+            }
+        }
+        deserializer.deserialize_any(ItemVisitor(PhantomData))
+    }
+}
+
 /// A whole JSON document (a file, or one NDJSON line).
 pub type Document<'a> = OneOrMany<RawSession<'a>>;
 
 impl<'a> Document<'a> {
-    /// The sessions it holds, page envelopes (at any depth) opened, in document order.
-    pub fn into_sessions(self) -> Vec<RawSession<'a>> {
+    /// Its sessions, page envelopes (at any depth) opened, in document order; an array element
+    /// that is not an object comes out as an error in its place.
+    pub fn into_sessions(self) -> Vec<Result<RawSession<'a>, NotAnObject>> {
         let mut out = Vec::new();
         flatten(self, &mut out);
         out
     }
 }
 
-fn flatten<'a>(doc: Document<'a>, out: &mut Vec<RawSession<'a>>) {
+fn flatten<'a>(doc: Document<'a>, out: &mut Vec<Result<RawSession<'a>, NotAnObject>>) {
     let items = match doc {
-        OneOrMany::One(one) => vec![one],
+        OneOrMany::One(one) => vec![Item::Object(one)],
         OneOrMany::Many(many) => many,
     };
-    for mut item in items {
-        if item.is_envelope() {
-            if let Some(data) = item.data.take() {
-                flatten(*data, out);
+    for item in items {
+        match item {
+            Item::Object(mut session) if session.is_envelope() => {
+                if let Some(data) = session.data.take() {
+                    flatten(*data, out);
+                }
             }
-        } else {
-            out.push(item);
+            Item::Object(session) => out.push(Ok(session)),
+            Item::Other(kind) => out.push(Err(kind)),
         }
     }
 }
@@ -226,9 +276,10 @@ mod tests {
     use super::*;
 
     fn sessions(json: &str) -> Vec<RawSession<'_>> {
-        serde_json::from_str::<Document>(json)
+        let items = serde_json::from_str::<Document>(json)
             .unwrap()
-            .into_sessions()
+            .into_sessions();
+        items.into_iter().map(Result::unwrap).collect()
     }
 
     #[test]
@@ -243,7 +294,7 @@ mod tests {
         assert_eq!(s.len(), 1);
         assert_eq!(text(&s[0].id), Some("616e79f7ba68c7768bfd18bf"));
         assert_eq!(s[0].room(), Some("ywnm-eicr-d55x"));
-        assert_eq!(s[0].active_duration, Some(ReportedNumber(Some(0))));
+        assert_eq!(s[0].active_duration, Some(ReportedNumber(Some(0.0))));
         assert_eq!(s[0].timelog_entries(), 1);
     }
 
@@ -279,6 +330,28 @@ mod tests {
         assert_eq!(s[0].end, Some(Text::Other));
         assert_eq!(s[0].status, None);
         assert_eq!(s[0].active_duration, Some(ReportedNumber(None)));
+    }
+
+    #[test]
+    fn a_stray_value_in_an_array_is_kept_in_its_place() {
+        let items =
+            serde_json::from_str::<Document>(r#"[{"id":"a"}, 5, null, [1], {"data": ["x"]}]"#)
+                .unwrap()
+                .into_sessions();
+        let kinds: Vec<_> = items
+            .iter()
+            .map(|i| i.as_ref().err().map(|k| k.0))
+            .collect();
+        assert_eq!(
+            kinds,
+            [
+                None,
+                Some("a number"),
+                Some("null"),
+                Some("an array"),
+                Some("a string")
+            ]
+        );
     }
 
     #[test]

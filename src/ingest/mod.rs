@@ -5,7 +5,7 @@
 pub mod document;
 pub mod walk;
 
-use document::{text, Document, IdOnly, RawSession, Text};
+use document::{text, Document, IdOnly, NotAnObject, RawSession, Text};
 use flate2::read::MultiGzDecoder;
 use std::io::Read;
 use std::path::Path;
@@ -128,26 +128,29 @@ impl FileReader<'_> {
                 return self.reject(line, id, describe_parse_error(&e));
             }
         };
-        for (index, raw) in document.into_sessions().iter().enumerate() {
+        for (index, item) in document.into_sessions().iter().enumerate() {
             let origin = Origin {
                 file: self.file_rank,
                 position: self.position,
             };
             self.position += 1;
+            let number = index + 1;
+            let raw = match item {
+                Ok(raw) => raw,
+                Err(NotAnObject(kind)) => {
+                    let reason = format!("not a session document: item {number} of this document is {kind}, not an object");
+                    self.reject(line, None, reason);
+                    continue;
+                }
+            };
             match (&raw.id, text(&raw.id)) {
                 (_, Some(id)) => on_session(IdentifiedSession { id, raw, origin }),
                 (Some(Text::Other), None) => {
-                    let reason = format!(
-                        "session without id: `id` of session {} in this document is not a string",
-                        index + 1
-                    );
+                    let reason = format!("session without id: `id` of session {number} in this document is not a string");
                     self.reject(line, None, reason);
                 }
                 _ => {
-                    let reason = format!(
-                        "session without id (session {} in this document)",
-                        index + 1
-                    );
+                    let reason = format!("session without id (session {number} in this document)");
                     self.reject(line, None, reason);
                 }
             }

@@ -1,5 +1,5 @@
 //! CSV: a header row, then one line per row; empty cell for null, `true`/`false`, timestamps
-//! as `2021-10-19T07:55:35.807Z`, floats in Rust's shortest round-trip form.
+//! as `2021-10-19T07:55:35.807Z`, numbers in the shortest form that reads back exactly (`12.5`, `1`).
 use super::{Cell, Format, Table};
 use crate::time::format_millis;
 use anyhow::Result;
@@ -32,7 +32,7 @@ impl Format for Csv {
                         &scratch
                     }
                     Cell::Float(Some(x)) => {
-                        write!(scratch, "{x:?}")?;
+                        write!(scratch, "{x}")?;
                         &scratch
                     }
                     Cell::Flag(flag) => {

@@ -1,77 +1,191 @@
 //! The `analyze` pipeline: read every input file in parallel, analyse each session while its
-//! file's bytes are in memory, keep one copy of each session id, put everything in report order.
+//! file's bytes are in memory, park its report rows in the spill, keep one copy of each session
+//! id, and put the sessions in report order.
 use crate::analysis::{analyze_session, Config, SessionReport};
 use crate::ingest::walk::InputFile;
 use crate::ingest::{read_file, Origin, Reject};
+use crate::report::spill::{encode_rows, Part, Spill, SpilledTable};
+use crate::report::{tables, Table};
+use crate::time::Millis;
+use anyhow::Result;
 use rayon::prelude::*;
 use std::cmp::{Ordering, Reverse};
+use std::path::Path;
 
-/// The analysed input, in report order.
-#[derive(Debug, Default)]
+/// The analysed input: sessions in report order, their rows in the spill.
 pub struct Analysis {
     /// One per session id, ordered by (`start`, `session_id`).
-    pub sessions: Vec<SessionReport>,
+    pub sessions: Vec<Parked>,
     /// Ordered by (`path`, `line`), then position in the file.
     pub rejects: Vec<Reject>,
     /// Copies of a session id that lost to another copy (SPEC §2).
     pub duplicates_dropped: usize,
+    spill: Spill,
 }
 
-/// A session as read, with what the duplicate rule needs to choose between copies.
-struct Candidate {
-    report: SessionReport,
+/// A session's place in the reports: what ordering and the duplicate rule need, and where its
+/// rows are parked.
+#[derive(Debug, Clone)]
+pub struct Parked {
+    pub session_id: String,
+    pub start: Millis,
+    pub end: Millis,
+    pub ongoing: bool,
+    pub pairs_skipped: bool,
     timelog_entries: usize,
     origin: Origin,
+    /// Its rows of the [`PER_SESSION_TABLES`], in that order.
+    parts: [Part; 4],
 }
 
-impl Candidate {
+/// The tables with rows per session, in [`Parked`]'s `parts` order.
+const PER_SESSION_TABLES: usize = 4;
+
+/// Encodes a session's rows of each per-session table onto `buf`.
+fn encode_session(report: &SessionReport, buf: &mut Vec<u8>) -> Result<[Part; PER_SESSION_TABLES]> {
+    let one = std::slice::from_ref(report);
+    Ok([
+        encode_rows(&tables::Sessions(one), buf)?,
+        encode_rows(&tables::Participants(one), buf)?,
+        encode_rows(&tables::Overlaps(one), buf)?,
+        encode_rows(&tables::Concurrency(one), buf)?,
+    ])
+}
+
+impl Analysis {
+    /// The five report tables, in the order they are written.
+    pub fn tables(&self) -> Vec<Box<dyn Table + Sync + '_>> {
+        let layouts: [&dyn Table; PER_SESSION_TABLES] = [
+            &tables::Sessions(&[]),
+            &tables::Participants(&[]),
+            &tables::Overlaps(&[]),
+            &tables::Concurrency(&[]),
+        ];
+        let mut out: Vec<Box<dyn Table + Sync + '_>> = layouts
+            .iter()
+            .enumerate()
+            .map(|(i, layout)| {
+                Box::new(SpilledTable {
+                    name: layout.name(),
+                    columns: layout.columns(),
+                    spill: &self.spill,
+                    parts: self.sessions.iter().map(|s| s.parts[i]).collect(),
+                }) as Box<dyn Table + Sync>
+            })
+            .collect();
+        out.push(Box::new(tables::Rejects(&self.rejects)));
+        out
+    }
+}
+
+impl Parked {
     /// SPEC §2: the copy with an `end`; then the latest `end`; then the most timelog entries;
     /// then the first in path order. `Less` means "keep `self` rather than `other`".
-    fn preference(&self, other: &Candidate) -> Ordering {
-        let key = |c: &Candidate| {
-            let ended = !c.report.session.ongoing;
+    fn preference(&self, other: &Parked) -> Ordering {
+        let key = |p: &Parked| {
             (
-                Reverse(ended),
-                Reverse(ended.then_some(c.report.session.end)),
-                Reverse(c.timelog_entries),
-                c.origin,
+                Reverse(!p.ongoing),
+                Reverse((!p.ongoing).then_some(p.end)),
+                Reverse(p.timelog_entries),
+                p.origin,
             )
         };
         key(self).cmp(&key(other))
     }
 }
 
-/// Reads and analyses `files` (already in path order) on the current rayon pool, calling
-/// `file_done` after each file. `extra_rejects` (from the walk) join the rejects report.
+/// Encoded rows of one file's sessions, written to the spill in batches.
+struct Parker<'s> {
+    spill: &'s Spill,
+    buf: Vec<u8>,
+    /// Sessions whose parts are still relative to `buf`.
+    pending: Vec<Parked>,
+    parked: Vec<Parked>,
+}
+
+/// Encoded rows kept in memory before they go to the spill.
+const PARK_BATCH_BYTES: usize = 4 << 20;
+
+impl Parker<'_> {
+    fn park(&mut self, session: Parked) -> Result<()> {
+        self.pending.push(session);
+        if self.buf.len() >= PARK_BATCH_BYTES {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self) -> Result<()> {
+        if self.buf.is_empty() {
+            return Ok(());
+        }
+        let base = self.spill.append(&self.buf)?;
+        for mut session in self.pending.drain(..) {
+            for part in &mut session.parts {
+                part.offset += base;
+            }
+            self.parked.push(session);
+        }
+        self.buf.clear();
+        Ok(())
+    }
+}
+
+/// Reads and analyses `files` (already in path order) on the current rayon pool, parking rows
+/// in a temporary file in `spill_dir` and calling `file_done` after each file. `extra_rejects`
+/// (from the walk) join the rejects report.
 pub fn analyze_files(
     files: &[InputFile],
     config: &Config,
     extra_rejects: Vec<Reject>,
+    spill_dir: &Path,
     file_done: &(dyn Fn() + Sync),
-) -> Analysis {
-    let per_file: Vec<(Vec<Candidate>, Vec<Reject>)> = files
+) -> Result<Analysis> {
+    let spill = Spill::create_in(spill_dir)?;
+    let per_file: Vec<(Vec<Parked>, Vec<Reject>)> = files
         .par_iter()
         .enumerate()
         .map(|(rank, file)| {
-            let mut candidates = Vec::new();
+            let mut parker = Parker {
+                spill: &spill,
+                buf: Vec::new(),
+                pending: Vec::new(),
+                parked: Vec::new(),
+            };
             let mut rejects = Vec::new();
+            let mut failure = Ok(());
             let rank = u32::try_from(rank).unwrap_or(u32::MAX);
             read_file(file, rank, &mut rejects, |session| {
-                candidates.push(Candidate {
-                    report: analyze_session(session.id, session.raw, config),
-                    timelog_entries: session.raw.timelog_entries(),
-                    origin: session.origin,
+                if failure.is_err() {
+                    return;
+                }
+                let report = analyze_session(session.id, session.raw, config);
+                failure = encode_session(&report, &mut parker.buf).and_then(|parts| {
+                    let s = &report.session;
+                    parker.park(Parked {
+                        session_id: s.session_id.clone(),
+                        start: s.start,
+                        end: s.end,
+                        ongoing: s.ongoing,
+                        pairs_skipped: s.pairs_skipped,
+                        timelog_entries: session.raw.timelog_entries(),
+                        origin: session.origin,
+                        parts,
+                    })
                 });
             });
+            failure?;
+            parker.flush()?;
             file_done();
-            (candidates, rejects)
+            Ok((parker.parked, rejects))
         })
-        .collect();
+        .collect::<Result<_>>()?;
+    spill.finish_writing()?;
 
     let mut rejects = extra_rejects;
     let mut candidates = Vec::new();
-    for (file_candidates, file_rejects) in per_file {
-        candidates.extend(file_candidates);
+    for (file_sessions, file_rejects) in per_file {
+        candidates.extend(file_sessions);
         rejects.extend(file_rejects);
     }
     let (sessions, duplicates_dropped) = keep_one_per_id(candidates);
@@ -82,37 +196,31 @@ pub fn analyze_files(
             .cmp(b.path.as_bytes())
             .then(a.line.cmp(&b.line))
     });
-    Analysis {
+    Ok(Analysis {
         sessions,
         rejects,
         duplicates_dropped,
-    }
+        spill,
+    })
 }
 
 /// Keeps the preferred copy of every session id and orders the result by (`start`, `session_id`).
-fn keep_one_per_id(mut candidates: Vec<Candidate>) -> (Vec<SessionReport>, usize) {
+fn keep_one_per_id(mut candidates: Vec<Parked>) -> (Vec<Parked>, usize) {
     candidates.par_sort_unstable_by(|a, b| {
-        a.report
-            .session
-            .session_id
+        a.session_id
             .as_bytes()
-            .cmp(b.report.session.session_id.as_bytes())
+            .cmp(b.session_id.as_bytes())
             .then_with(|| a.preference(b))
     });
     let read = candidates.len();
-    candidates
-        .dedup_by(|later, kept| later.report.session.session_id == kept.report.session.session_id);
+    candidates.dedup_by(|later, kept| later.session_id == kept.session_id);
     let dropped = read - candidates.len();
-    let mut sessions: Vec<SessionReport> = candidates.into_iter().map(|c| c.report).collect();
-    sessions.par_sort_unstable_by(|a, b| {
-        (a.session.start.cmp(&b.session.start)).then_with(|| {
-            a.session
-                .session_id
-                .as_bytes()
-                .cmp(b.session.session_id.as_bytes())
-        })
+    candidates.par_sort_unstable_by(|a, b| {
+        a.start
+            .cmp(&b.start)
+            .then_with(|| a.session_id.as_bytes().cmp(b.session_id.as_bytes()))
     });
-    (sessions, dropped)
+    (candidates, dropped)
 }
 
 #[cfg(test)]
@@ -133,7 +241,22 @@ mod tests {
             fs::write(dir.path().join(name), content).unwrap();
         }
         let found = discover(&[dir.path().to_path_buf()]);
-        analyze_files(&found.files, &CONFIG, found.rejects, &|| {})
+        analyze_files(&found.files, &CONFIG, found.rejects, dir.path(), &|| {}).unwrap()
+    }
+
+    /// The text cells of one column of one of `analysis`'s tables, read back from the spill.
+    fn text_column(analysis: &Analysis, table: usize, column: usize) -> Vec<String> {
+        let mut values = Vec::new();
+        analysis.tables()[table]
+            .for_each_row(&mut |cells| {
+                values.push(match cells[column] {
+                    crate::report::Cell::Text(text) => text.unwrap_or_default().to_owned(),
+                    other => format!("{other:?}"),
+                });
+                Ok(())
+            })
+            .unwrap();
+        values
     }
 
     fn session(id: &str, start: &str, end: Option<&str>, entries: usize) -> String {
@@ -163,7 +286,7 @@ mod tests {
             ("2.json", &session("s", T0, Some(T1), 1)),
         ]);
         assert_eq!((a.sessions.len(), a.duplicates_dropped), (1, 1));
-        assert!(!a.sessions[0].session.ongoing);
+        assert!(!a.sessions[0].ongoing);
     }
 
     #[test]
@@ -172,15 +295,12 @@ mod tests {
             ("1.json", &session("s", T0, Some(T1), 3)),
             ("2.json", &session("s", T0, Some(T2), 1)),
         ]);
-        assert_eq!(
-            a.sessions[0].session.end,
-            crate::time::parse_rfc3339(T2).unwrap()
-        );
+        assert_eq!(a.sessions[0].end, crate::time::parse_rfc3339(T2).unwrap());
         let a = analyze(&[
             ("1.json", &session("s", T0, Some(T1), 1)),
             ("2.json", &session("s", T0, Some(T1), 2)),
         ]);
-        assert_eq!(a.sessions[0].session.intervals, 2);
+        assert_eq!(a.sessions[0].timelog_entries, 2);
         let a = analyze(&[
             (
                 "b.json",
@@ -191,7 +311,7 @@ mod tests {
                 &session("s", T0, Some(T1), 1).replace("\"p\"", "\"first\""),
             ),
         ]);
-        assert_eq!(a.sessions[0].participants[0].participant_id, "first");
+        assert_eq!(text_column(&a, 1, 2), ["first"]);
         assert_eq!(a.duplicates_dropped, 1);
     }
 
@@ -210,12 +330,9 @@ mod tests {
             ("c.ndjson", "{}\nnot json\n"),
             ("B.json", "{"),
         ]);
-        let ids: Vec<_> = a
-            .sessions
-            .iter()
-            .map(|s| s.session.session_id.as_str())
-            .collect();
+        let ids: Vec<_> = a.sessions.iter().map(|s| s.session_id.as_str()).collect();
         assert_eq!(ids, ["z", "a", "b"]);
+        assert_eq!(text_column(&a, 0, 0), ["z", "a", "b"]);
         let rejects: Vec<_> = a
             .rejects
             .iter()

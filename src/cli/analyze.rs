@@ -3,7 +3,7 @@ use super::Outcome;
 use crate::analysis::Config;
 use crate::ingest::walk::discover;
 use crate::pipeline::{analyze_files, Analysis};
-use crate::report::{self, tables};
+use crate::report::{self, Table};
 use crate::time::{parse_rfc3339, to_rfc3339, Millis};
 use anyhow::{anyhow, bail, Context, Result};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -51,26 +51,21 @@ pub fn execute(args: &AnalyzeArgs) -> Result<Outcome> {
     };
     let pool = thread_pool(args.threads)?;
 
+    std::fs::create_dir_all(&args.out)
+        .with_context(|| format!("cannot create the report folder {}", args.out.display()))?;
     let found = discover(&args.paths);
     let files_read = found.files.len();
     let progress = progress_bar(files_read as u64, args.quiet);
-    let analysis =
-        pool.install(|| analyze_files(&found.files, &config, found.rejects, &|| progress.inc(1)));
+    let analysis = pool.install(|| {
+        analyze_files(&found.files, &config, found.rejects, &args.out, &|| {
+            progress.inc(1)
+        })
+    })?;
     progress.finish_and_clear();
 
-    let written = pool.install(|| {
-        report::write_all(
-            &args.out,
-            &[
-                &tables::Sessions(&analysis.sessions),
-                &tables::Participants(&analysis.sessions),
-                &tables::Overlaps(&analysis.sessions),
-                &tables::Concurrency(&analysis.sessions),
-                &tables::Rejects(&analysis.rejects),
-            ],
-            &formats,
-        )
-    })?;
+    let tables = analysis.tables();
+    let tables: Vec<&(dyn Table + Sync)> = tables.iter().map(|t| t.as_ref()).collect();
+    let written = pool.install(|| report::write_all(&args.out, &tables, &formats))?;
 
     let outcome = if analysis.sessions.is_empty() {
         Outcome::Failed
@@ -196,8 +191,8 @@ impl std::fmt::Display for Summary<'_> {
         let skipped: Vec<&str> = a
             .sessions
             .iter()
-            .filter(|s| s.session.pairs_skipped)
-            .map(|s| s.session.session_id.as_str())
+            .filter(|s| s.pairs_skipped)
+            .map(|s| s.session_id.as_str())
             .collect();
         write!(
             f,

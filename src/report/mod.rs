@@ -5,6 +5,7 @@
 //! name and renamed, so a report is complete or absent.
 pub mod csv;
 pub mod parquet;
+pub mod spill;
 pub mod tables;
 
 use crate::fsutil::write_atomically;

@@ -1,6 +1,6 @@
 //! Parquet through polars: timestamps `Datetime(ms, UTC)`, counts and durations `Int64`,
 //! ratios `Float64`, flags `Boolean`, text `String`. Columns are built straight from the
-//! rows with polars' typed builders.
+//! rows with polars' typed builders, one row group of at most 65,536 rows at a time.
 use super::{Cell, Column as ReportColumn, Format, Kind, Table};
 use anyhow::{anyhow, Result};
 use polars::prelude::*;
@@ -60,27 +60,80 @@ impl Builder {
     }
 }
 
+fn data_type(kind: Kind) -> DataType {
+    match kind {
+        Kind::Text => DataType::String,
+        Kind::Time => DataType::Datetime(TimeUnit::Milliseconds, Some(TimeZone::UTC)),
+        Kind::Int => DataType::Int64,
+        Kind::Float => DataType::Float64,
+        Kind::Flag => DataType::Boolean,
+    }
+}
+
+/// Rows per row group: the columns of one batch are all the memory the writer holds.
+const BATCH_ROWS: usize = 1 << 16;
+
+/// The rows of one row group under construction.
+struct Batch {
+    columns: &'static [ReportColumn],
+    builders: Vec<Builder>,
+    rows: usize,
+}
+
+impl Batch {
+    fn new(columns: &'static [ReportColumn], capacity: usize) -> Batch {
+        let builders = columns.iter().map(|c| Builder::new(c, capacity)).collect();
+        Batch {
+            columns,
+            builders,
+            rows: 0,
+        }
+    }
+
+    fn push(&mut self, cells: &[Cell<'_>]) -> Result<()> {
+        self.builders
+            .iter_mut()
+            .zip(cells)
+            .try_for_each(|(builder, cell)| builder.push(cell))?;
+        self.rows += 1;
+        Ok(())
+    }
+
+    /// The batch as a frame; `self` starts over empty.
+    fn take_frame(&mut self, capacity: usize) -> Result<DataFrame> {
+        let full = std::mem::replace(self, Batch::new(self.columns, capacity));
+        let columns = full.builders.into_iter().map(Builder::finish).collect();
+        Ok(DataFrame::new(full.rows, columns)?)
+    }
+}
+
 impl Format for Parquet {
     fn extension(&self) -> &'static str {
         "parquet"
     }
 
     fn write(&self, table: &dyn Table, out: &mut dyn Write) -> Result<()> {
-        let rows = table.row_count();
-        let mut builders: Vec<Builder> = table
-            .columns()
+        let columns = table.columns();
+        let schema: Schema = columns
             .iter()
-            .map(|c| Builder::new(c, rows))
+            .map(|c| Field::new(PlSmallStr::from_static(c.name), data_type(c.kind)))
             .collect();
+        let mut writer = ParquetWriter::new(out).batched(&schema)?;
+        let capacity = table.row_count().min(BATCH_ROWS);
+        let mut batch = Batch::new(columns, capacity);
+        let mut written = 0;
         table.for_each_row(&mut |cells| {
-            builders
-                .iter_mut()
-                .zip(cells)
-                .try_for_each(|(builder, cell)| builder.push(cell))
+            batch.push(cells)?;
+            if batch.rows == BATCH_ROWS {
+                writer.write_batch(&batch.take_frame(capacity)?)?;
+                written += BATCH_ROWS;
+            }
+            Ok(())
         })?;
-        let columns = builders.into_iter().map(Builder::finish).collect();
-        let mut frame = DataFrame::new(rows, columns)?;
-        ParquetWriter::new(out).finish(&mut frame)?;
+        if batch.rows > 0 || written == 0 {
+            writer.write_batch(&batch.take_frame(0)?)?;
+        }
+        writer.finish()?;
         Ok(())
     }
 }

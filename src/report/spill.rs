@@ -1,0 +1,311 @@
+//! Report rows parked on disk until their order is known.
+//!
+//! The reports are ordered by session start, which is known only once every file has been read,
+//! and they are often larger than the input. So each session's rows are encoded as they are
+//! computed and appended to an anonymous temporary file (the *spill*); memory keeps only a small
+//! [`Parked`] entry per session. The report writers then read the rows back in report order.
+//!
+//! A row is encoded cell by cell after its table's column kinds: one presence byte, then a
+//! little-endian `i64`/`f64`, a `u32` length and UTF-8 bytes for text, or nothing for a flag
+//! (the presence byte is its value).
+use super::{Cell, Column, Kind, Table};
+use anyhow::{bail, Context, Result};
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::os::unix::fs::FileExt;
+use std::path::Path;
+use std::sync::Mutex;
+
+/// Where one table's rows of one session lie in the spill.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Part {
+    pub offset: u64,
+    pub len: u32,
+    pub rows: u32,
+}
+
+/// Appends encoded rows to an anonymous temporary file and reads them back.
+pub struct Spill {
+    file: File,
+    writer: Mutex<(BufWriter<File>, u64)>,
+}
+
+impl Spill {
+    /// Creates the spill in `dir` (it vanishes when dropped, or when the process dies).
+    pub fn create_in(dir: &Path) -> Result<Spill> {
+        let file = tempfile::tempfile_in(dir)
+            .with_context(|| format!("cannot create a temporary file in {}", dir.display()))?;
+        let appender = file
+            .try_clone()
+            .context("cannot open the temporary file twice")?;
+        Ok(Spill {
+            file,
+            writer: Mutex::new((BufWriter::with_capacity(1 << 20, appender), 0)),
+        })
+    }
+
+    /// Appends `bytes` and returns the offset they start at.
+    pub fn append(&self, bytes: &[u8]) -> Result<u64> {
+        let mut guard = self.writer.lock().map_err(|_| {
+            anyhow::anyhow!("a worker thread failed while writing the temporary file")
+        })?;
+        let (out, end) = &mut *guard;
+        let offset = *end;
+        out.write_all(bytes)
+            .context("cannot write the temporary file (is the disk full?)")?;
+        *end += bytes.len() as u64;
+        Ok(offset)
+    }
+
+    /// Makes everything appended readable.
+    pub fn finish_writing(&self) -> Result<()> {
+        let mut guard = self.writer.lock().map_err(|_| {
+            anyhow::anyhow!("a worker thread failed while writing the temporary file")
+        })?;
+        guard
+            .0
+            .flush()
+            .context("cannot write the temporary file (is the disk full?)")
+    }
+
+    /// Reads `part` into `buf` (replacing its content).
+    pub fn read(&self, part: Part, buf: &mut Vec<u8>) -> Result<()> {
+        buf.clear();
+        buf.resize(part.len as usize, 0);
+        self.file
+            .read_exact_at(buf, part.offset)
+            .context("cannot read back the temporary file")
+    }
+}
+
+/// Encodes every row of `table` onto `out`; returns the part (relative to the start of `out`'s
+/// new bytes, offset to be fixed by the caller) and the row count.
+pub fn encode_rows(table: &dyn Table, out: &mut Vec<u8>) -> Result<Part> {
+    let start = out.len();
+    let mut rows = 0u32;
+    table.for_each_row(&mut |cells| {
+        for cell in cells {
+            encode_cell(cell, out);
+        }
+        rows += 1;
+        Ok(())
+    })?;
+    let len = u32::try_from(out.len() - start).context("one session's rows exceed 4 GiB")?;
+    Ok(Part {
+        offset: start as u64,
+        len,
+        rows,
+    })
+}
+
+fn encode_cell(cell: &Cell<'_>, out: &mut Vec<u8>) {
+    match *cell {
+        Cell::Text(None)
+        | Cell::Time(None)
+        | Cell::Int(None)
+        | Cell::Float(None)
+        | Cell::Flag(false) => out.push(0),
+        Cell::Flag(true) => out.push(1),
+        Cell::Text(Some(text)) => {
+            out.push(1);
+            out.extend_from_slice(&(text.len() as u32).to_le_bytes());
+            out.extend_from_slice(text.as_bytes());
+        }
+        Cell::Time(Some(v)) | Cell::Int(Some(v)) => {
+            out.push(1);
+            out.extend_from_slice(&v.to_le_bytes());
+        }
+        Cell::Float(Some(v)) => {
+            out.push(1);
+            out.extend_from_slice(&v.to_le_bytes());
+        }
+    }
+}
+
+/// Decodes the rows in `bytes` (written by [`encode_rows`] for `columns`) and emits each.
+pub fn decode_rows(
+    columns: &[Column],
+    bytes: &[u8],
+    emit: &mut dyn FnMut(&[Cell<'_>]) -> Result<()>,
+) -> Result<()> {
+    let mut reader = Reader { bytes, at: 0 };
+    let mut row = Vec::with_capacity(columns.len());
+    while reader.at < bytes.len() {
+        row.clear();
+        for column in columns {
+            row.push(reader.cell(column.kind)?);
+        }
+        emit(&row)?;
+    }
+    Ok(())
+}
+
+struct Reader<'b> {
+    bytes: &'b [u8],
+    at: usize,
+}
+
+impl<'b> Reader<'b> {
+    fn take(&mut self, n: usize) -> Result<&'b [u8]> {
+        let Some(slice) = self.bytes.get(self.at..self.at + n) else {
+            bail!("internal error: the temporary file holds a cut row");
+        };
+        self.at += n;
+        Ok(slice)
+    }
+
+    fn word(&mut self) -> Result<[u8; 8]> {
+        let mut word = [0; 8];
+        word.copy_from_slice(self.take(8)?);
+        Ok(word)
+    }
+
+    fn cell(&mut self, kind: Kind) -> Result<Cell<'b>> {
+        let present = self.take(1)?[0] == 1;
+        Ok(match kind {
+            Kind::Flag => Cell::Flag(present),
+            _ if !present => match kind {
+                Kind::Text => Cell::Text(None),
+                Kind::Time => Cell::Time(None),
+                Kind::Int => Cell::Int(None),
+                _ => Cell::Float(None),
+            },
+            Kind::Text => {
+                let mut len = [0; 4];
+                len.copy_from_slice(self.take(4)?);
+                let bytes = self.take(u32::from_le_bytes(len) as usize)?;
+                let text = std::str::from_utf8(bytes)
+                    .context("internal error: the temporary file holds bad text")?;
+                Cell::Text(Some(text))
+            }
+            Kind::Time => Cell::Time(Some(i64::from_le_bytes(self.word()?))),
+            Kind::Int => Cell::Int(Some(i64::from_le_bytes(self.word()?))),
+            Kind::Float => Cell::Float(Some(f64::from_le_bytes(self.word()?))),
+        })
+    }
+}
+
+/// One report table whose rows are in the spill: `parts` in report order.
+pub struct SpilledTable<'s> {
+    pub name: &'static str,
+    pub columns: &'static [Column],
+    pub spill: &'s Spill,
+    pub parts: Vec<Part>,
+}
+
+impl Table for SpilledTable<'_> {
+    fn name(&self) -> &'static str {
+        self.name
+    }
+    fn columns(&self) -> &'static [Column] {
+        self.columns
+    }
+    fn row_count(&self) -> usize {
+        self.parts.iter().map(|p| p.rows as usize).sum()
+    }
+    fn for_each_row(&self, emit: &mut dyn FnMut(&[Cell<'_>]) -> Result<()>) -> Result<()> {
+        let mut buf = Vec::new();
+        for &part in &self.parts {
+            self.spill.read(part, &mut buf)?;
+            decode_rows(self.columns, &buf, emit)?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Fixed(Vec<Vec<Cell<'static>>>);
+
+    const COLUMNS: &[Column] = &[
+        Column {
+            name: "t",
+            kind: Kind::Text,
+        },
+        Column {
+            name: "at",
+            kind: Kind::Time,
+        },
+        Column {
+            name: "n",
+            kind: Kind::Int,
+        },
+        Column {
+            name: "x",
+            kind: Kind::Float,
+        },
+        Column {
+            name: "f",
+            kind: Kind::Flag,
+        },
+    ];
+
+    impl Table for Fixed {
+        fn name(&self) -> &'static str {
+            "fixed"
+        }
+        fn columns(&self) -> &'static [Column] {
+            COLUMNS
+        }
+        fn row_count(&self) -> usize {
+            self.0.len()
+        }
+        fn for_each_row(&self, emit: &mut dyn FnMut(&[Cell<'_>]) -> Result<()>) -> Result<()> {
+            self.0.iter().try_for_each(|row| emit(row))
+        }
+    }
+
+    #[test]
+    fn rows_come_back_from_the_spill_as_they_went_in() {
+        let rows = vec![
+            vec![
+                Cell::Text(Some("José, \"x\"\n")),
+                Cell::Time(Some(-1)),
+                Cell::Int(Some(i64::MAX)),
+                Cell::Float(Some(12.5)),
+                Cell::Flag(true),
+            ],
+            vec![
+                Cell::Text(None),
+                Cell::Time(None),
+                Cell::Int(None),
+                Cell::Float(None),
+                Cell::Flag(false),
+            ],
+            vec![
+                Cell::Text(Some("")),
+                Cell::Time(Some(0)),
+                Cell::Int(Some(0)),
+                Cell::Float(Some(0.0)),
+                Cell::Flag(false),
+            ],
+        ];
+        let table = Fixed(rows.clone());
+        let dir = tempfile::tempdir().unwrap();
+        let spill = Spill::create_in(dir.path()).unwrap();
+        spill.append(b"something before").unwrap();
+        let mut bytes = Vec::new();
+        let mut part = encode_rows(&table, &mut bytes).unwrap();
+        part.offset = spill.append(&bytes).unwrap();
+        spill.finish_writing().unwrap();
+
+        let spilled = SpilledTable {
+            name: "fixed",
+            columns: COLUMNS,
+            spill: &spill,
+            parts: vec![part, part],
+        };
+        assert_eq!(spilled.row_count(), 6);
+        let mut back = Vec::new();
+        spilled
+            .for_each_row(&mut |cells| {
+                back.push(format!("{cells:?}"));
+                Ok(())
+            })
+            .unwrap();
+        let expected: Vec<String> = rows.iter().chain(&rows).map(|r| format!("{r:?}")).collect();
+        assert_eq!(back, expected);
+    }
+}

@@ -129,40 +129,66 @@ fn civil_from_days(days: i64) -> (i64, i64, i64) {
 /// Length of a formatted timestamp: `2021-10-19T07:55:35.807Z`.
 pub const FORMATTED_LEN: usize = 24;
 
-/// Writes `2021-10-19T07:55:35.807Z` into `out` for years 0 to 9999; other years (which no
-/// session has) are written with chrono's wider form.
+/// `2021-10-19T07:55:35.807Z` as bytes, for years 0 to 9999 (`None` outside them).
+pub fn millis_to_bytes(ms: Millis) -> Option<[u8; FORMATTED_LEN]> {
+    TimeFormatter::default().format(ms)
+}
+
+/// Formats many timestamps, remembering the date part of the last day seen (report rows come
+/// session by session, so most timestamps share their day with the previous one).
+#[derive(Debug, Default)]
+pub struct TimeFormatter {
+    /// The last day formatted (days since the epoch) and its `YYYY-MM-DD`.
+    last_day: Option<(i64, [u8; 10])>,
+}
+
+impl TimeFormatter {
+    pub fn format(&mut self, ms: Millis) -> Option<[u8; FORMATTED_LEN]> {
+        let days = ms.div_euclid(86_400_000);
+        let in_day = ms.rem_euclid(86_400_000);
+        let date = match self.last_day {
+            Some((day, date)) if day == days => date,
+            _ => {
+                let (year, month, day) = civil_from_days(days);
+                if !(0..=9999).contains(&year) {
+                    return None;
+                }
+                let mut date = *b"0000-00-00";
+                put_digits(&mut date[0..4], year);
+                put_digits(&mut date[5..7], month);
+                put_digits(&mut date[8..10], day);
+                self.last_day = Some((days, date));
+                date
+            }
+        };
+        let mut buf = *b"0000-00-00T00:00:00.000Z";
+        buf[..10].copy_from_slice(&date);
+        put_digits(&mut buf[11..13], in_day / 3_600_000);
+        put_digits(&mut buf[14..16], in_day / 60_000 % 60);
+        put_digits(&mut buf[17..19], in_day / 1000 % 60);
+        put_digits(&mut buf[20..23], in_day % 1000);
+        Some(buf)
+    }
+}
+
+/// Writes `value` as decimal digits filling `out` (zero-padded on the left).
+fn put_digits(out: &mut [u8], mut value: i64) {
+    for digit in out.iter_mut().rev() {
+        *digit = b'0' + (value % 10) as u8;
+        value /= 10;
+    }
+}
+
+/// Writes `2021-10-19T07:55:35.807Z` into `out`; years outside 0 to 9999 (which no session
+/// has) are written in chrono's wider form.
 pub fn format_millis(ms: Millis, out: &mut String) {
-    let days = ms.div_euclid(86_400_000);
-    let in_day = ms.rem_euclid(86_400_000);
-    let (year, month, day) = civil_from_days(days);
-    if !(0..=9999).contains(&year) {
-        match chrono::DateTime::from_timestamp_millis(ms) {
+    match millis_to_bytes(ms) {
+        Some(bytes) => out.push_str(std::str::from_utf8(&bytes).unwrap_or_default()),
+        None => match chrono::DateTime::from_timestamp_millis(ms) {
             Some(t) => out.push_str(&t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()),
             None => out.push_str(&ms.to_string()),
-        }
-        return;
+        },
     }
-    let fields = [
-        (year, 4, b'-'),
-        (month, 2, b'-'),
-        (day, 2, b'T'),
-        (in_day / 3_600_000, 2, b':'),
-        (in_day / 60_000 % 60, 2, b':'),
-        (in_day / 1000 % 60, 2, b'.'),
-        (in_day % 1000, 3, b'Z'),
-    ];
-    let mut buf = [0u8; FORMATTED_LEN];
-    let mut at = 0;
-    for (value, width, separator) in fields {
-        let mut v = value;
-        for i in (0..width).rev() {
-            buf[at + i] = b'0' + (v % 10) as u8;
-            v /= 10;
-        }
-        buf[at + width] = separator;
-        at += width + 1;
-    }
-    out.extend(buf.iter().map(|&c| c as char));
 }
 
 /// [`format_millis`] into a new string.
@@ -233,6 +259,23 @@ mod tests {
             assert_eq!(parse_rfc3339(bad), None, "{bad}");
         }
         assert!(parse_rfc3339("2024-02-29T00:00:00Z").is_some());
+    }
+
+    #[test]
+    fn the_remembered_day_is_only_used_for_the_same_day() {
+        let mut formatter = TimeFormatter::default();
+        let bytes =
+            |b: Option<[u8; FORMATTED_LEN]>| String::from_utf8(b.unwrap().to_vec()).unwrap();
+        assert_eq!(
+            bytes(formatter.format(1_634_630_135_807)),
+            "2021-10-19T07:55:35.807Z"
+        );
+        assert_eq!(
+            bytes(formatter.format(1_634_630_135_807 + 86_400_000)),
+            "2021-10-20T07:55:35.807Z"
+        );
+        assert_eq!(bytes(formatter.format(-1)), "1969-12-31T23:59:59.999Z");
+        assert_eq!(formatter.format(300_000_000_000_000), None);
     }
 
     #[test]

@@ -115,9 +115,17 @@ fn as_of(arg: Option<&str>) -> Result<Millis> {
     }
 }
 
+/// The rayon pool for `--threads`; polars (Parquet writing) is held to the same count, unless
+/// POLARS_MAX_THREADS says otherwise.
 fn thread_pool(threads: Option<usize>) -> Result<rayon::ThreadPool> {
     if threads == Some(0) {
         bail!("--threads must be at least 1");
+    }
+    if let Some(n) = threads {
+        if std::env::var_os("POLARS_MAX_THREADS").is_none() {
+            // Before polars starts its pool, while this is the only thread.
+            std::env::set_var("POLARS_MAX_THREADS", n.to_string());
+        }
     }
     rayon::ThreadPoolBuilder::new()
         .num_threads(threads.unwrap_or(0))

@@ -12,6 +12,7 @@ use crate::fsutil::write_atomically;
 use crate::time::Millis;
 use anyhow::{bail, Context, Result};
 use std::io::Write;
+use std::ops::Range;
 use std::path::{Path, PathBuf};
 
 /// The type of a column, shared by every format.
@@ -44,19 +45,31 @@ pub enum Cell<'a> {
 }
 
 /// A report table: its name, its columns, and its rows in report order.
+///
+/// Rows come in groups (one session's rows, or one reject): a format may work on several
+/// ranges of groups at once and join the results in order.
 pub trait Table {
     fn name(&self) -> &'static str;
     fn columns(&self) -> &'static [Column];
     fn row_count(&self) -> usize;
-    /// Calls `emit` with each row's cells, in column order.
-    fn for_each_row(&self, emit: &mut dyn FnMut(&[Cell<'_>]) -> Result<()>) -> Result<()>;
+    fn group_count(&self) -> usize;
+    /// Calls `emit` with the cells of each row of `groups`, in column order.
+    fn for_each_row_in(
+        &self,
+        groups: Range<usize>,
+        emit: &mut dyn FnMut(&[Cell<'_>]) -> Result<()>,
+    ) -> Result<()>;
+    /// Calls `emit` with the cells of every row, in column order.
+    fn for_each_row(&self, emit: &mut dyn FnMut(&[Cell<'_>]) -> Result<()>) -> Result<()> {
+        self.for_each_row_in(0..self.group_count(), emit)
+    }
 }
 
 /// An output format (one module each, as hyperfine's `export/` does).
 pub trait Format: Sync {
     /// The file suffix, without the dot.
     fn extension(&self) -> &'static str;
-    fn write(&self, table: &dyn Table, out: &mut dyn Write) -> Result<()>;
+    fn write(&self, table: &(dyn Table + Sync), out: &mut dyn Write) -> Result<()>;
 }
 
 /// The formats named by `--format`: `csv`, `parquet` or both, comma-separated.

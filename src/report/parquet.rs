@@ -112,7 +112,7 @@ impl Format for Parquet {
         "parquet"
     }
 
-    fn write(&self, table: &dyn Table, out: &mut dyn Write) -> Result<()> {
+    fn write(&self, table: &(dyn Table + Sync), out: &mut dyn Write) -> Result<()> {
         let columns = table.columns();
         let schema: Schema = columns
             .iter()

@@ -12,6 +12,7 @@ use super::{Cell, Column, Kind, Table};
 use anyhow::{bail, Context, Result};
 use std::fs::File;
 use std::io::{BufWriter, Write};
+use std::ops::Range;
 use std::os::unix::fs::FileExt;
 use std::path::Path;
 use std::sync::Mutex;
@@ -203,9 +204,16 @@ impl Table for SpilledTable<'_> {
     fn row_count(&self) -> usize {
         self.parts.iter().map(|p| p.rows as usize).sum()
     }
-    fn for_each_row(&self, emit: &mut dyn FnMut(&[Cell<'_>]) -> Result<()>) -> Result<()> {
+    fn group_count(&self) -> usize {
+        self.parts.len()
+    }
+    fn for_each_row_in(
+        &self,
+        groups: Range<usize>,
+        emit: &mut dyn FnMut(&[Cell<'_>]) -> Result<()>,
+    ) -> Result<()> {
         let mut buf = Vec::new();
-        for &part in &self.parts {
+        for &part in self.parts.get(groups).unwrap_or_default() {
             self.spill.read(part, &mut buf)?;
             decode_rows(self.columns, &buf, emit)?;
         }
@@ -252,8 +260,15 @@ mod tests {
         fn row_count(&self) -> usize {
             self.0.len()
         }
-        fn for_each_row(&self, emit: &mut dyn FnMut(&[Cell<'_>]) -> Result<()>) -> Result<()> {
-            self.0.iter().try_for_each(|row| emit(row))
+        fn group_count(&self) -> usize {
+            self.0.len()
+        }
+        fn for_each_row_in(
+            &self,
+            groups: Range<usize>,
+            emit: &mut dyn FnMut(&[Cell<'_>]) -> Result<()>,
+        ) -> Result<()> {
+            self.0[groups].iter().try_for_each(|row| emit(row))
         }
     }
 

@@ -3,6 +3,7 @@ use super::{Cell, Column, Kind, Table};
 use crate::analysis::SessionReport;
 use crate::ingest::Reject;
 use anyhow::Result;
+use std::ops::Range;
 
 const fn col(name: &'static str, kind: Kind) -> Column {
     Column { name, kind }
@@ -88,6 +89,11 @@ const REJECTS: &[Column] = &[
 
 type Emit<'e> = &'e mut dyn FnMut(&[Cell<'_>]) -> Result<()>;
 
+/// The items of `groups`, or none when the range is out of bounds.
+fn slice<T>(items: &[T], groups: Range<usize>) -> &[T] {
+    items.get(groups).unwrap_or_default()
+}
+
 impl Table for Sessions<'_> {
     fn name(&self) -> &'static str {
         "sessions"
@@ -98,8 +104,11 @@ impl Table for Sessions<'_> {
     fn row_count(&self) -> usize {
         self.0.len()
     }
-    fn for_each_row(&self, emit: Emit<'_>) -> Result<()> {
-        for report in self.0 {
+    fn group_count(&self) -> usize {
+        self.0.len()
+    }
+    fn for_each_row_in(&self, groups: Range<usize>, emit: Emit<'_>) -> Result<()> {
+        for report in slice(self.0, groups) {
             let s = &report.session;
             emit(&[
                 Cell::Text(Some(&s.session_id)),
@@ -139,8 +148,11 @@ impl Table for Participants<'_> {
     fn row_count(&self) -> usize {
         self.0.iter().map(|r| r.participants.len()).sum()
     }
-    fn for_each_row(&self, emit: Emit<'_>) -> Result<()> {
-        for report in self.0 {
+    fn group_count(&self) -> usize {
+        self.0.len()
+    }
+    fn for_each_row_in(&self, groups: Range<usize>, emit: Emit<'_>) -> Result<()> {
+        for report in slice(self.0, groups) {
             let s = &report.session;
             for p in &report.participants {
                 emit(&[
@@ -176,8 +188,11 @@ impl Table for Overlaps<'_> {
     fn row_count(&self) -> usize {
         self.0.iter().map(|r| r.overlaps.len()).sum()
     }
-    fn for_each_row(&self, emit: Emit<'_>) -> Result<()> {
-        for report in self.0 {
+    fn group_count(&self) -> usize {
+        self.0.len()
+    }
+    fn for_each_row_in(&self, groups: Range<usize>, emit: Emit<'_>) -> Result<()> {
+        for report in slice(self.0, groups) {
             for pair in &report.overlaps {
                 let a = &report.participants[pair.a as usize];
                 let b = &report.participants[pair.b as usize];
@@ -206,8 +221,11 @@ impl Table for Concurrency<'_> {
     fn row_count(&self) -> usize {
         self.0.iter().map(|r| r.timeline.len()).sum()
     }
-    fn for_each_row(&self, emit: Emit<'_>) -> Result<()> {
-        for report in self.0 {
+    fn group_count(&self) -> usize {
+        self.0.len()
+    }
+    fn for_each_row_in(&self, groups: Range<usize>, emit: Emit<'_>) -> Result<()> {
+        for report in slice(self.0, groups) {
             for step in &report.timeline {
                 emit(&[
                     Cell::Text(Some(&report.session.session_id)),
@@ -230,8 +248,11 @@ impl Table for Rejects<'_> {
     fn row_count(&self) -> usize {
         self.0.len()
     }
-    fn for_each_row(&self, emit: Emit<'_>) -> Result<()> {
-        for reject in self.0 {
+    fn group_count(&self) -> usize {
+        self.0.len()
+    }
+    fn for_each_row_in(&self, groups: Range<usize>, emit: Emit<'_>) -> Result<()> {
+        for reject in slice(self.0, groups) {
             emit(&[
                 Cell::Text(Some(&reject.path)),
                 Cell::Int(reject.line.and_then(|l| i64::try_from(l).ok())),

@@ -39,7 +39,7 @@ pub struct InputFile {
 /// What the walk found.
 #[derive(Debug, Default)]
 pub struct Discovery {
-    /// Files to read, sorted by the bytes of their path, each once.
+    /// Files to read, sorted by the bytes of their path, each file once however it was named.
     pub files: Vec<InputFile>,
     /// Files passed over because of their suffix.
     pub skipped: usize,
@@ -96,7 +96,11 @@ pub fn discover(inputs: &[PathBuf]) -> Discovery {
             .as_encoded_bytes()
             .cmp(b.path.as_os_str().as_encoded_bytes())
     });
-    found.files.dedup_by(|a, b| a.path == b.path);
+    // The same file reached twice (`data` and `./data/x.json`) is read once, under the first name.
+    let mut seen = std::collections::HashSet::new();
+    found
+        .files
+        .retain(|f| seen.insert(std::fs::canonicalize(&f.path).unwrap_or_else(|_| f.path.clone())));
     found
 }
 
@@ -158,6 +162,8 @@ mod tests {
         ] {
             fs::write(root.join(name), "{}").unwrap();
         }
+        // A link back into the tree: its files are the same files, read once.
+        std::os::unix::fs::symlink(root.join("b"), root.join("z-link")).unwrap();
         let found = discover(&[root.to_path_buf(), root.join("a/1.ndjson")]);
         let names: Vec<_> = found
             .files

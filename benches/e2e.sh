@@ -1,0 +1,143 @@
+#!/usr/bin/env bash
+# End-to-end benchmark of `sessionstats analyze` against its I/O and parse floors (issue 4).
+#
+#   bash benches/e2e.sh [SESSIONS]        # default 100000 sessions (about half a gigabyte)
+#
+# Environment: SEED (default 1), RUNS (repetitions per step, default 3), E2E_DIR (work folder,
+# default target/e2e), THREADS (the multi-thread count, default: nproc), PROFILE (release; `debug`
+# for a quick check of the script itself).
+#
+# It builds the release binary and the `floor` example, generates the corpus with
+# `sessionstats gen` (cached in E2E_DIR by seed and size), reads it once to warm the page cache,
+# then times each step RUNS times and prints the medians: seconds, MB/s of decompressed JSON,
+# sessions/s, the ratio to the parse floor at the same thread count, and the peak resident memory
+# (`/usr/bin/time -v`), with the 1 → N thread speed-ups. hyperfine is used for the timings when
+# it is installed; otherwise a plain loop. All runs read a warm page cache.
+set -euo pipefail
+
+SESSIONS=${1:-100000}
+SEED=${SEED:-1}
+RUNS=${RUNS:-3}
+THREADS=${THREADS:-$(nproc)}
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+WORK=${E2E_DIR:-$ROOT/target/e2e}
+CORPUS=$WORK/corpus-seed$SEED-n$SESSIONS
+AS_OF=2024-04-01T00:00:00Z   # fixed, so ongoing sessions close at the same instant every run
+PROFILE=${PROFILE:-release}
+BIN=$ROOT/target/$PROFILE/sessionstats
+FLOOR=$ROOT/target/$PROFILE/examples/floor
+
+if [[ ! -x /usr/bin/time ]]; then
+    echo "installing GNU time for peak-memory figures (apt-get install -y time)" >&2
+    apt-get install -y time >/dev/null 2>&1 || { apt-get update >/dev/null && apt-get install -y time >/dev/null; }
+fi
+
+echo "== build ($PROFILE)"
+profile_flag=--release
+[[ $PROFILE == debug ]] && profile_flag=
+(cd "$ROOT" && cargo build $profile_flag --quiet --bin sessionstats --example floor)
+
+mkdir -p "$WORK"
+if [[ ! -d $CORPUS ]]; then
+    echo "== generate $SESSIONS sessions (seed $SEED) into $CORPUS"
+    rm -rf "$CORPUS.partial"
+    "$BIN" gen --sessions "$SESSIONS" --seed "$SEED" --out "$CORPUS.partial"
+    mv "$CORPUS.partial" "$CORPUS"
+else
+    echo "== corpus (cached): $CORPUS"
+fi
+
+# Warm the page cache and learn the decompressed size.
+BYTES=$("$FLOOR" read "$CORPUS" | sed -E 's/.* files, ([0-9]+) bytes.*/\1/')
+echo "   $(find "$CORPUS" -type f | wc -l) files, $(du -sh --apparent-size "$CORPUS" | cut -f1) on disk, $BYTES bytes of JSON"
+
+echo "== machine"
+echo "   $(lscpu | sed -n 's/^Model name: *//p' | head -1), $(nproc) cores, $(free -g | awk '/^Mem:/ {print $2}') GiB RAM"
+echo "   $(uname -sr), $(df -T "$WORK" | awk 'NR==2 {print $2}') file system, $(rustc --version)"
+
+median() { sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+
+# run_timed FILE COMMAND…: runs the command under `/usr/bin/time -v` (report in FILE) and prints
+# its wall-clock seconds. analyze exits 2 when some input was rejected, with the reports written
+# all the same, so 2 counts as success.
+run_timed() {
+    local report=$1 t0 t1 code=0
+    shift
+    t0=$(date +%s.%N)
+    /usr/bin/time -v -o "$report" "$@" >/dev/null 2>"$report.err" || code=$?
+    t1=$(date +%s.%N)
+    if [[ $code -ne 0 && $code -ne 2 ]]; then
+        echo "   failed (exit $code): $* : $(tail -3 "$report.err")" >&2
+        return 1
+    fi
+    awk -v a="$t0" -v b="$t1" 'BEGIN { print b - a }'
+}
+
+# measure NAME THREADS COMMAND…: RUNS timed runs; records the median seconds and the largest
+# peak resident memory of the runs in ROWS (with hyperfine: one run for the memory, then
+# hyperfine's median of RUNS runs).
+measure() {
+    local name=$1 threads=$2
+    shift 2
+    local report times=() rss=0 kb i runs=$RUNS
+    report=$(mktemp)
+    command -v hyperfine >/dev/null && runs=1
+    for ((i = 0; i < runs; i++)); do
+        times+=("$(run_timed "$report" "$@")") || { rm -f "$report" "$report.err"; return 1; }
+        kb=$(sed -n 's/.*Maximum resident set size (kbytes): //p' "$report")
+        if ((kb > rss)); then rss=$kb; fi
+    done
+    if command -v hyperfine >/dev/null; then
+        hyperfine --style none --ignore-failure --runs "$RUNS" --export-json "$report" \
+            -- "$(printf '%q ' "$@")" >/dev/null 2>&1
+        times=("$(grep -o '"median": *[0-9.e+-]*' "$report" | head -1 | sed 's/.*: *//')")
+    fi
+    rm -f "$report" "$report.err"
+    SECONDS_MEDIAN=$(printf '%s\n' "${times[@]}" | median)
+    ROWS+=("$name|$threads|$SECONDS_MEDIAN|$rss")
+    echo "   $name: $SECONDS_MEDIAN s"
+}
+
+ROWS=()
+declare -A PARSE_FLOOR
+analyze_ok=true
+for threads in 1 "$THREADS"; do
+    [[ $threads == 1 && $THREADS == 1 ]] && continue
+    echo "== $threads thread(s), $RUNS runs each"
+    measure "read floor" "$threads" "$FLOOR" read --threads "$threads" "$CORPUS"
+    measure "parse floor" "$threads" "$FLOOR" parse --threads "$threads" "$CORPUS"
+    PARSE_FLOOR[$threads]=$SECONDS_MEDIAN
+    $analyze_ok || continue
+    analyze=("$BIN" analyze "$CORPUS" --as-of "$AS_OF" --threads "$threads" --quiet)
+    measure "analyze csv" "$threads" "${analyze[@]}" --out "$WORK/out-csv" --format csv \
+        || { analyze_ok=false; continue; }
+    measure "analyze csv, no pairs" "$threads" "${analyze[@]}" --out "$WORK/out-csv-no-pairs" \
+        --format csv --max-pair-participants 0
+    if [[ $threads == "$THREADS" ]]; then
+        measure "analyze parquet" "$threads" "${analyze[@]}" --out "$WORK/out-parquet" --format parquet
+        du -sh --apparent-size "$WORK"/out-csv/* "$WORK"/out-parquet/* | sed 's/^/   report /'
+    fi
+done
+
+echo
+echo "== results: medians of $RUNS runs; $SESSIONS sessions, $BYTES bytes of JSON"
+printf '%-24s %7s %9s %9s %11s %14s %13s\n' step threads seconds MB/s sessions/s "x parse floor" "peak RSS MB"
+declare -A BY_NAME
+for row in "${ROWS[@]}"; do
+    IFS='|' read -r name threads secs kb <<<"$row"
+    BY_NAME["$name|$threads"]=$secs
+    awk -v n="$name" -v t="$threads" -v s="$secs" -v kb="$kb" -v b="$BYTES" -v ses="$SESSIONS" \
+        -v pf="${PARSE_FLOOR[$threads]}" 'BEGIN {
+            printf "%-24s %7d %9.3f %9.1f %11.0f %14.2f %8.0f (%2.0f%%)\n",
+                n, t, s, b / 1e6 / s, ses / s, s / pf, kb / 1024, 100 * kb * 1024 / b }'
+done
+if [[ $THREADS != 1 ]]; then
+    echo
+    echo "== speed-up from 1 to $THREADS threads (time with 1 / time with $THREADS)"
+    for name in "read floor" "parse floor" "analyze csv" "analyze csv, no pairs"; do
+        one=${BY_NAME["$name|1"]:-}
+        many=${BY_NAME["$name|$THREADS"]:-}
+        [[ -n $one && -n $many ]] && awk -v n="$name" -v a="$one" -v b="$many" 'BEGIN { printf "%-24s %5.2fx\n", n, a / b }'
+    done
+fi
+$analyze_ok || echo "note: analyze failed, so only the floors were measured"

@@ -250,7 +250,9 @@ mod tests {
         analysis.tables()[table]
             .for_each_row(&mut |cells| {
                 values.push(match cells[column] {
-                    crate::report::Cell::Text(text) => text.unwrap_or_default().to_owned(),
+                    crate::report::Cell::Text(text) => {
+                        String::from_utf8_lossy(text.unwrap_or_default()).into_owned()
+                    }
                     other => format!("{other:?}"),
                 });
                 Ok(())

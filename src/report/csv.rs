@@ -53,7 +53,7 @@ fn render(table: &dyn Table, groups: Range<usize>) -> Result<Vec<u8>> {
     table.for_each_row_in(groups, &mut |cells| {
         for cell in cells {
             match *cell {
-                Cell::Text(text) => writer.write_field(text.unwrap_or(""))?,
+                Cell::Text(text) => writer.write_field(text.unwrap_or_default())?,
                 Cell::Time(Some(ms)) => match times.format(ms) {
                     Some(bytes) => writer.write_field(bytes)?,
                     None => {

@@ -37,7 +37,9 @@ pub struct Column {
 /// One value of a row; `None` is an empty cell (CSV) or a null (Parquet).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Cell<'a> {
-    Text(Option<&'a str>),
+    /// UTF-8 text, as bytes: CSV writes them as they are, so rows read back from the spill
+    /// need no second validation on that path.
+    Text(Option<&'a [u8]>),
     Time(Option<Millis>),
     Int(Option<i64>),
     Float(Option<f64>),

@@ -31,7 +31,12 @@ impl Builder {
 
     fn push(&mut self, cell: &Cell<'_>) -> Result<()> {
         match (self, *cell) {
-            (Builder::Text(b), Cell::Text(v)) => b.append_option(v),
+            (Builder::Text(b), Cell::Text(v)) => {
+                let text = v.map(std::str::from_utf8).transpose();
+                b.append_option(
+                    text.map_err(|_| anyhow!("internal error: report text is not UTF-8"))?,
+                )
+            }
             (Builder::Time(b), Cell::Time(v)) | (Builder::Int(b), Cell::Int(v)) => {
                 b.append_option(v)
             }

@@ -111,9 +111,9 @@ impl Table for Sessions<'_> {
         for report in slice(self.0, groups) {
             let s = &report.session;
             emit(&[
-                Cell::Text(Some(&s.session_id)),
-                Cell::Text(s.room_id.as_deref()),
-                Cell::Text(s.status.as_deref()),
+                Cell::Text(Some(s.session_id.as_bytes())),
+                Cell::Text(s.room_id.as_deref().map(str::as_bytes)),
+                Cell::Text(s.status.as_deref().map(str::as_bytes)),
                 Cell::Time(Some(s.start)),
                 Cell::Time(Some(s.end)),
                 Cell::Flag(s.ongoing),
@@ -156,10 +156,10 @@ impl Table for Participants<'_> {
             let s = &report.session;
             for p in &report.participants {
                 emit(&[
-                    Cell::Text(Some(&s.session_id)),
-                    Cell::Text(s.room_id.as_deref()),
-                    Cell::Text(Some(&p.participant_id)),
-                    Cell::Text(p.name.as_deref()),
+                    Cell::Text(Some(s.session_id.as_bytes())),
+                    Cell::Text(s.room_id.as_deref().map(str::as_bytes)),
+                    Cell::Text(Some(p.participant_id.as_bytes())),
+                    Cell::Text(p.name.as_deref().map(str::as_bytes)),
                     Cell::Int(Some(p.intervals)),
                     Cell::Int(Some(p.segments)),
                     Cell::Int(Some(p.rejoins)),
@@ -197,11 +197,11 @@ impl Table for Overlaps<'_> {
                 let a = &report.participants[pair.a as usize];
                 let b = &report.participants[pair.b as usize];
                 emit(&[
-                    Cell::Text(Some(&report.session.session_id)),
-                    Cell::Text(Some(&a.participant_id)),
-                    Cell::Text(Some(&b.participant_id)),
-                    Cell::Text(a.name.as_deref()),
-                    Cell::Text(b.name.as_deref()),
+                    Cell::Text(Some(report.session.session_id.as_bytes())),
+                    Cell::Text(Some(a.participant_id.as_bytes())),
+                    Cell::Text(Some(b.participant_id.as_bytes())),
+                    Cell::Text(a.name.as_deref().map(str::as_bytes)),
+                    Cell::Text(b.name.as_deref().map(str::as_bytes)),
                     Cell::Int(Some(pair.overlap_ms)),
                     Cell::Time(Some(pair.first_overlap)),
                 ])?;
@@ -228,7 +228,7 @@ impl Table for Concurrency<'_> {
         for report in slice(self.0, groups) {
             for step in &report.timeline {
                 emit(&[
-                    Cell::Text(Some(&report.session.session_id)),
+                    Cell::Text(Some(report.session.session_id.as_bytes())),
                     Cell::Time(Some(step.at)),
                     Cell::Int(Some(i64::from(step.concurrency))),
                 ])?;
@@ -254,10 +254,10 @@ impl Table for Rejects<'_> {
     fn for_each_row_in(&self, groups: Range<usize>, emit: Emit<'_>) -> Result<()> {
         for reject in slice(self.0, groups) {
             emit(&[
-                Cell::Text(Some(&reject.path)),
+                Cell::Text(Some(reject.path.as_bytes())),
                 Cell::Int(reject.line.and_then(|l| i64::try_from(l).ok())),
-                Cell::Text(reject.session_id.as_deref()),
-                Cell::Text(Some(&reject.reason)),
+                Cell::Text(reject.session_id.as_deref().map(str::as_bytes)),
+                Cell::Text(Some(reject.reason.as_bytes())),
             ])?;
         }
         Ok(())

@@ -65,7 +65,9 @@ pub fn execute(args: &AnalyzeArgs) -> Result<Outcome> {
 
     let tables = analysis.tables();
     let tables: Vec<&(dyn Table + Sync)> = tables.iter().map(|t| t.as_ref()).collect();
+    let writing = writing_spinner(&analysis, args.quiet);
     let written = pool.install(|| report::write_all(&args.out, &tables, &formats))?;
+    writing.finish_and_clear();
 
     let outcome = if analysis.sessions.is_empty() {
         Outcome::Failed
@@ -133,18 +135,37 @@ fn thread_pool(threads: Option<usize>) -> Result<rayon::ThreadPool> {
         .context("cannot start the worker threads")
 }
 
-/// A bar on stderr while files are read, only for a person at a terminal.
+/// Progress is drawn on stderr only for a person at a terminal, never into a cron log.
+fn shows_progress(quiet: bool) -> bool {
+    !quiet && std::io::stderr().is_terminal()
+}
+
+/// A bar while files are read.
 fn progress_bar(files: u64, quiet: bool) -> ProgressBar {
-    if quiet || !std::io::stderr().is_terminal() {
+    if !shows_progress(quiet) {
         return ProgressBar::hidden();
     }
     let bar = ProgressBar::new(files);
     if let Ok(style) = ProgressStyle::with_template(
-        "{spinner} reading {pos}/{len} files [{bar:30}] {per_sec} eta {eta}",
+        "{spinner} reading files {pos}/{len} [{bar:30}] {percent}% eta {eta}",
     ) {
         bar.set_style(style.progress_chars("=> "));
     }
     bar
+}
+
+/// A spinner while the reports are written (for a large folder, the longer part of the run).
+fn writing_spinner(analysis: &Analysis, quiet: bool) -> ProgressBar {
+    if !shows_progress(quiet) {
+        return ProgressBar::hidden();
+    }
+    let spinner = ProgressBar::new_spinner();
+    spinner.set_message(format!(
+        "writing the reports of {} sessions",
+        analysis.sessions.len()
+    ));
+    spinner.enable_steady_tick(std::time::Duration::from_millis(120));
+    spinner
 }
 
 fn describe_paths(paths: &[PathBuf]) -> String {

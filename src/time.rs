@@ -10,6 +10,13 @@ pub type Millis = i64;
 
 /// Parses an RFC 3339 timestamp, truncating fractional digits beyond milliseconds.
 /// Returns `None` for anything that is not a valid RFC 3339 date-time.
+///
+/// ```
+/// use sessionstats::time::{parse_rfc3339, to_rfc3339};
+/// let ms = parse_rfc3339("2021-10-19T13:25:35.807999+05:30").unwrap();
+/// assert_eq!(to_rfc3339(ms), "2021-10-19T07:55:35.807Z");
+/// assert_eq!(parse_rfc3339("2021-10-19 07:55"), None);
+/// ```
 pub fn parse_rfc3339(text: &str) -> Option<Millis> {
     parse_common_layout(text.as_bytes()).or_else(|| parse_with_chrono(text))
 }

@@ -163,7 +163,7 @@ pub fn analyze_files(
                 failure = encode_session(&report, &mut parker.buf).and_then(|parts| {
                     let s = &report.session;
                     parker.park(Parked {
-                        session_id: s.session_id.clone(),
+                        session_id: s.session_id.to_owned(),
                         start: s.start,
                         end: s.end,
                         ongoing: s.ongoing,

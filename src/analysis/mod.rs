@@ -47,13 +47,14 @@ mod tests {
         Value::String(to_rfc3339(BASE + offset))
     }
 
-    fn analyze(doc: &Value, config: &Config) -> SessionReport {
-        let text = doc.to_string();
-        let mut sessions = serde_json::from_str::<Document>(&text)
+    /// Analyses `doc`; the document is leaked so that the report can borrow from it.
+    fn analyze(doc: &Value, config: &Config) -> SessionReport<'static> {
+        let text: &'static str = Box::leak(doc.to_string().into_boxed_str());
+        let mut sessions = serde_json::from_str::<Document>(text)
             .unwrap()
             .into_sessions();
-        let raw: RawSession = sessions.remove(0).unwrap();
-        analyze_session("s", &raw, config)
+        let raw: &'static RawSession = Box::leak(Box::new(sessions.remove(0).unwrap()));
+        analyze_session("s", raw, config)
     }
 
     #[test]
@@ -92,7 +93,7 @@ mod tests {
         let ids: Vec<_> = r
             .participants
             .iter()
-            .map(|p| (p.participant_id.as_str(), p.name.as_deref()))
+            .map(|p| (p.participant_id, p.name))
             .collect();
         assert_eq!(ids, [("a", Some("Al")), ("b", Some("Bo"))]);
         assert_eq!(r.overlaps.len(), 1);

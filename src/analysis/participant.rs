@@ -3,11 +3,11 @@ use super::intervals::{union, Interval};
 use crate::ingest::document::{text, RawInterval, Text};
 use crate::time::{parse_rfc3339, Millis};
 
-/// The participants report row.
+/// The participants report row; its text borrows from the session document.
 #[derive(Debug, Clone, PartialEq)]
-pub struct ParticipantRow {
-    pub participant_id: String,
-    pub name: Option<String>,
+pub struct ParticipantRow<'s> {
+    pub participant_id: &'s str,
+    pub name: Option<&'s str>,
     /// Valid timelog entries.
     pub intervals: i64,
     pub segments: i64,
@@ -52,8 +52,8 @@ impl Entry {
 }
 
 /// A participant's figures, and the union of its presence for the session-level metrics.
-pub struct Participant {
-    pub row: ParticipantRow,
+pub struct Participant<'s> {
+    pub row: ParticipantRow<'s>,
     pub union: Vec<Interval>,
     pub invalid_intervals: i64,
     pub clipped_ms: i64,
@@ -62,13 +62,13 @@ pub struct Participant {
 /// Summarises one participant's entries inside the session `bounds`. Open entries end at
 /// `end_bound` (the session's end, which may lie before its start in a broken document: then
 /// `bounds` is empty and everything is clipped away).
-pub fn summarize(
-    participant_id: &str,
-    name: Option<&str>,
+pub fn summarize<'s>(
+    participant_id: &'s str,
+    name: Option<&'s str>,
     entries: &[Entry],
     bounds: Interval,
     end_bound: Millis,
-) -> Participant {
+) -> Participant<'s> {
     let mut clipped = Vec::with_capacity(entries.len());
     let mut invalid_intervals = 0;
     let mut clipped_ms = 0;
@@ -100,8 +100,8 @@ pub fn summarize(
     let segments = union.len() as i64;
     let duration = bounds.len();
     let row = ParticipantRow {
-        participant_id: participant_id.to_owned(),
-        name: name.map(str::to_owned),
+        participant_id,
+        name,
         intervals,
         segments,
         rejoins: (segments - 1).max(0),
@@ -138,7 +138,7 @@ mod tests {
         }
     }
 
-    fn row(entries: &[Entry]) -> Participant {
+    fn row(entries: &[Entry]) -> Participant<'static> {
         summarize("p", Some("P"), entries, BOUNDS, BOUNDS.end)
     }
 

@@ -9,12 +9,12 @@ use crate::ingest::document::{text, RawSession};
 use crate::time::{parse_rfc3339, Millis};
 use std::collections::HashMap;
 
-/// The sessions report row.
+/// The sessions report row; its text borrows from the session document.
 #[derive(Debug, Clone, PartialEq)]
-pub struct SessionRow {
-    pub session_id: String,
-    pub room_id: Option<String>,
-    pub status: Option<String>,
+pub struct SessionRow<'s> {
+    pub session_id: &'s str,
+    pub room_id: Option<&'s str>,
+    pub status: Option<&'s str>,
     pub start: Millis,
     pub end: Millis,
     pub ongoing: bool,
@@ -36,12 +36,12 @@ pub struct SessionRow {
     pub pairs_skipped: bool,
 }
 
-/// Everything one session contributes to the reports.
+/// Everything one session contributes to the reports, borrowing its text from the document.
 #[derive(Debug, Clone, PartialEq)]
-pub struct SessionReport {
-    pub session: SessionRow,
+pub struct SessionReport<'s> {
+    pub session: SessionRow<'s>,
     /// Ordered by `participant_id` (byte order).
-    pub participants: Vec<ParticipantRow>,
+    pub participants: Vec<ParticipantRow<'s>>,
     /// Ordered by (`participant_a`, `participant_b`).
     pub overlaps: Vec<OverlapRow>,
     pub timeline: Vec<Step>,
@@ -55,7 +55,11 @@ struct Grouped<'s> {
 }
 
 /// Analyses one session document. `id` is its (already checked) session id.
-pub fn analyze_session(id: &str, raw: &RawSession<'_>, config: &Config) -> SessionReport {
+pub fn analyze_session<'s>(
+    id: &'s str,
+    raw: &'s RawSession<'_>,
+    config: &Config,
+) -> SessionReport<'s> {
     let (groups, invalid_participants) = group_by_participant(raw);
 
     // §3 bounds: a missing start falls back to the earliest parseable timelog start, then to
@@ -93,9 +97,9 @@ pub fn analyze_session(id: &str, raw: &RawSession<'_>, config: &Config) -> Sessi
 
     let participant_ms: i64 = participants.iter().map(|p| p.attended_ms).sum();
     let session = SessionRow {
-        session_id: id.to_owned(),
-        room_id: raw.room().map(str::to_owned),
-        status: text(&raw.status).map(str::to_owned),
+        session_id: id,
+        room_id: raw.room(),
+        status: text(&raw.status),
         start,
         end,
         ongoing: given_end.is_none(),

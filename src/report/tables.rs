@@ -12,13 +12,13 @@ const fn col(name: &'static str, kind: Kind) -> Column {
 use Kind::{Flag, Float, Int, Text, Time};
 
 /// `sessions`: one row per session, sessions already in report order.
-pub struct Sessions<'a>(pub &'a [SessionReport]);
+pub struct Sessions<'a>(pub &'a [SessionReport<'a>]);
 /// `participants`: one row per participant, by (session order, `participant_id`).
-pub struct Participants<'a>(pub &'a [SessionReport]);
+pub struct Participants<'a>(pub &'a [SessionReport<'a>]);
 /// `overlaps`: one row per co-present pair, by (session order, `participant_a`, `participant_b`).
-pub struct Overlaps<'a>(pub &'a [SessionReport]);
+pub struct Overlaps<'a>(pub &'a [SessionReport<'a>]);
 /// `concurrency`: the timeline, by (session order, `at`).
-pub struct Concurrency<'a>(pub &'a [SessionReport]);
+pub struct Concurrency<'a>(pub &'a [SessionReport<'a>]);
 /// `rejects`: by (`path`, `line`).
 pub struct Rejects<'a>(pub &'a [Reject]);
 
@@ -112,8 +112,8 @@ impl Table for Sessions<'_> {
             let s = &report.session;
             emit(&[
                 Cell::Text(Some(s.session_id.as_bytes())),
-                Cell::Text(s.room_id.as_deref().map(str::as_bytes)),
-                Cell::Text(s.status.as_deref().map(str::as_bytes)),
+                Cell::Text(s.room_id.map(str::as_bytes)),
+                Cell::Text(s.status.map(str::as_bytes)),
                 Cell::Time(Some(s.start)),
                 Cell::Time(Some(s.end)),
                 Cell::Flag(s.ongoing),
@@ -157,9 +157,9 @@ impl Table for Participants<'_> {
             for p in &report.participants {
                 emit(&[
                     Cell::Text(Some(s.session_id.as_bytes())),
-                    Cell::Text(s.room_id.as_deref().map(str::as_bytes)),
+                    Cell::Text(s.room_id.map(str::as_bytes)),
                     Cell::Text(Some(p.participant_id.as_bytes())),
-                    Cell::Text(p.name.as_deref().map(str::as_bytes)),
+                    Cell::Text(p.name.map(str::as_bytes)),
                     Cell::Int(Some(p.intervals)),
                     Cell::Int(Some(p.segments)),
                     Cell::Int(Some(p.rejoins)),
@@ -200,8 +200,8 @@ impl Table for Overlaps<'_> {
                     Cell::Text(Some(report.session.session_id.as_bytes())),
                     Cell::Text(Some(a.participant_id.as_bytes())),
                     Cell::Text(Some(b.participant_id.as_bytes())),
-                    Cell::Text(a.name.as_deref().map(str::as_bytes)),
-                    Cell::Text(b.name.as_deref().map(str::as_bytes)),
+                    Cell::Text(a.name.map(str::as_bytes)),
+                    Cell::Text(b.name.map(str::as_bytes)),
                     Cell::Int(Some(pair.overlap_ms)),
                     Cell::Time(Some(pair.first_overlap)),
                 ])?;

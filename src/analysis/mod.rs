@@ -69,7 +69,7 @@ mod tests {
         let s = &r.session;
         assert_eq!(
             (
-                s.room_id.as_deref(),
+                s.room_id,
                 s.duration_ms,
                 s.reported_active_duration
             ),
@@ -112,7 +112,7 @@ mod tests {
             (r.session.ongoing, r.session.end, r.session.duration_ms),
             (true, BASE + 1000, 1000)
         );
-        assert_eq!(r.session.status.as_deref(), Some("ongoing"));
+        assert_eq!(r.session.status, Some("ongoing"));
         assert_eq!(
             (r.participants[0].attended_ms, r.participants[0].open),
             (500, true)

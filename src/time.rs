@@ -18,8 +18,15 @@ pub type Millis = i64;
 /// assert_eq!(parse_rfc3339("2021-10-19 07:55"), None);
 /// ```
 pub fn parse_rfc3339(text: &str) -> Option<Millis> {
-    parse_common_layout(text.as_bytes()).or_else(|| parse_with_chrono(text))
+    parse_common_layout(text.as_bytes())
+        .or_else(|| parse_with_chrono(text))
+        .filter(|ms| (EARLIEST..=LATEST).contains(ms))
 }
+
+/// 0000-01-01T00:00:00.000Z and 9999-12-31T23:59:59.999Z: the instants the report format can
+/// write. An offset can push a valid RFC 3339 text outside them; such a text is unparsable.
+pub const EARLIEST: Millis = -62_167_219_200_000;
+pub const LATEST: Millis = 253_402_300_799_999;
 
 fn parse_with_chrono(text: &str) -> Option<Millis> {
     let parsed = chrono::DateTime::parse_from_rfc3339(text).ok()?;
@@ -283,6 +290,16 @@ mod tests {
         );
         assert_eq!(bytes(formatter.format(-1)), "1969-12-31T23:59:59.999Z");
         assert_eq!(formatter.format(300_000_000_000_000), None);
+    }
+
+    #[test]
+    fn only_instants_the_reports_can_write_are_parsed() {
+        assert_eq!(parse_rfc3339("0000-01-01T00:00:00Z"), Some(EARLIEST));
+        assert_eq!(parse_rfc3339("9999-12-31T23:59:59.999Z"), Some(LATEST));
+        assert_eq!(parse_rfc3339("9999-12-31T23:59:59.999-23:59"), None);
+        assert_eq!(parse_rfc3339("0000-01-01T00:00:00+23:59"), None);
+        assert_eq!(to_rfc3339(EARLIEST), "0000-01-01T00:00:00.000Z");
+        assert_eq!(to_rfc3339(LATEST), "9999-12-31T23:59:59.999Z");
     }
 
     #[test]

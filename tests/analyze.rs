@@ -1991,3 +1991,34 @@ fn double_connections_count_once() {
         ]
     );
 }
+
+#[test]
+fn exit_status_tells_empty_input_from_missing_or_rejected_input() {
+    // An empty page is input used whole: exit 0 with empty reports. No file at all, or nothing
+    // but rejected input, is "nothing usable was done": exit 1.
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        &dir.path().join("empty/page.json"),
+        r#"{"pageInfo":{"currentPage":1,"perPage":10,"lastPage":1,"total":0},"data":[]}"#,
+    );
+    write(&dir.path().join("blank/lines.ndjson"), "\n\n");
+    write(&dir.path().join("bad/a.json"), "{");
+    write(&dir.path().join("none/notes.txt"), "hello");
+    let as_of = ["--as-of", "2024-01-01T00:00:00Z"];
+    let r = analyze(dir.path(), &["empty", "blank"], "o1", &as_of);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(
+        Table::report(&dir.path().join("o1"), "sessions").rows.len(),
+        0
+    );
+    assert_eq!(
+        Table::report(&dir.path().join("o1"), "rejects").rows.len(),
+        0
+    );
+    let r = analyze(dir.path(), &["empty", "bad"], "o2", &as_of);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(r.stderr.contains("rejected"), "{}", r.stderr);
+    let r = analyze(dir.path(), &["none"], "o3", &as_of);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(r.stderr.contains("no .json"), "{}", r.stderr);
+}

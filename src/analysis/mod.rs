@@ -68,11 +68,7 @@ mod tests {
         let r = analyze(&doc, &CONFIG);
         let s = &r.session;
         assert_eq!(
-            (
-                s.room_id,
-                s.duration_ms,
-                s.reported_active_duration
-            ),
+            (s.room_id, s.duration_ms, s.reported_active_duration),
             (Some("m"), 100, Some(4.0))
         );
         assert_eq!(

@@ -1,6 +1,6 @@
 //! Per participant (SPEC §4): one row per distinct `participantId` of a session.
 use super::intervals::{union, Interval};
-use crate::ingest::document::{text, RawInterval, Text};
+use crate::ingest::document::{text, Item, RawInterval, Text};
 use crate::time::{parse_rfc3339, Millis};
 
 /// The participants report row; its text borrows from the session document.
@@ -33,7 +33,11 @@ pub enum Entry {
 }
 
 impl Entry {
-    pub fn parse(raw: &RawInterval<'_>) -> Entry {
+    /// Parses a timelog entry; one that is not an object (`null`, …) is invalid.
+    pub fn parse(item: &Item<RawInterval<'_>>) -> Entry {
+        let Some(raw) = item.object() else {
+            return Entry::Invalid;
+        };
         let Some(start) = text(&raw.start).and_then(parse_rfc3339) else {
             return Entry::Invalid;
         };
@@ -49,6 +53,12 @@ impl Entry {
             Some(Text::Other) => Entry::Invalid,
         }
     }
+}
+
+/// Adds durations, saturating: thousands of connections spanning the whole calendar could
+/// otherwise overflow, and a report must not wrap to a negative figure.
+pub fn sum(a: i64, b: i64) -> i64 {
+    a.saturating_add(b)
 }
 
 /// A participant's figures, and the union of its presence for the session-level metrics.
@@ -88,10 +98,10 @@ pub fn summarize<'s>(
         }
         open |= end.is_none();
         let inside = interval.clip(bounds);
-        clipped_ms += interval.len() - inside.len();
+        clipped_ms = sum(clipped_ms, interval.len() - inside.len());
         clipped.push(inside);
     }
-    let raw_ms: i64 = clipped.iter().map(|iv| iv.len()).sum();
+    let raw_ms = clipped.iter().map(|iv| iv.len()).fold(0, sum);
     let intervals = clipped.len() as i64;
     let union = union(&mut clipped);
     let attended_ms: i64 = union.iter().map(|iv| iv.len()).sum();
@@ -208,6 +218,21 @@ mod tests {
     }
 
     #[test]
+    fn sums_saturate_instead_of_wrapping() {
+        use crate::time::{EARLIEST, LATEST};
+        let whole = Interval {
+            start: EARLIEST,
+            end: LATEST,
+        };
+        let entries = vec![closed(EARLIEST, LATEST); 30_000];
+        let p = summarize("p", None, &entries, whole, LATEST);
+        assert_eq!((p.row.raw_ms, p.row.attended_ms), (i64::MAX, whole.len()));
+        assert!(p.row.self_overlap_ms > 0);
+        let outside = summarize("p", None, &entries, Interval { start: 0, end: 1 }, 1);
+        assert_eq!(outside.clipped_ms, i64::MAX);
+    }
+
+    #[test]
     fn zero_duration_session_has_no_percentage() {
         let p = summarize("p", None, &[closed(0, 0)], Interval { start: 0, end: 0 }, 0).row;
         assert_eq!(p.attendance_pct, None);
@@ -215,7 +240,8 @@ mod tests {
 
     #[test]
     fn entry_parsing_distinguishes_open_from_unparsable() {
-        let raw = |json: &str| Entry::parse(&serde_json::from_str::<RawInterval>(json).unwrap());
+        let raw =
+            |json: &str| Entry::parse(&serde_json::from_str::<Item<RawInterval>>(json).unwrap());
         assert!(matches!(
             raw(r#"{"start":"2021-10-19T07:55:35.807Z","end":null}"#),
             Entry::Parsed { end: None, .. }

@@ -3,9 +3,9 @@
 use super::concurrency::{sweep, Step};
 use super::intervals::Interval;
 use super::overlaps::{pairs, OverlapRow};
-use super::participant::{summarize, Entry, ParticipantRow};
+use super::participant::{sum, summarize, Entry, ParticipantRow};
 use super::Config;
-use crate::ingest::document::{text, RawSession};
+use crate::ingest::document::{text, Item, RawSession};
 use crate::time::{parse_rfc3339, Millis};
 use std::collections::HashMap;
 
@@ -82,7 +82,7 @@ pub fn analyze_session<'s>(
     for group in &groups {
         let p = summarize(group.id, group.name, &group.entries, bounds, end);
         invalid_intervals += p.invalid_intervals;
-        clipped_ms += p.clipped_ms;
+        clipped_ms = sum(clipped_ms, p.clipped_ms);
         participants.push(p.row);
         unions.push(p.union);
     }
@@ -95,7 +95,7 @@ pub fn analyze_session<'s>(
         pairs(&union_refs)
     };
 
-    let participant_ms: i64 = participants.iter().map(|p| p.attended_ms).sum();
+    let participant_ms = participants.iter().map(|p| p.attended_ms).fold(0, sum);
     let session = SessionRow {
         session_id: id,
         room_id: raw.room(),
@@ -134,7 +134,7 @@ fn group_by_participant<'s>(raw: &'s RawSession<'_>) -> (Vec<Grouped<'s>>, i64) 
     let mut index: HashMap<&'s str, usize> = HashMap::new();
     let mut invalid = 0;
     for p in raw.participants.iter().flatten() {
-        let Some(id) = text(&p.participant_id) else {
+        let Some((p, id)) = p.object().and_then(|p| Some((p, text(&p.participant_id)?))) else {
             invalid += 1;
             continue;
         };
@@ -158,12 +158,15 @@ fn group_by_participant<'s>(raw: &'s RawSession<'_>) -> (Vec<Grouped<'s>>, i64) 
     (groups, invalid)
 }
 
-/// The earliest parseable timelog `start` of the session, whatever the rest of its entry.
+/// The earliest parseable timelog `start` of the session's participants (those with an id),
+/// whatever the rest of its entry.
 fn earliest_timelog_start(raw: &RawSession<'_>) -> Option<Millis> {
     raw.participants
         .iter()
         .flatten()
-        .flat_map(|p| p.timelog.iter().flatten())
+        .filter_map(Item::object)
+        .filter(|p| text(&p.participant_id).is_some())
+        .flat_map(|p| p.timelog.iter().flatten().filter_map(Item::object))
         .filter_map(|entry| text(&entry.start).and_then(parse_rfc3339))
         .min()
 }

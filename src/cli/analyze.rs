@@ -69,12 +69,14 @@ pub fn execute(args: &AnalyzeArgs) -> Result<Outcome> {
     let written = pool.install(|| report::write_all(&args.out, &tables, &formats))?;
     writing.finish_and_clear();
 
-    let outcome = if analysis.sessions.is_empty() {
-        Outcome::Failed
-    } else if analysis.rejects.is_empty() {
-        Outcome::Complete
-    } else {
-        Outcome::Partial
+    let outcome = match (analysis.sessions.is_empty(), analysis.rejects.is_empty()) {
+        (false, true) => Outcome::Complete,
+        (false, false) => Outcome::Partial,
+        // Nothing analysed: a failure if input was rejected or none was found; input that was
+        // read whole and simply held no session (an empty page) was all used.
+        (true, false) => Outcome::Failed,
+        (true, true) if files_read == 0 => Outcome::Failed,
+        (true, true) => Outcome::Complete,
     };
     if !args.quiet {
         let summary = Summary {
@@ -97,8 +99,9 @@ pub fn execute(args: &AnalyzeArgs) -> Result<Outcome> {
                     .to_owned()
             } else {
                 format!(
-                    "every input was rejected; see {}",
-                    args.out.join("rejects.csv").display()
+                    "{} inputs were rejected and nothing else held a session; see the rejects report in {}",
+                    analysis.rejects.len(),
+                    args.out.display()
                 )
             }
         );

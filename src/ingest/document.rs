@@ -104,7 +104,8 @@ pub struct RawParticipant<'a> {
     #[serde(borrow, default)]
     pub name: Option<Text<'a>>,
     #[serde(borrow, default)]
-    pub timelog: Option<Vec<RawInterval<'a>>>,
+    /// Entries that are not objects (`null`, …) stay in place as invalid entries.
+    pub timelog: Option<Vec<Item<RawInterval<'a>>>>,
 }
 
 /// A session object, or a v2 page envelope (`pageInfo` + `data`), which share the top level.
@@ -127,7 +128,8 @@ pub struct RawSession<'a> {
     #[serde(default, rename = "activeDuration")]
     pub active_duration: Option<ReportedNumber>,
     #[serde(borrow, default)]
-    pub participants: Option<Vec<RawParticipant<'a>>>,
+    /// Entries that are not objects count as participants without an id.
+    pub participants: Option<Vec<Item<RawParticipant<'a>>>>,
     #[serde(default, rename = "pageInfo")]
     page_info: Option<IgnoredAny>,
     #[serde(borrow, default)]
@@ -147,12 +149,15 @@ impl<'a> RawSession<'a> {
         self.participants
             .iter()
             .flatten()
+            .filter_map(Item::object)
             .map(|p| p.timelog.as_ref().map_or(0, Vec::len))
             .sum()
     }
 
+    /// A page envelope has `data` or `pageInfo` and no `id`; a session that happens to carry a
+    /// `data` field is still a session.
     fn is_envelope(&self) -> bool {
-        self.data.is_some() || (self.page_info.is_some() && self.id.is_none())
+        self.id.is_none() && (self.data.is_some() || self.page_info.is_some())
     }
 }
 
@@ -169,6 +174,15 @@ pub enum OneOrMany<T> {
 pub enum Item<T> {
     Object(T),
     Other(NotAnObject),
+}
+
+impl<T> Item<T> {
+    pub fn object(&self) -> Option<&T> {
+        match self {
+            Item::Object(object) => Some(object),
+            Item::Other(_) => None,
+        }
+    }
 }
 
 /// The kind of JSON value found where a session object belongs: "a number", "null", …
@@ -236,17 +250,26 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for Item<T> {
 /// A whole JSON document (a file, or one NDJSON line).
 pub type Document<'a> = OneOrMany<RawSession<'a>>;
 
+/// Why one item of a document is not a usable session.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Problem {
+    /// A value that is not an object where a session belongs.
+    NotAnObject(NotAnObject),
+    /// An object that does not read as a session (e.g. `participants` is a string).
+    Invalid { id: Option<String>, error: String },
+}
+
 impl<'a> Document<'a> {
     /// Its sessions, page envelopes (at any depth) opened, in document order; an array element
-    /// that is not an object comes out as an error in its place.
-    pub fn into_sessions(self) -> Vec<Result<RawSession<'a>, NotAnObject>> {
+    /// that is not an object comes out as a problem in its place.
+    pub fn into_sessions(self) -> Vec<Result<RawSession<'a>, Problem>> {
         let mut out = Vec::new();
         flatten(self, &mut out);
         out
     }
 }
 
-fn flatten<'a>(doc: Document<'a>, out: &mut Vec<Result<RawSession<'a>, NotAnObject>>) {
+fn flatten<'a>(doc: Document<'a>, out: &mut Vec<Result<RawSession<'a>, Problem>>) {
     let items = match doc {
         OneOrMany::One(one) => vec![Item::Object(one)],
         OneOrMany::Many(many) => many,
@@ -259,9 +282,54 @@ fn flatten<'a>(doc: Document<'a>, out: &mut Vec<Result<RawSession<'a>, NotAnObje
                 }
             }
             Item::Object(session) => out.push(Ok(session)),
-            Item::Other(kind) => out.push(Err(kind)),
+            Item::Other(kind) => out.push(Err(Problem::NotAnObject(kind))),
         }
     }
+}
+
+/// The slow path for a well-formed document that does not read as a whole (one bad session in
+/// an array or a page): the same walk as [`Document::into_sessions`] over a parsed value, each
+/// session read on its own, so one bad session costs only itself.
+pub fn sessions_of_value(value: &serde_json::Value) -> Vec<Result<RawSession<'_>, Problem>> {
+    let mut out = Vec::new();
+    walk_value(value, &mut out);
+    out
+}
+
+fn walk_value<'v>(value: &'v serde_json::Value, out: &mut Vec<Result<RawSession<'v>, Problem>>) {
+    use serde_json::Value;
+    match value {
+        Value::Array(items) => items.iter().for_each(|item| walk_item(item, out)),
+        other => walk_item(other, out),
+    }
+}
+
+fn walk_item<'v>(value: &'v serde_json::Value, out: &mut Vec<Result<RawSession<'v>, Problem>>) {
+    use serde_json::Value;
+    let Value::Object(map) = value else {
+        let kind = match value {
+            Value::Null => "null",
+            Value::Bool(_) => "a boolean",
+            Value::Number(_) => "a number",
+            Value::String(_) => "a string",
+            _ => "an array",
+        };
+        return out.push(Err(Problem::NotAnObject(NotAnObject(kind))));
+    };
+    let envelope =
+        !map.contains_key("id") && (map.contains_key("data") || map.contains_key("pageInfo"));
+    if envelope {
+        if let Some(data) = map.get("data") {
+            walk_value(data, out);
+        }
+        return;
+    }
+    out.push(
+        RawSession::deserialize(value).map_err(|e| Problem::Invalid {
+            id: map.get("id").and_then(Value::as_str).map(str::to_owned),
+            error: e.to_string(),
+        }),
+    );
 }
 
 /// Just the id of a document that failed to parse, to name it in the rejects report.
@@ -340,7 +408,10 @@ mod tests {
                 .into_sessions();
         let kinds: Vec<_> = items
             .iter()
-            .map(|i| i.as_ref().err().map(|k| k.0))
+            .map(|i| match i {
+                Err(Problem::NotAnObject(kind)) => Some(kind.0),
+                _ => None,
+            })
             .collect();
         assert_eq!(
             kinds,
@@ -355,6 +426,33 @@ mod tests {
     }
 
     #[test]
+    fn the_slow_path_reads_each_session_on_its_own() {
+        let json = r#"[{"id":"a"},{"id":"b","participants":"x"},7,{"pageInfo":{},"data":[{"id":"c"}]},{"id":"d","data":[]}]"#;
+        let value: serde_json::Value = serde_json::from_str(json).unwrap();
+        let items = sessions_of_value(&value);
+        let ids: Vec<_> = items
+            .iter()
+            .map(|i| i.as_ref().ok().and_then(|s| text(&s.id)))
+            .collect();
+        assert_eq!(ids, [Some("a"), None, None, Some("c"), Some("d")]);
+        assert!(matches!(&items[1], Err(Problem::Invalid { id: Some(id), .. }) if id == "b"));
+        assert_eq!(
+            items[2].as_ref().err(),
+            Some(&Problem::NotAnObject(NotAnObject("a number")))
+        );
+    }
+
+    #[test]
+    fn null_entries_stay_in_place_as_non_objects() {
+        let s = sessions(
+            r#"{"id":"a","participants":[null,{"participantId":"p","timelog":[null,{"start":"x"}]}]}"#,
+        );
+        let participants = s[0].participants.as_ref().unwrap();
+        assert!(participants[0].object().is_none());
+        assert_eq!(s[0].timelog_entries(), 2);
+    }
+
+    #[test]
     fn a_bare_number_is_not_a_document() {
         let err = serde_json::from_str::<Document>("42").unwrap_err();
         assert!(err.is_data(), "{err}");
@@ -366,6 +464,8 @@ mod tests {
             r#"{"id":"a","participants":[{"participantId":"p","name":"Jos\u00e9 \"J\""}]}"#,
         );
         let name = s[0].participants.as_ref().unwrap()[0]
+            .object()
+            .unwrap()
             .name
             .as_ref()
             .unwrap();

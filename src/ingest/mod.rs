@@ -5,7 +5,7 @@
 pub mod document;
 pub mod walk;
 
-use document::{text, Document, IdOnly, NotAnObject, RawSession, Text};
+use document::{sessions_of_value, text, Document, IdOnly, NotAnObject, Problem, RawSession, Text};
 use flate2::read::MultiGzDecoder;
 use std::io::Read;
 use std::path::Path;
@@ -64,7 +64,9 @@ where
         Err(reason) => return reader.reject(None, None, reason),
     };
     let content = strip_bom(&bytes);
-    if content.iter().all(u8::is_ascii_whitespace) {
+    // An NDJSON file of blank lines holds no document, which is not an error; a JSON file must
+    // hold one.
+    if !file.layout.lines && content.iter().all(u8::is_ascii_whitespace) {
         return reader.reject(None, None, "empty file".to_owned());
     }
     if file.layout.lines {
@@ -119,8 +121,18 @@ impl FileReader<'_> {
                 return self.reject(line, None, reason);
             }
         };
-        let document = match serde_json::from_str::<Document>(json) {
-            Ok(document) => document,
+        // The fast path reads the whole document at once; a well-formed document with a bad
+        // session somewhere is read again session by session, so the others are kept.
+        let slow_path: serde_json::Value;
+        let items = match serde_json::from_str::<Document>(json) {
+            Ok(document) => document.into_sessions(),
+            Err(e) if e.is_data() => match serde_json::from_str(json) {
+                Ok(value) => {
+                    slow_path = value;
+                    sessions_of_value(&slow_path)
+                }
+                Err(e) => return self.reject(line, None, describe_parse_error(&e)),
+            },
             Err(e) => {
                 let id = serde_json::from_str::<IdOnly>(json)
                     .ok()
@@ -128,7 +140,7 @@ impl FileReader<'_> {
                 return self.reject(line, id, describe_parse_error(&e));
             }
         };
-        for (index, item) in document.into_sessions().iter().enumerate() {
+        for (index, item) in items.iter().enumerate() {
             let origin = Origin {
                 file: self.file_rank,
                 position: self.position,
@@ -137,9 +149,16 @@ impl FileReader<'_> {
             let number = index + 1;
             let raw = match item {
                 Ok(raw) => raw,
-                Err(NotAnObject(kind)) => {
+                Err(Problem::NotAnObject(NotAnObject(kind))) => {
                     let reason = format!("not a session document: item {number} of this document is {kind}, not an object");
                     self.reject(line, None, reason);
+                    continue;
+                }
+                Err(Problem::Invalid { id, error }) => {
+                    let reason = format!(
+                        "not a session document: session {number} of this document: {error}"
+                    );
+                    self.reject(line, id.clone(), reason);
                     continue;
                 }
             };
@@ -224,13 +243,14 @@ mod tests {
 
     #[test]
     fn each_kind_of_bad_file_has_its_reason() {
-        let cases: [(&str, &[u8], &str); 6] = [
+        let cases: [(&str, &[u8], &str); 7] = [
             ("a.json", b"", "empty file"),
             ("a.json", b"{\"id\":\"x\",\"start\":", "invalid JSON"),
             ("a.json", b"42", "not a session document"),
             ("a.json", b"{\"id\":\"caf\xE9\"}", "not UTF-8"),
             ("a.json.gz", b"\x1f\x8b\x08\x00garbage", "cannot decompress"),
             ("a.json.gz", &[], "empty file"),
+            ("a.json", b" \n ", "empty file"),
         ];
         for (name, content, prefix) in cases {
             let (ids, rejects) = read(name, content);
@@ -242,6 +262,35 @@ mod tests {
                 rejects[0].reason
             );
         }
+    }
+
+    #[test]
+    fn an_ndjson_file_of_blank_lines_is_no_error() {
+        assert_eq!(read("a.ndjson", b"\n\n  \n"), (vec![], vec![]));
+        assert_eq!(read("a.jsonl", b""), (vec![], vec![]));
+    }
+
+    #[test]
+    fn one_bad_session_costs_only_itself() {
+        let (ids, rejects) = read(
+            "a.json",
+            br#"[{"id":"a"},{"id":"b","participants":"x"},{"id":"c"}]"#,
+        );
+        assert_eq!(ids, ["a", "c"]);
+        assert_eq!(rejects.len(), 1);
+        assert_eq!(rejects[0].session_id.as_deref(), Some("b"));
+        assert!(
+            rejects[0]
+                .reason
+                .starts_with("not a session document: session 2"),
+            "{}",
+            rejects[0].reason
+        );
+        let (ids, rejects) = read("a.ndjson", b"{\"data\":[{\"id\":\"ok\"},{\"id\":\"bad\",\"participants\":[{\"timelog\":\"none\"}]}]}\n");
+        assert_eq!(
+            (ids, rejects.len(), rejects[0].line),
+            (vec!["ok".to_owned()], 1, Some(1))
+        );
     }
 
     #[test]

@@ -5,9 +5,7 @@
 //! computed and appended to an anonymous temporary file (the *spill*); memory keeps only a small
 //! [`Parked`] entry per session. The report writers then read the rows back in report order.
 //!
-//! A row is encoded cell by cell after its table's column kinds: one presence byte, then a
-//! little-endian `i64`/`f64`, a `u32` length and UTF-8 bytes for text, or nothing for a flag
-//! (the presence byte is its value).
+//! A row is encoded cell by cell after its table's column kinds (see [`Encoder`]).
 use super::{Cell, Column, Kind, Table};
 use anyhow::{bail, Context, Result};
 use std::fs::File;
@@ -83,10 +81,15 @@ impl Spill {
 /// new bytes, offset to be fixed by the caller) and the row count.
 pub fn encode_rows(table: &dyn Table, out: &mut Vec<u8>) -> Result<Part> {
     let start = out.len();
+    let mut state = Encoder {
+        out,
+        last_text: vec![None; table.columns().len()],
+        last_time: 0,
+    };
     let mut rows = 0u32;
     table.for_each_row(&mut |cells| {
-        for cell in cells {
-            encode_cell(cell, out);
+        for (column, cell) in cells.iter().enumerate() {
+            state.cell(column, cell);
         }
         rows += 1;
         Ok(())
@@ -99,28 +102,69 @@ pub fn encode_rows(table: &dyn Table, out: &mut Vec<u8>) -> Result<Part> {
     })
 }
 
-fn encode_cell(cell: &Cell<'_>, out: &mut Vec<u8>) {
-    match *cell {
-        Cell::Text(None)
-        | Cell::Time(None)
-        | Cell::Int(None)
-        | Cell::Float(None)
-        | Cell::Flag(false) => out.push(0),
-        Cell::Flag(true) => out.push(1),
-        Cell::Text(Some(text)) => {
-            out.push(1);
-            out.extend_from_slice(&(text.len() as u32).to_le_bytes());
-            out.extend_from_slice(text);
-        }
-        Cell::Time(Some(v)) | Cell::Int(Some(v)) => {
-            out.push(1);
-            out.extend_from_slice(&v.to_le_bytes());
-        }
-        Cell::Float(Some(v)) => {
-            out.push(1);
-            out.extend_from_slice(&v.to_le_bytes());
+/// The cell encoding, kept compact because the spill is often larger than the input:
+/// - text: varint 0 (null), 1 (the same as this column in the row before), or `2 + len` and
+///   the bytes — session ids and names repeat down a session's rows;
+/// - time: varint 0 (null) or `1 + zigzag(delta)` from the previous time of the part;
+/// - int: varint 0 (null) or `1 + zigzag(value)`;
+/// - float: 0 (null) or 1 and 8 little-endian bytes; flag: 0 or 1.
+struct Encoder<'o> {
+    out: &'o mut Vec<u8>,
+    /// Where the last literal text of each column lies in `out`.
+    last_text: Vec<Option<(usize, usize)>>,
+    last_time: i64,
+}
+
+impl Encoder<'_> {
+    fn cell(&mut self, column: usize, cell: &Cell<'_>) {
+        match *cell {
+            Cell::Text(None)
+            | Cell::Time(None)
+            | Cell::Int(None)
+            | Cell::Float(None)
+            | Cell::Flag(false) => self.out.push(0),
+            Cell::Flag(true) => self.out.push(1),
+            Cell::Text(Some(text)) => {
+                let repeat =
+                    self.last_text[column].is_some_and(|(at, len)| &self.out[at..at + len] == text);
+                if repeat {
+                    put_varint(self.out, 1);
+                } else {
+                    put_varint(self.out, text.len() as u128 + 2);
+                    self.last_text[column] = Some((self.out.len(), text.len()));
+                    self.out.extend_from_slice(text);
+                }
+            }
+            Cell::Time(Some(v)) => {
+                put_varint(
+                    self.out,
+                    u128::from(zigzag(v.wrapping_sub(self.last_time))) + 1,
+                );
+                self.last_time = v;
+            }
+            Cell::Int(Some(v)) => put_varint(self.out, u128::from(zigzag(v)) + 1),
+            Cell::Float(Some(v)) => {
+                self.out.push(1);
+                self.out.extend_from_slice(&v.to_le_bytes());
+            }
         }
     }
+}
+
+fn zigzag(v: i64) -> u64 {
+    ((v << 1) ^ (v >> 63)) as u64
+}
+
+fn unzigzag(v: u64) -> i64 {
+    ((v >> 1) as i64) ^ -((v & 1) as i64)
+}
+
+fn put_varint(out: &mut Vec<u8>, mut v: u128) {
+    while v >= 0x80 {
+        out.push((v as u8) | 0x80);
+        v >>= 7;
+    }
+    out.push(v as u8);
 }
 
 /// Decodes the rows in `bytes` (written by [`encode_rows`] for `columns`) and emits each.
@@ -129,12 +173,17 @@ pub fn decode_rows(
     bytes: &[u8],
     emit: &mut dyn FnMut(&[Cell<'_>]) -> Result<()>,
 ) -> Result<()> {
-    let mut reader = Reader { bytes, at: 0 };
+    let mut reader = Reader {
+        bytes,
+        at: 0,
+        last_text: vec![None; columns.len()],
+        last_time: 0,
+    };
     let mut row = Vec::with_capacity(columns.len());
     while reader.at < bytes.len() {
         row.clear();
-        for column in columns {
-            row.push(reader.cell(column.kind)?);
+        for (index, column) in columns.iter().enumerate() {
+            row.push(reader.cell(index, column.kind)?);
         }
         emit(&row)?;
     }
@@ -144,6 +193,8 @@ pub fn decode_rows(
 struct Reader<'b> {
     bytes: &'b [u8],
     at: usize,
+    last_text: Vec<Option<&'b [u8]>>,
+    last_time: i64,
 }
 
 impl<'b> Reader<'b> {
@@ -155,31 +206,57 @@ impl<'b> Reader<'b> {
         Ok(slice)
     }
 
-    fn word(&mut self) -> Result<[u8; 8]> {
-        let mut word = [0; 8];
-        word.copy_from_slice(self.take(8)?);
-        Ok(word)
+    fn varint(&mut self) -> Result<u128> {
+        let mut value = 0u128;
+        for shift in (0..128).step_by(7) {
+            let byte = self.take(1)?[0];
+            value |= u128::from(byte & 0x7f) << shift;
+            if byte < 0x80 {
+                return Ok(value);
+            }
+        }
+        bail!("internal error: the temporary file holds a bad number")
     }
 
-    fn cell(&mut self, kind: Kind) -> Result<Cell<'b>> {
-        let present = self.take(1)?[0] == 1;
+    /// A varint `1 + zigzag(value)`, or `None` for 0.
+    fn signed(&mut self) -> Result<Option<i64>> {
+        Ok(match self.varint()? {
+            0 => None,
+            code => Some(unzigzag(
+                u64::try_from(code - 1).context("internal error: a number out of range")?,
+            )),
+        })
+    }
+
+    fn cell(&mut self, column: usize, kind: Kind) -> Result<Cell<'b>> {
         Ok(match kind {
-            Kind::Flag => Cell::Flag(present),
-            _ if !present => match kind {
-                Kind::Text => Cell::Text(None),
-                Kind::Time => Cell::Time(None),
-                Kind::Int => Cell::Int(None),
-                _ => Cell::Float(None),
+            Kind::Flag => Cell::Flag(self.take(1)?[0] == 1),
+            Kind::Float => match self.take(1)?[0] {
+                0 => Cell::Float(None),
+                _ => {
+                    let mut word = [0; 8];
+                    word.copy_from_slice(self.take(8)?);
+                    Cell::Float(Some(f64::from_le_bytes(word)))
+                }
             },
-            Kind::Text => {
-                let mut len = [0; 4];
-                len.copy_from_slice(self.take(4)?);
-                let bytes = self.take(u32::from_le_bytes(len) as usize)?;
-                Cell::Text(Some(bytes))
-            }
-            Kind::Time => Cell::Time(Some(i64::from_le_bytes(self.word()?))),
-            Kind::Int => Cell::Int(Some(i64::from_le_bytes(self.word()?))),
-            Kind::Float => Cell::Float(Some(f64::from_le_bytes(self.word()?))),
+            Kind::Int => Cell::Int(self.signed()?),
+            Kind::Time => Cell::Time(self.signed()?.map(|delta| {
+                self.last_time = self.last_time.wrapping_add(delta);
+                self.last_time
+            })),
+            Kind::Text => match self.varint()? {
+                0 => Cell::Text(None),
+                1 => Cell::Text(Some(
+                    self.last_text[column].context("internal error: a repeat without a value")?,
+                )),
+                code => {
+                    let len =
+                        usize::try_from(code - 2).context("internal error: a text out of range")?;
+                    let text = self.take(len)?;
+                    self.last_text[column] = Some(text);
+                    Cell::Text(Some(text))
+                }
+            },
         })
     }
 }
@@ -274,6 +351,20 @@ mod tests {
     fn rows_come_back_from_the_spill_as_they_went_in() {
         let rows = vec![
             vec![
+                Cell::Text(Some(b"same")),
+                Cell::Time(Some(crate::time::LATEST)),
+                Cell::Int(Some(i64::MIN)),
+                Cell::Float(Some(f64::MAX)),
+                Cell::Flag(true),
+            ],
+            vec![
+                Cell::Text(Some(b"same")),
+                Cell::Time(Some(crate::time::EARLIEST)),
+                Cell::Int(Some(i64::MAX)),
+                Cell::Float(Some(-0.5)),
+                Cell::Flag(false),
+            ],
+            vec![
                 Cell::Text(Some("José, \"x\"\n".as_bytes())),
                 Cell::Time(Some(-1)),
                 Cell::Int(Some(i64::MAX)),
@@ -310,7 +401,7 @@ mod tests {
             spill: &spill,
             parts: vec![part, part],
         };
-        assert_eq!(spilled.row_count(), 6);
+        assert_eq!(spilled.row_count(), 10);
         let mut back = Vec::new();
         spilled
             .for_each_row(&mut |cells| {

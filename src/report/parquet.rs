@@ -1,6 +1,6 @@
 //! Parquet through polars: timestamps `Datetime(ms, UTC)`, counts and durations `Int64`,
 //! ratios `Float64`, flags `Boolean`, text `String`. Columns are built straight from the
-//! rows with polars' typed builders, one row group of at most 65,536 rows at a time.
+//! rows with polars' typed builders, one row group of at most 16,384 rows at a time (the memory a Parquet report holds).
 use super::{Cell, Column as ReportColumn, Format, Kind, Table};
 use anyhow::{anyhow, Result};
 use polars::prelude::*;
@@ -76,7 +76,7 @@ fn data_type(kind: Kind) -> DataType {
 }
 
 /// Rows per row group: the columns of one batch are all the memory the writer holds.
-const BATCH_ROWS: usize = 1 << 16;
+const BATCH_ROWS: usize = 1 << 14;
 
 /// The rows of one row group under construction.
 struct Batch {

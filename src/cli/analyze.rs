@@ -88,7 +88,7 @@ pub fn execute(args: &AnalyzeArgs) -> Result<Outcome> {
             written: &written,
             out: &args.out,
         };
-        print!("{summary}");
+        super::say(summary);
     }
     if outcome == Outcome::Failed {
         eprintln!(
@@ -190,14 +190,23 @@ struct Summary<'a> {
 /// How many rejects and skipped sessions are named one by one before "and N more".
 const LISTED: usize = 5;
 
+/// "1 session", "2 sessions".
+fn count(n: usize, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
+}
+
 impl std::fmt::Display for Summary<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let a = self.analysis;
         writeln!(
             f,
-            "analyzed {} sessions from {} files in {:.2} s",
-            a.sessions.len(),
-            self.files_read,
+            "analyzed {} from {} in {:.2} s",
+            count(a.sessions.len(), "session"),
+            count(self.files_read, "file"),
             self.elapsed_s
         )?;
         writeln!(f, "  as-of:              {}", to_rfc3339(self.config.as_of))?;
@@ -228,8 +237,8 @@ impl std::fmt::Display for Summary<'_> {
             .collect();
         write!(
             f,
-            "  pairs skipped:      {} sessions with more than {} participants",
-            skipped.len(),
+            "  pairs skipped:      {} with more than {} participants",
+            count(skipped.len(), "session"),
             self.config.max_pair_participants
         )?;
         if !skipped.is_empty() {

@@ -35,10 +35,10 @@ pub fn execute(args: &GenArgs) -> anyhow::Result<Outcome> {
         gzip: args.gzip,
     };
     let summary = generate_corpus(&config, &args.out)?;
-    println!(
-        "gen: {summary} in {}, {:.1} s",
+    super::say(format_args!(
+        "gen: {summary} in {}, {:.1} s\n",
         args.out.display(),
         started.elapsed().as_secs_f64()
-    );
+    ));
     Ok(Outcome::Complete)
 }

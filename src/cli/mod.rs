@@ -55,6 +55,13 @@ impl Outcome {
     }
 }
 
+/// Writes `text` to stdout. A closed stdout (`sessionstats … | head`) only ends the printing:
+/// the work is done by then, and a broken pipe is no reason to fail or panic.
+pub fn say(text: impl std::fmt::Display) {
+    use std::io::Write;
+    let _ = write!(std::io::stdout().lock(), "{text}");
+}
+
 /// Parses the arguments, runs the subcommand and turns its result into an exit status.
 /// Errors are printed as `error: <what failed>` with their causes, never as a panic.
 pub fn main() -> ExitCode {

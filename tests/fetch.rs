@@ -229,8 +229,13 @@ fn requests_stay_within_concurrency_and_rate() {
         "requests were not made in parallel (max in flight {max})"
     );
 
-    // --rate 20 (through the v1 endpoint): starts are spaced by 50 ms.
+    // --rate 20 (through the v1 endpoint): starts are spaced by 50 ms, retries included.
     let server = Server::start(Some(TOKEN), all[..20].to_vec());
+    server.fault(
+        "/v1/meeting-sessions/s03",
+        &[Fault::Status(503), Fault::Status(500)],
+    );
+    server.fault("/v1/meeting-sessions/s04", &[Fault::Status(502)]);
     let dir = tmp.path().join("rated");
     let args = [
         "--ids",
@@ -239,6 +244,8 @@ fn requests_stay_within_concurrency_and_rate() {
         "20",
         "--api",
         "v1",
+        "--retry-delay",
+        "0.01",
     ];
     let ran = fetch(&server, &dir, &args);
     assert_eq!(
@@ -249,7 +256,8 @@ fn requests_stay_within_concurrency_and_rate() {
     );
     assert_eq!(stored(&dir), expected(&all[..20]));
     let hits = server.hits();
-    assert_eq!(hits.len(), 30);
+    assert_eq!(hits.len(), 33, "30 ids and 3 retries");
+    assert_eq!(row(&ran.stdout, "retries"), "3");
     assert!(hits
         .iter()
         .all(|h| h.path.starts_with("/v1/meeting-sessions/")));
@@ -259,6 +267,17 @@ fn requests_stay_within_concurrency_and_rate() {
         observed <= 20.0 * 1.1,
         "observed {observed:.1} requests/s with --rate 20"
     );
+    // No burst either: any second holds at most 20 starts (+1 for where it is cut).
+    for (i, hit) in hits.iter().enumerate() {
+        let window = hits[i..]
+            .iter()
+            .take_while(|h| h.at - hit.at < Duration::from_secs(1))
+            .count();
+        assert!(
+            window <= 21,
+            "{window} requests within a second of request {i}"
+        );
+    }
 }
 
 #[test]
@@ -625,5 +644,212 @@ fn run_fetches_the_previous_day_and_writes_its_reports() {
         assert!(sessions_csv.contains(&s.id), "{sessions_csv}");
     }
     assert!(ran.stdout.contains("fetch summary"), "{}", ran.stdout);
+    assert_eq!(row(&ran.stdout, "listed"), "3 sessions on 1 page");
     assert!(!ran.all().contains(TOKEN));
+}
+
+#[test]
+fn a_listing_killed_part_way_resumes_with_every_session_once() {
+    let all = sessions(60);
+    let server = Server::start(Some(TOKEN), all.clone());
+    server.set_delay(Duration::from_millis(80));
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("store");
+    let listing = |concurrency: &'static str| {
+        let mut args = vec!["fetch", "--api-url", &server.url, "--out"];
+        args.push(dir.to_str().unwrap());
+        args.extend(["--per-page", "5", "--concurrency", concurrency]);
+        args.into_iter().map(String::from).collect::<Vec<_>>()
+    };
+    let args = listing("1");
+    let mut child = command(&[("VIDEOSDK_TOKEN", TOKEN)], &[])
+        .args(&args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !stored(&dir).keys().any(|k| !k.contains("/.")) {
+        assert!(Instant::now() < deadline, "the first fetch stored nothing");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let before = stored(&dir);
+    assert!(
+        before.len() < all.len(),
+        "the fetch ended before it was killed"
+    );
+
+    // What a kill can leave besides: a temporary file written but not renamed (a document
+    // and a failures file), and a session whose start moved stored under both days.
+    let key = before.keys().find(|k| !k.contains("/.")).unwrap();
+    let id = key[11..].strip_suffix(".json").unwrap();
+    let s = all.iter().find(|s| s.id == id).unwrap();
+    let older = Session::new(&s.id, &s.room, "2024-04-30T23:00:00.000Z", None);
+    std::fs::create_dir_all(dir.join("2024-04-30")).unwrap();
+    std::fs::write(dir.join(format!("2024-04-30/{id}.json")), &older.doc).unwrap();
+    let half = &s.doc[..s.doc.len() / 2];
+    std::fs::write(
+        dir.join(format!("{}/.{id}.json.4242.tmp", &key[..10])),
+        half,
+    )
+    .unwrap();
+    std::fs::write(dir.join(".fetch-failures.csv.4242.tmp"), "session_id,req").unwrap();
+    assert!(
+        dir.join(LOCK).exists(),
+        "the killed run's lock file stays behind"
+    );
+
+    let args = listing("4");
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let ran = run_with(&[("VIDEOSDK_TOKEN", TOKEN)], &args);
+    assert_eq!(ran.code, Some(0), "{}", ran.all());
+    assert_eq!(stored(&dir), expected(&all), "every session exactly once");
+    let hidden: Vec<_> = files(&dir)
+        .into_keys()
+        .filter(|k| k.contains("/.") || k.starts_with('.'))
+        .collect();
+    assert_eq!(hidden, [LOCK], "no temporary file is left");
+    assert!(!dir.join("2024-04-30").join(format!("{id}.json")).exists());
+}
+
+#[test]
+fn a_429_holds_back_every_request_for_its_retry_after() {
+    let all = sessions(10);
+    let server = Server::start(Some(TOKEN), all.clone());
+    server.fault("/v2/sessions/s00", &[Fault::TooMany(1)]);
+    let tmp = tempfile::tempdir().unwrap();
+    let ids: Vec<&str> = all.iter().map(|s| s.id.as_str()).collect();
+    let list = ids_file(tmp.path(), &ids);
+    let dir = tmp.path().join("store");
+    let args = ["--ids", list.to_str().unwrap(), "--concurrency", "2"];
+    let ran = fetch(&server, &dir, &args);
+    assert_eq!(ran.code, Some(0), "{}", ran.all());
+    assert_eq!(stored(&dir), expected(&all));
+    let refused = server.hits_of("/v2/sessions/s00")[0].at;
+    let pause = refused..refused + Duration::from_millis(900);
+    let during: Vec<_> = server
+        .hits()
+        .into_iter()
+        .filter(|h| h.at > refused && pause.contains(&h.at))
+        .map(|h| h.path)
+        .collect();
+    // At most the requests already on their way when the 429 came back (one, or two if
+    // the other slot was quick).
+    assert!(
+        during.len() <= 3,
+        "{} requests started during the Retry-After pause: {during:?}",
+        during.len()
+    );
+}
+
+#[test]
+fn an_answer_that_is_not_a_list_page_is_a_failure_not_an_empty_list() {
+    let server = Server::start(Some(TOKEN), sessions(5));
+    server.always("/v2/sessions/", Fault::Body(r#"{"message":"maintenance"}"#));
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("store");
+    let ran = fetch(&server, &dir, &["--retries", "1", "--retry-delay", "0.05"]);
+    assert_eq!(ran.code, Some(1), "{}", ran.all());
+    assert_eq!(server.hits().len(), 2, "one attempt and one retry");
+    let failures = std::fs::read_to_string(dir.join("fetch-failures.csv")).unwrap();
+    assert!(failures.contains("not a list page"), "{failures}");
+    assert!(stored(&dir).is_empty());
+}
+
+#[test]
+fn an_unusable_api_url_is_said_and_its_password_never_shown() {
+    let tmp = tempfile::tempdir().unwrap();
+    let list = ids_file(tmp.path(), &["s00", "s01"]);
+    let dir = tmp.path().join("store");
+    let closed = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap().port()
+    };
+    let with_password = format!("http://operator:hunter2@127.0.0.1:{closed}");
+    let fetch_from = |url: &str| {
+        let args = [
+            "fetch",
+            "--api-url",
+            url,
+            "--out",
+            dir.to_str().unwrap(),
+            "--ids",
+            list.to_str().unwrap(),
+            "--retries",
+            "1",
+            "--retry-delay",
+            "0.05",
+        ];
+        run_with(&[("VIDEOSDK_TOKEN", TOKEN)], &args)
+    };
+
+    // Nobody listens: every request fails after its retry, and no message repeats the URL.
+    let ran = fetch_from(&with_password);
+    assert_eq!(ran.code, Some(1), "{}", ran.all());
+    let failures = std::fs::read_to_string(dir.join("fetch-failures.csv")).unwrap();
+    assert!(failures.contains("network error"), "{failures}");
+    let everything = format!("{}\n{failures}", ran.all());
+    assert!(!everything.contains("hunter2"), "{everything}");
+    assert!(!everything.contains(TOKEN));
+
+    // Not a URL at all, or one no request can be made to: said at once, nothing retried.
+    for url in ["api.videosdk.live", "http://", "http://bad host"] {
+        let started = Instant::now();
+        let ran = fetch_from(url);
+        assert_eq!(ran.code, Some(1), "{url}: {}", ran.all());
+        assert!(ran.stderr.contains("--api-url"), "{url}: {}", ran.stderr);
+        assert!(started.elapsed() < Duration::from_secs(5), "{url}: retried");
+    }
+}
+
+#[test]
+fn a_last_page_past_the_end_costs_a_few_requests_not_the_run() {
+    let all = sessions(5);
+    let server = Server::start(Some(TOKEN), all.clone());
+    // The first answer claims more pages than a u64 can count past; the pages after it are
+    // empty, and the list is then walked again with believable answers.
+    let docs: Vec<&str> = all.iter().map(|s| s.doc.as_str()).collect();
+    let lying = format!(
+        "{{\"pageInfo\":{{\"currentPage\":1,\"perPage\":10,\"lastPage\":{},\"total\":5}},\
+         \"data\":[{}]}}",
+        u64::MAX,
+        docs.join(",")
+    );
+    server.fault(
+        "/v2/sessions/",
+        &[Fault::Body(Box::leak(lying.into_boxed_str()))],
+    );
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("store");
+    let started = Instant::now();
+    let ran = fetch(&server, &dir, &["--per-page", "10"]);
+    assert_eq!(ran.code, Some(0), "{}", ran.all());
+    assert_eq!(stored(&dir), expected(&all));
+    let asked = server.hits_of("/v2/sessions/").len();
+    assert!(asked <= 40, "{asked} list requests");
+    assert!(started.elapsed() < Duration::from_secs(20));
+}
+
+#[test]
+fn a_long_ids_file_is_fetched_whole() {
+    // More ids than the fetch keeps queued at once (1024).
+    let all: Vec<Session> = (0..1100)
+        .map(|i| {
+            let start = format!("2024-05-01T{:02}:{:02}:00.000Z", i / 60 % 24, i % 60);
+            Session::new(&format!("id{i:04}"), "r1", &start, Some(&start))
+        })
+        .collect();
+    let server = Server::start(Some(TOKEN), all.clone());
+    let tmp = tempfile::tempdir().unwrap();
+    let ids: Vec<&str> = all.iter().map(|s| s.id.as_str()).collect();
+    let list = ids_file(tmp.path(), &ids);
+    let dir = tmp.path().join("store");
+    let args = ["--ids", list.to_str().unwrap(), "--concurrency", "16"];
+    let ran = fetch(&server, &dir, &args);
+    assert_eq!(ran.code, Some(0), "{}", ran.all());
+    assert_eq!(row(&ran.stdout, "downloaded"), "1100");
+    assert_eq!(stored(&dir), expected(&all));
+    assert_eq!(server.hits().len(), 1100);
 }

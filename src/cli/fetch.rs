@@ -118,11 +118,24 @@ impl LoadOptions {
                 bail!("--rate must be a positive number of requests per second, not {rate}");
             }
         }
+        let api_url = self
+            .api_url
+            .clone()
+            .unwrap_or_else(|| DEFAULT_API_URL.to_string());
+        let host = ["https://", "http://"]
+            .iter()
+            .find_map(|scheme| api_url.strip_prefix(scheme))
+            .and_then(|rest| rest.split(['/', '?', '#']).next())
+            .unwrap_or_default();
+        if host.is_empty() {
+            // Shown as given: a URL that is not one is no credential.
+            bail!(
+                "--api-url (or VIDEOSDK_API_ENDPOINT) must be an http:// or https:// URL, \
+                 such as {DEFAULT_API_URL}; got {api_url:?}"
+            );
+        }
         Ok(Settings {
-            api_url: self
-                .api_url
-                .clone()
-                .unwrap_or_else(|| DEFAULT_API_URL.to_string()),
+            api_url,
             concurrency,
             rate: self.rate,
             timeout: seconds(self.timeout.unwrap_or(30.0), "timeout")?,

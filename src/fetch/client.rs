@@ -161,7 +161,18 @@ impl Api {
                     return Err(GetError::Fatal(reason.clone()));
                 }
                 self.requests.fetch_add(1, Ordering::Relaxed);
-                self.attempt(path, query).await
+                let result = self.attempt(path, query).await;
+                // `Retry-After` is about the client, not this request: no other request
+                // starts before it has passed (set before this slot is given up).
+                if let Attempt::Retry {
+                    after: Some(after), ..
+                } = &result
+                {
+                    let pause = (*after).min(MAX_RETRY_AFTER);
+                    self.limiter
+                        .pause_until(tokio::time::Instant::now() + pause);
+                }
+                result
             };
             let (reason, after) = match result {
                 Attempt::Done(body) => match usable(&body) {
@@ -236,10 +247,22 @@ fn classify(err: &videosdk::Error, path: &str) -> Attempt {
             reason: format!("no complete answer within {:.1?}", elapsed),
             after: None,
         },
-        videosdk::Error::Network { source, .. } => Attempt::Retry {
-            reason: format!("network error: {}", error_chain(source)),
-            after: None,
-        },
+        videosdk::Error::Network { source, .. } => {
+            // reqwest names the URL without its user and password (it moves them to a header).
+            let text = error_chain(source);
+            if source.is_builder() {
+                // A request that could not even be built (an unusable base URL) never will be.
+                Attempt::Fatal(format!(
+                    "cannot make a request to the API (GET {path}): {text}; check --api-url \
+                     or VIDEOSDK_API_ENDPOINT"
+                ))
+            } else {
+                Attempt::Retry {
+                    reason: format!("network error: {text}"),
+                    after: None,
+                }
+            }
+        }
         // Configuration errors (a token that cannot be a header, a failed token mint): no
         // request of this run can succeed.
         other => Attempt::Fatal(format!("{other}; {CREDENTIALS_HINT}")),

@@ -1,4 +1,5 @@
-//! The load a run puts on the API: at most N requests in flight and at most R started per second.
+//! The load a run puts on the API: at most N requests in flight, at most R started per second,
+//! and none while the API asked for a pause (`Retry-After`).
 use std::sync::Mutex;
 use std::time::Duration;
 use tokio::sync::{Semaphore, SemaphorePermit};
@@ -9,7 +10,7 @@ pub struct Limiter {
     in_flight: Semaphore,
     /// The gap between two request starts (`1 / rate`), if a rate is set.
     spacing: Option<Duration>,
-    /// The earliest instant the next request may start.
+    /// The earliest instant the next request may start (the rate's spacing, or a pause).
     next_start: Mutex<Instant>,
 }
 
@@ -29,19 +30,27 @@ impl Limiter {
     /// semaphore were closed, which it never is: the request then goes without a slot.)
     pub async fn acquire(&self) -> Option<SemaphorePermit<'_>> {
         let permit = self.in_flight.acquire().await.ok();
-        if let Some(spacing) = self.spacing {
-            let start = {
-                let mut next = self
-                    .next_start
-                    .lock()
-                    .unwrap_or_else(|poisoned| poisoned.into_inner());
-                let start = (*next).max(Instant::now());
-                *next = start + spacing;
-                start
-            };
-            tokio::time::sleep_until(start).await;
-        }
+        let start = {
+            let mut next = self.next_start();
+            let start = (*next).max(Instant::now());
+            *next = start + self.spacing.unwrap_or(Duration::ZERO);
+            start
+        };
+        tokio::time::sleep_until(start).await;
         permit
+    }
+
+    /// No request starts before `until`: the API answered 429 with `Retry-After`, which is
+    /// about the client, not one request, so the others hold off too.
+    pub fn pause_until(&self, until: Instant) {
+        let mut next = self.next_start();
+        *next = (*next).max(until);
+    }
+
+    fn next_start(&self) -> std::sync::MutexGuard<'_, Instant> {
+        self.next_start
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 
@@ -67,6 +76,22 @@ mod tests {
             }
             // Five gaps of 20 ms: the sixth start is 100 ms after the first.
             assert!(t0.elapsed() >= Duration::from_millis(100));
+        });
+    }
+
+    #[test]
+    fn a_pause_holds_every_start() {
+        block_on(async {
+            let limiter = Limiter::new(8, None);
+            let t0 = Instant::now();
+            limiter.pause_until(t0 + Duration::from_millis(80));
+            // An earlier pause does not shorten a later one.
+            limiter.pause_until(t0 + Duration::from_millis(10));
+            let _permit = limiter.acquire().await;
+            assert!(t0.elapsed() >= Duration::from_millis(80));
+            let t1 = Instant::now();
+            let _again = limiter.acquire().await;
+            assert!(t1.elapsed() < Duration::from_millis(50), "no rate: no wait");
         });
     }
 

@@ -30,6 +30,12 @@ use tokio::task::JoinSet;
 const LIST_PATH: &str = "/v2/sessions/";
 /// How many times a listing is walked when the list keeps changing while it is paged.
 const MAX_PASSES: u32 = 3;
+/// Fetch tasks of an `--ids` run waiting at once: plenty to keep every request slot busy,
+/// and a file of millions of ids does not become millions of tasks held in memory.
+const MAX_QUEUED: usize = 1024;
+/// Listing pages asked for at once (the limiter still bounds the requests in flight): a
+/// `lastPage` that is not to be believed costs at most this many needless requests.
+const MAX_PAGE_TASKS: usize = 32;
 
 /// What to fetch.
 #[derive(Debug, Clone)]
@@ -89,7 +95,15 @@ impl Summary {
         let mut lines = vec![format!("fetch summary ({})", self.out.display())];
         let mut row = |label: &str, value: String| lines.push(format!("  {label:<16}{value}"));
         if let Some((sessions, pages)) = self.listed {
-            row("listed", format!("{sessions} sessions on {pages} pages"));
+            let s = |n: u64| if n == 1 { "" } else { "s" };
+            row(
+                "listed",
+                format!(
+                    "{sessions} session{} on {pages} page{}",
+                    s(sessions),
+                    s(pages)
+                ),
+            );
         }
         if let Some(ids) = self.requested {
             row("requested", format!("{ids} ids"));
@@ -286,17 +300,26 @@ async fn fetch_ids(run: &Arc<Run>, ids: &[String], api: ApiVersion) -> Result<()
     for id in ids {
         let request = format!("GET {}", api.session_path(id));
         if run.wanted(id) && run.schedule(id, &request) {
+            while work.len() >= MAX_QUEUED {
+                if let Some(done) = work.join_next().await {
+                    settle(done)?; // a stop drops `work`, which aborts the other tasks
+                }
+            }
             work.spawn(Arc::clone(run).fetch_one(id.clone(), api));
         }
     }
     drain(work).await
 }
 
+/// What a finished task says: nothing, or why the run stops.
+fn settle(done: Result<Result<(), Stop>, tokio::task::JoinError>) -> Result<(), Stop> {
+    done.context("a fetch task was interrupted").and_then(|r| r)
+}
+
 /// Waits for every task; the first stop aborts the others.
 async fn drain(mut work: JoinSet<Result<(), Stop>>) -> Result<(), Stop> {
     while let Some(done) = work.join_next().await {
-        let outcome = done.context("a fetch task was interrupted").and_then(|r| r);
-        if let Err(stop) = outcome {
+        if let Err(stop) = settle(done) {
             work.abort_all();
             return Err(stop);
         }
@@ -378,19 +401,19 @@ impl Walk<'_> {
         };
         self.run.progress.pages_expected(1);
         let (request, first) = get_page(1).await;
-        let Some(info) = self.page(request, first)? else {
+        let Some((info, _)) = self.page(request, first)? else {
             return Ok(false);
         };
         let mut infos = vec![info];
         let mut last = info.last_page.max(1);
+        self.run.progress.pages_expected(last - 1);
         let mut pages = JoinSet::new();
         let mut next = 2;
+        // A page without sessions: the list shrank (the pages then disagree on the total), or
+        // `lastPage` said more than there is. Nothing after it is asked for.
+        let mut emptied = false;
         loop {
-            // A page may report more pages than the first did: follow it.
-            if next <= last {
-                self.run.progress.pages_expected(last + 1 - next);
-            }
-            while next <= last {
+            while !emptied && next <= last && pages.len() < MAX_PAGE_TASKS {
                 pages.spawn(get_page(next));
                 next += 1;
             }
@@ -398,8 +421,13 @@ impl Walk<'_> {
                 break;
             };
             let (request, result) = done.context("a listing task was interrupted")?;
-            if let Some(info) = self.page(request, result)? {
-                last = last.max(info.last_page);
+            if let Some((info, sessions)) = self.page(request, result)? {
+                // A page may report more pages than the first did: follow it.
+                if info.last_page > last {
+                    self.run.progress.pages_expected(info.last_page - last);
+                    last = info.last_page;
+                }
+                emptied |= sessions == 0;
                 infos.push(info);
             }
         }
@@ -411,11 +439,12 @@ impl Walk<'_> {
     }
 
     /// Handles one page's answer: stores (or schedules) its sessions, records a failure.
+    /// Returns the page's info and how many sessions it held.
     fn page(
         &mut self,
         request: String,
         result: Result<String, GetError>,
-    ) -> Result<Option<session::PageInfo>, Stop> {
+    ) -> Result<Option<(session::PageInfo, usize)>, Stop> {
         self.run.progress.page_done();
         let body = match result {
             Ok(body) => body,
@@ -465,6 +494,6 @@ impl Walk<'_> {
                     .spawn(async move { run.put(id, head, document).await });
             }
         }
-        Ok(Some(page.page_info))
+        Ok(Some((page.page_info, page.data.len())))
     }
 }

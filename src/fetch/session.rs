@@ -56,11 +56,13 @@ impl SessionHead {
 }
 
 /// The parts of a v2 list page `fetch` uses; `data` keeps every session's bytes as received.
+/// Both keys are required: an answer without them (`{}`, an error object sent with a 200) is
+/// not an empty page, and taking it for one would end the listing early without a word.
 #[derive(Debug, Deserialize)]
 pub struct ListPage<'a> {
-    #[serde(rename = "pageInfo", default)]
+    #[serde(rename = "pageInfo")]
     pub page_info: PageInfo,
-    #[serde(borrow, default)]
+    #[serde(borrow)]
     pub data: Vec<&'a RawValue>,
 }
 
@@ -104,5 +106,19 @@ mod tests {
         assert_eq!(page.page_info.total, 5);
         assert_eq!(page.data[0].get(), r#"{"id": "a",  "start":"x"}"#);
         assert_eq!(page.data[1].get(), r#"{"id":"b"}"#);
+    }
+
+    #[test]
+    fn an_answer_without_page_info_or_data_is_not_a_page() {
+        for text in [
+            "{}",
+            r#"{"message":"service paused"}"#,
+            r#"{"data":[]}"#,
+            r#"{"pageInfo":{"lastPage":1}}"#,
+        ] {
+            assert!(serde_json::from_str::<ListPage>(text).is_err(), "{text}");
+        }
+        let empty: ListPage = serde_json::from_str(r#"{"pageInfo":{},"data":[]}"#).unwrap();
+        assert!(empty.data.is_empty());
     }
 }

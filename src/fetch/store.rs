@@ -7,7 +7,7 @@
 use super::session::SessionHead;
 use anyhow::{bail, Context, Result};
 use percent_encoding::{percent_decode_str, utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
-use std::collections::HashMap;
+use std::collections::hash_map::{Entry, HashMap};
 use std::fs::{self, File, TryLockError};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -53,12 +53,23 @@ pub fn date_folder(start: Option<&str>) -> String {
         .unwrap_or_else(|| UNDATED.to_string())
 }
 
+/// Whether a folder name is one [`date_folder`] produces.
+fn is_date_folder(name: &str) -> bool {
+    name == UNDATED
+        || chrono::NaiveDate::parse_from_str(name, "%Y-%m-%d")
+            .is_ok_and(|d| d.format("%Y-%m-%d").to_string() == name)
+}
+
 /// What the folder holds for one session.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Stored {
     pub path: PathBuf,
     /// Stored after the session ended; an ongoing copy is fetched again on the next run.
     pub ended: bool,
+    /// Other copies under other date folders: a run killed between storing a session whose
+    /// start moved and removing its older copy leaves two. Such a session counts as not ended,
+    /// so it is fetched again and [`Store::put`] removes every copy but the new one.
+    pub others: Vec<PathBuf>,
 }
 
 /// What happened to one document handed to [`Store::put`].
@@ -114,10 +125,6 @@ impl Store {
         Ok(store)
     }
 
-    pub fn dir(&self) -> &Path {
-        &self.dir
-    }
-
     fn held(&self) -> MutexGuard<'_, HashMap<String, Stored>> {
         self.held
             .lock()
@@ -137,6 +144,16 @@ impl Store {
                 remove_if_leftover(&folder)?;
                 continue;
             }
+            // Only the folders we write: a session file anywhere else (a backup, a copy) is
+            // not ours to count, replace or remove.
+            let Some(day) = folder
+                .file_name()
+                .and_then(|n| n.to_str())
+                .filter(|n| is_date_folder(n))
+                .map(str::to_string)
+            else {
+                continue;
+            };
             for path in read_dir(&folder)? {
                 if remove_if_leftover(&path)? {
                     continue;
@@ -153,8 +170,23 @@ impl Store {
                 let Ok(head) = SessionHead::parse(&bytes) else {
                     continue;
                 };
-                let ended = head.ended();
-                held.insert(id, Stored { path, ended });
+                // A copy under another day than its start's (the start moved) is fetched
+                // again, and so moves to its folder.
+                let in_place = date_folder(head.start.as_deref()) == day;
+                match held.entry(id) {
+                    Entry::Vacant(slot) => {
+                        slot.insert(Stored {
+                            path,
+                            ended: head.ended() && in_place,
+                            others: Vec::new(),
+                        });
+                    }
+                    Entry::Occupied(mut slot) => {
+                        let stored = slot.get_mut();
+                        stored.ended = false;
+                        stored.others.push(path);
+                    }
+                }
             }
         }
         Ok(())
@@ -187,19 +219,30 @@ impl Store {
         let stored = Stored {
             path: path.clone(),
             ended: head.ended(),
+            others: Vec::new(),
         };
         let old = self.held().insert(id.to_string(), stored);
-        Ok(match old {
-            None => Put::New,
-            Some(old) => {
-                if old.path != path {
-                    fs::remove_file(&old.path).with_context(|| {
-                        format!("cannot remove the older copy {}", old.path.display())
-                    })?;
+        let Some(old) = old else {
+            return Ok(Put::New);
+        };
+        for copy in std::iter::once(&old.path).chain(&old.others) {
+            if *copy != path {
+                match fs::remove_file(copy) {
+                    Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                        return Err(e).with_context(|| {
+                            format!(
+                                "session {id:?} is stored anew in {}, but its older copy {} \
+                                 cannot be removed: remove it by hand, or analyze counts it twice",
+                                path.display(),
+                                copy.display()
+                            )
+                        })
+                    }
+                    _ => {}
                 }
-                Put::Replaced
             }
-        })
+        }
+        Ok(Put::Replaced)
     }
 
     /// Syncs the date folders, so the renames of this run survive a power cut.
@@ -248,13 +291,28 @@ pub struct Failure {
     pub reason: String,
 }
 
-/// Removes a temporary file a killed run left behind (`.NAME.PID.tmp`): never a complete
-/// document, and nobody else writes here while we hold the lock. Says whether it was one.
+/// Whether a file name is one of our temporary files (`.NAME.PID.tmp`, see
+/// [`crate::fsutil::temporary_path`]) for a session document or the failures file. Other
+/// hidden files are someone else's: never removed.
+fn is_leftover(name: &str) -> bool {
+    let Some(inner) = name.strip_prefix('.').and_then(|n| n.strip_suffix(".tmp")) else {
+        return false;
+    };
+    let Some((target, pid)) = inner.rsplit_once('.') else {
+        return false;
+    };
+    !pid.is_empty()
+        && pid.bytes().all(|b| b.is_ascii_digit())
+        && (target.ends_with(".json") || target == FAILURES_FILE)
+}
+
+/// Removes a temporary file a killed run left behind: never a complete document, and nobody
+/// else writes here while we hold the lock. Says whether it was one.
 fn remove_if_leftover(path: &Path) -> Result<bool> {
     let leftover = path
         .file_name()
         .and_then(|n| n.to_str())
-        .is_some_and(|n| n.starts_with('.') && n.ends_with(".tmp"));
+        .is_some_and(is_leftover);
     if leftover {
         fs::remove_file(path).with_context(|| {
             format!(
@@ -266,7 +324,7 @@ fn remove_if_leftover(path: &Path) -> Result<bool> {
     Ok(leftover)
 }
 
-/// The entries of a folder that are not hidden, plus hidden temporary files, sorted.
+/// The entries of a folder that are not hidden, plus our temporary files, sorted.
 fn read_dir(dir: &Path) -> Result<Vec<PathBuf>> {
     let mut paths = Vec::new();
     for entry in fs::read_dir(dir).with_context(|| format!("cannot read {}", dir.display()))? {
@@ -276,7 +334,7 @@ fn read_dir(dir: &Path) -> Result<Vec<PathBuf>> {
     paths.retain(|p| {
         p.file_name()
             .and_then(|n| n.to_str())
-            .is_some_and(|n| !n.starts_with('.') || n.ends_with(".tmp"))
+            .is_some_and(|n| !n.starts_with('.') || is_leftover(n))
     });
     paths.sort();
     Ok(paths)
@@ -392,11 +450,99 @@ mod tests {
     }
 
     #[test]
+    fn only_our_temporary_files_are_removed() {
+        let dir = tempfile::tempdir().unwrap();
+        let day = dir.path().join("2024-01-02");
+        fs::create_dir(&day).unwrap();
+        let ours = [
+            "2024-01-02/.s1.json.4242.tmp",
+            "2024-01-02/.%2E.%2Fx.json.7.tmp",
+            ".fetch-failures.csv.31337.tmp",
+        ];
+        let theirs = [
+            "2024-01-02/.notes.tmp",
+            "2024-01-02/.s1.json.tmp",
+            "2024-01-02/.s1.json.12ab.tmp",
+            ".editor-swap.tmp",
+        ];
+        for name in ours.iter().chain(&theirs) {
+            fs::write(dir.path().join(name), "{").unwrap();
+        }
+        let _store = Store::open(dir.path()).unwrap();
+        for name in ours {
+            assert!(!dir.path().join(name).exists(), "{name} left behind");
+        }
+        for name in theirs {
+            assert!(dir.path().join(name).exists(), "{name} removed");
+        }
+    }
+
+    #[test]
+    fn a_session_stored_twice_is_fetched_again_and_kept_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = r#"{"id":"s","start":"2024-01-02T10:00:00Z","end":"2024-01-02T11:00:00Z"}"#;
+        let b = r#"{"id":"s","start":"2024-01-03T10:00:00Z","end":"2024-01-03T11:00:00Z"}"#;
+        // What a run killed between storing the moved copy and removing the old one leaves.
+        for (day, doc) in [("2024-01-02", a), ("2024-01-03", b)] {
+            fs::create_dir(dir.path().join(day)).unwrap();
+            fs::write(dir.path().join(day).join("s.json"), doc).unwrap();
+        }
+        let store = Store::open(dir.path()).unwrap();
+        assert!(!store.get("s").unwrap().ended, "two copies: fetch it again");
+        assert_eq!(
+            store.put("s", &head(b), b.as_bytes()).unwrap(),
+            Put::Replaced
+        );
+        assert!(!dir.path().join("2024-01-02/s.json").exists());
+        assert_eq!(
+            fs::read_to_string(dir.path().join("2024-01-03/s.json")).unwrap(),
+            b
+        );
+        drop(store);
+        assert!(Store::open(dir.path()).unwrap().get("s").unwrap().ended);
+    }
+
+    #[test]
+    fn only_date_folders_are_the_store() {
+        let dir = tempfile::tempdir().unwrap();
+        let doc = r#"{"id":"s","start":"2024-01-02T10:00:00Z","end":"2024-01-02T11:00:00Z"}"#;
+        for folder in ["backup", "2024-1-2", "undated"] {
+            fs::create_dir(dir.path().join(folder)).unwrap();
+        }
+        fs::write(dir.path().join("backup/s.json"), doc).unwrap();
+        fs::write(dir.path().join("2024-1-2/s.json"), doc).unwrap();
+        fs::write(dir.path().join("undated/u.json"), r#"{"id":"u","end":"x"}"#).unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        assert_eq!(store.get("s"), None);
+        assert!(store.get("u").unwrap().ended);
+        store.put("s", &head(doc), doc.as_bytes()).unwrap();
+        assert!(dir.path().join("backup/s.json").exists());
+        assert!(dir.path().join("2024-01-02/s.json").exists());
+    }
+
+    #[test]
+    fn a_copy_under_the_wrong_day_is_fetched_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let doc = r#"{"id":"s","start":"2024-01-03T10:00:00Z","end":"2024-01-03T11:00:00Z"}"#;
+        fs::create_dir(dir.path().join("2024-01-02")).unwrap();
+        fs::write(dir.path().join("2024-01-02/s.json"), doc).unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        assert!(!store.get("s").unwrap().ended);
+        store.put("s", &head(doc), doc.as_bytes()).unwrap();
+        assert!(!dir.path().join("2024-01-02/s.json").exists());
+        assert!(dir.path().join("2024-01-03/s.json").exists());
+    }
+
+    #[test]
     fn a_second_store_on_the_same_folder_is_refused() {
         let dir = tempfile::tempdir().unwrap();
-        let _first = Store::open(dir.path()).unwrap();
+        let first = Store::open(dir.path()).unwrap();
         let err = Store::open(dir.path()).unwrap_err().to_string();
         assert!(err.contains("already writing"), "{err}");
+        // The lock goes with the store; the file it leaves behind blocks nobody.
+        drop(first);
+        assert!(dir.path().join(LOCK_FILE).exists());
+        Store::open(dir.path()).unwrap();
     }
 
     #[test]

@@ -22,6 +22,8 @@ pub enum Fault {
     CloseMidBody,
     /// A complete HTTP answer whose JSON body is cut short.
     Truncated,
+    /// A 200 answer with this body instead of the real one.
+    Body(&'static str),
 }
 
 /// One request as the server saw it.
@@ -257,6 +259,7 @@ fn serve(state: &State, mut stream: TcpStream) -> std::io::Result<()> {
             return write_answer(&mut stream, 429, &extra, br#"{"message":"slow down"}"#);
         }
         Some(Fault::Slow(d)) => thread::sleep(*d),
+        Some(Fault::Body(body)) => return write_answer(&mut stream, 200, "", body.as_bytes()),
         _ => {}
     }
 

@@ -1,6 +1,7 @@
 //! Analysis benches on generated sessions: interval union, pairwise overlaps, the concurrency
 //! sweep, one session end to end, and an in-memory corpus (parse + analyse, one thread).
 //! Run with `cargo bench --bench analysis`.
+mod support;
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use sessionstats::analysis::concurrency::sweep;
 use sessionstats::analysis::intervals::{union, Interval};
@@ -10,7 +11,6 @@ use sessionstats::gen::session::{generate, Kind, Moment, Session};
 use sessionstats::gen::{session_json, Config as GenConfig, Shape};
 use sessionstats::ingest::document::{text, Document};
 use std::hint::black_box;
-use std::time::Duration;
 
 const CORPUS: u64 = 10_000;
 const ANALYSIS: Config = Config {
@@ -152,16 +152,9 @@ fn corpus(c: &mut Criterion) {
     group.finish();
 }
 
-fn config() -> Criterion {
-    Criterion::default()
-        .sample_size(20)
-        .warm_up_time(Duration::from_secs(1))
-        .measurement_time(Duration::from_secs(3))
-}
-
 criterion_group! {
     name = benches;
-    config = config();
+    config = support::config();
     targets = interval_union, overlaps, concurrency, one_session, corpus
 }
 criterion_main!(benches);

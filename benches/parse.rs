@@ -1,12 +1,12 @@
 //! Parsing benches: RFC 3339 timestamps, and session documents (the parse floor against the
 //! borrowed session model `analyze` reads). Run with `cargo bench --bench parse`.
+mod support;
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use serde::de::IgnoredAny;
 use sessionstats::gen::{session_json, Config, Shape};
 use sessionstats::ingest::document::Document;
 use sessionstats::time::parse_rfc3339;
 use std::hint::black_box;
-use std::time::Duration;
 
 fn timestamps(c: &mut Criterion) {
     let mut group = c.benchmark_group("timestamp");
@@ -60,16 +60,9 @@ fn documents(c: &mut Criterion) {
     group.finish();
 }
 
-fn config() -> Criterion {
-    Criterion::default()
-        .sample_size(20)
-        .warm_up_time(Duration::from_secs(1))
-        .measurement_time(Duration::from_secs(3))
-}
-
 criterion_group! {
     name = benches;
-    config = config();
+    config = support::config();
     targets = timestamps, documents
 }
 criterion_main!(benches);

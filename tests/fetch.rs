@@ -853,3 +853,152 @@ fn a_long_ids_file_is_fetched_whole() {
     assert_eq!(stored(&dir), expected(&all));
     assert_eq!(server.hits().len(), 1100);
 }
+
+/// A session ongoing at 2024-05-01 `hour`:00, and its ended copy.
+fn ongoing_then_ended(id: &str, hour: u32) -> (Session, Session) {
+    let start = format!("2024-05-01T{hour:02}:00:00.000Z");
+    let end = format!("2024-05-01T{hour:02}:45:00.000Z");
+    (
+        Session::new(id, "r1", &start, None),
+        Session::new(id, "r1", &start, Some(&end)),
+    )
+}
+
+#[test]
+fn stored_ongoing_sessions_outside_the_window_are_fetched_again_by_id() {
+    let (late, late_ended) = ongoing_then_ended("late", 22);
+    let (vanished, _) = ongoing_then_ended("vanished", 23);
+    let next = Session::new(
+        "next",
+        "r1",
+        "2024-05-02T10:00:00.000Z",
+        Some("2024-05-02T11:00:00.000Z"),
+    );
+    let server = Server::start(
+        Some(TOKEN),
+        vec![late.clone(), vanished.clone(), next.clone()],
+    );
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("store");
+    let day = |since: &'static str, until: &'static str| ["--since", since, "--until", until];
+
+    let first = fetch(&server, &dir, &day("2024-05-01", "2024-05-02"));
+    assert_eq!(first.code, Some(0), "{}", first.all());
+    assert_eq!(stored(&dir), expected([&late, &vanished]));
+
+    // Overnight `late` ends and the API forgets `vanished`; the next window excludes both.
+    server.replace(late_ended.clone());
+    server.remove("vanished");
+    let second = fetch(&server, &dir, &day("2024-05-02", "2024-05-03"));
+    assert_eq!(
+        second.code,
+        Some(2),
+        "the 404 is a failure: {}",
+        second.all()
+    );
+    assert_eq!(row(&second.stdout, "listed"), "1 session on 1 page");
+    assert_eq!(row(&second.stdout, "downloaded"), "1");
+    assert!(
+        row(&second.stdout, "refreshed").starts_with("1 (1 stored as ongoing"),
+        "{}",
+        second.stdout
+    );
+    assert!(
+        second.stderr.contains("fetching them again by id"),
+        "{}",
+        second.stderr
+    );
+    assert_eq!(server.hits_of("/v2/sessions/late").len(), 1);
+    assert_eq!(server.hits_of("/v2/sessions/vanished").len(), 1);
+    // The ended copy replaces the ongoing one; the forgotten session keeps its last copy.
+    assert_eq!(stored(&dir), expected([&late_ended, &vanished, &next]));
+    let failures = std::fs::read_to_string(dir.join("fetch-failures.csv")).unwrap();
+    assert!(
+        failures.contains("vanished,GET /v2/sessions/vanished,HTTP 404"),
+        "{failures}"
+    );
+
+    // `late` is stored as ended now: never asked for again.
+    let third = fetch(&server, &dir, &day("2024-05-02", "2024-05-03"));
+    assert_eq!(
+        server.hits_of("/v2/sessions/late").len(),
+        1,
+        "{}",
+        third.all()
+    );
+}
+
+#[test]
+fn a_stored_ongoing_session_is_requested_once_per_run() {
+    let (listed, listed_ended) = ongoing_then_ended("listed", 10);
+    let (outside, outside_ended) = ongoing_then_ended("outside", 11);
+    let server = Server::start(Some(TOKEN), vec![listed.clone(), outside.clone()]);
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("store");
+    let first = fetch(&server, &dir, &[]);
+    assert_eq!(first.code, Some(0), "{}", first.all());
+    assert_eq!(stored(&dir), expected([&listed, &outside]));
+
+    // Both end; the second listing only returns `listed` (its room), and --details GETs it.
+    server.replace(listed_ended.clone());
+    server.replace(Session {
+        room: "r2".into(),
+        ..outside_ended.clone()
+    });
+    let second = fetch(&server, &dir, &["--room", "r1", "--details"]);
+    assert_eq!(second.code, Some(0), "{}", second.all());
+    assert_eq!(
+        server.hits_of("/v2/sessions/listed").len(),
+        1,
+        "listed: one GET"
+    );
+    assert_eq!(
+        server.hits_of("/v2/sessions/outside").len(),
+        1,
+        "not listed: one GET"
+    );
+    assert_eq!(stored(&dir), expected([&listed_ended, &outside_ended]));
+    assert!(
+        row(&second.stdout, "refreshed").starts_with("2 (1 stored as ongoing"),
+        "{}",
+        second.stdout
+    );
+}
+
+#[test]
+fn run_completes_a_session_stored_ongoing_the_night_before() {
+    let (late, late_ended) = ongoing_then_ended("late", 23);
+    let server = Server::start(Some(TOKEN), vec![late.clone()]);
+    let tmp = tempfile::tempdir().unwrap();
+    let (store, reports) = (tmp.path().join("store"), tmp.path().join("reports"));
+    let night = |since: &str, until: &str| {
+        let args = [
+            "run",
+            "--out",
+            store.to_str().unwrap(),
+            "--reports",
+            reports.to_str().unwrap(),
+            "--api-url",
+            &server.url,
+            "--since",
+            since,
+            "--until",
+            until,
+        ];
+        run_with(&[("VIDEOSDK_TOKEN", TOKEN)], &args)
+    };
+    let one = night("2024-05-01", "2024-05-02");
+    assert_eq!(one.code, Some(0), "{}", one.all());
+    assert_eq!(stored(&store), expected([&late]));
+
+    server.replace(late_ended.clone());
+    let two = night("2024-05-02", "2024-05-03");
+    assert_eq!(two.code, Some(0), "{}", two.all());
+    assert_eq!(server.hits_of("/v2/sessions/late").len(), 1);
+    assert_eq!(stored(&store), expected([&late_ended]), "{}", two.all());
+    assert!(
+        row(&two.stdout, "refreshed").starts_with("1 (1 stored as ongoing"),
+        "{}",
+        two.stdout
+    );
+}

@@ -194,7 +194,7 @@ pub fn run_fetch(config: &FetchConfig) -> Result<Outcome> {
     let credentials = Credentials::from_env()?;
     let progress = Progress::new(std::io::stderr().is_terminal());
     let summary = crate::fetch::fetch(config, &credentials, progress)?;
-    println!("{}", summary.render());
+    super::say(format_args!("{}\n", summary.render()));
     Ok(summary.outcome())
 }
 

@@ -160,12 +160,12 @@ pub fn execute(args: &RunArgs) -> Result<Outcome> {
     let mut listing = args.select.listing(&args.load)?;
     listing.since = Some(since);
     listing.until = Some(until);
-    println!(
-        "run: sessions started in [{}, {}) UTC, store {}",
+    super::say(format_args!(
+        "run: sessions started in [{}, {}) UTC, store {}\n",
         crate::time::to_rfc3339(since),
         crate::time::to_rfc3339(until),
         out.display()
-    );
+    ));
     let fetched = run_fetch(&FetchConfig {
         out: out.clone(),
         target: Target::List(listing),
@@ -181,7 +181,7 @@ pub fn execute(args: &RunArgs) -> Result<Outcome> {
         .join(report_name(since, until));
     let paths = day_folders(&out, since, until);
     if paths.is_empty() {
-        println!("run: no sessions stored for this window; no report written");
+        super::say("run: no sessions stored for this window; no report written\n");
         return Ok(fetched);
     }
     let analyzed = analyze::execute(&AnalyzeArgs {
@@ -199,7 +199,10 @@ pub fn execute(args: &RunArgs) -> Result<Outcome> {
         Outcome::Partial => "partial: some sessions failed to download or were rejected",
         Outcome::Failed => "failed: see the messages above",
     };
-    println!("run: reports in {}; {verdict}", report.display());
+    super::say(format_args!(
+        "run: reports in {}; {verdict}\n",
+        report.display()
+    ));
     Ok(outcome)
 }
 

@@ -67,6 +67,9 @@ pub struct Summary {
     pub downloaded: u64,
     pub already_present: u64,
     pub refreshed: u64,
+    /// Of `refreshed`: sessions stored as ongoing that the listing did not return, fetched
+    /// again by id.
+    pub refreshed_ongoing: u64,
     pub failures: Vec<Failure>,
     pub requests: u64,
     pub retries: u64,
@@ -110,7 +113,17 @@ impl Summary {
         }
         row("downloaded", self.downloaded.to_string());
         row("already present", self.already_present.to_string());
-        row("refreshed", self.refreshed.to_string());
+        if self.refreshed_ongoing == 0 {
+            row("refreshed", self.refreshed.to_string());
+        } else {
+            row(
+                "refreshed",
+                format!(
+                    "{} ({} stored as ongoing, not listed: fetched again by id)",
+                    self.refreshed, self.refreshed_ongoing
+                ),
+            );
+        }
         let failed = self.failures.len();
         if failed == 0 {
             row("failed", "0".into());
@@ -157,8 +170,11 @@ pub fn fetch(
     let result = runtime.block_on(async {
         match &config.target {
             Target::List(listing) => {
-                let (sessions, pages) = list(&run, listing, config.details).await?;
-                summary.listed = Some((sessions, pages));
+                let (seen, pages) = list(&run, listing, config.details).await?;
+                summary.listed = Some((seen.len() as u64, pages));
+                let before = run.refreshed.load(Ordering::Relaxed);
+                refresh_ongoing(&run, &seen).await?;
+                summary.refreshed_ongoing = run.refreshed.load(Ordering::Relaxed) - before;
             }
             Target::Ids { ids, api } => {
                 summary.requested = Some(ids.len() as u64);
@@ -296,16 +312,49 @@ impl Run {
 
 /// Fetches sessions by id, skipping those stored as ended.
 async fn fetch_ids(run: &Arc<Run>, ids: &[String], api: ApiVersion) -> Result<(), Stop> {
+    let wanted = ids.iter().filter(|id| run.wanted(id)).cloned();
+    fetch_each(run, wanted, api).await
+}
+
+/// After a listing: fetches again by id every session the store holds as not ended that the
+/// listing did not return (`seen`), so a session stored while ongoing on an earlier run is
+/// completed even when it started outside this run's window. A 404 is a failure like any.
+async fn refresh_ongoing(run: &Arc<Run>, seen: &HashSet<String>) -> Result<(), Stop> {
+    let ids: Vec<String> = run
+        .store
+        .not_ended()
+        .into_iter()
+        .filter(|id| !seen.contains(id))
+        .collect();
+    if ids.is_empty() {
+        return Ok(());
+    }
+    let n = ids.len();
+    run.progress.note(&format!(
+        "fetch: {n} session{} stored as ongoing {} not in this listing; fetching {} again by id",
+        if n == 1 { "" } else { "s" },
+        if n == 1 { "is" } else { "are" },
+        if n == 1 { "it" } else { "them" },
+    ));
+    fetch_each(run, ids.into_iter(), ApiVersion::V2).await
+}
+
+/// `GET`s each session by id, at most [`MAX_QUEUED`] tasks waiting at once.
+async fn fetch_each(
+    run: &Arc<Run>,
+    ids: impl Iterator<Item = String>,
+    api: ApiVersion,
+) -> Result<(), Stop> {
     let mut work = JoinSet::new();
     for id in ids {
-        let request = format!("GET {}", api.session_path(id));
-        if run.wanted(id) && run.schedule(id, &request) {
+        let request = format!("GET {}", api.session_path(&id));
+        if run.schedule(&id, &request) {
             while work.len() >= MAX_QUEUED {
                 if let Some(done) = work.join_next().await {
                     settle(done)?; // a stop drops `work`, which aborts the other tasks
                 }
             }
-            work.spawn(Arc::clone(run).fetch_one(id.clone(), api));
+            work.spawn(Arc::clone(run).fetch_one(id, api));
         }
     }
     drain(work).await
@@ -343,7 +392,11 @@ struct Walk<'a> {
 
 /// Walks every listing query to its last page and stores what is wanted. Returns the distinct
 /// sessions listed and the pages read.
-async fn list(run: &Arc<Run>, listing: &Listing, details: bool) -> Result<(u64, u64), Stop> {
+async fn list(
+    run: &Arc<Run>,
+    listing: &Listing,
+    details: bool,
+) -> Result<(HashSet<String>, u64), Stop> {
     let mut walk = Walk {
         run,
         details,
@@ -373,7 +426,7 @@ async fn list(run: &Arc<Run>, listing: &Listing, details: bool) -> Result<(u64, 
         }
     }
     drain(std::mem::take(&mut walk.work)).await?;
-    Ok((walk.seen.len() as u64, walk.pages))
+    Ok((walk.seen, walk.pages))
 }
 
 impl Walk<'_> {

@@ -135,6 +135,18 @@ impl Store {
         self.held().get(id).cloned()
     }
 
+    /// The sessions held but not as ended (stored while ongoing, or stored twice), sorted.
+    pub fn not_ended(&self) -> Vec<String> {
+        let mut ids: Vec<String> = self
+            .held()
+            .iter()
+            .filter(|(_, stored)| !stored.ended)
+            .map(|(id, _)| id.clone())
+            .collect();
+        ids.sort();
+        ids
+    }
+
     /// Reads `DIR/*/*.json`: a file counts as stored when its name decodes to a session id and
     /// its content is a session document (an unreadable one is simply fetched again).
     fn scan(&mut self) -> Result<()> {

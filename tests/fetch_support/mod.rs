@@ -151,6 +151,18 @@ impl Server {
         self.state.max_in_flight.load(Ordering::SeqCst)
     }
 
+    /// Puts `session` in place of the one with its id (or adds it).
+    pub fn replace(&self, session: Session) {
+        let mut sessions = self.state.sessions.lock().unwrap();
+        sessions.retain(|s| s.id != session.id);
+        sessions.push(session);
+    }
+
+    /// The API forgets a session.
+    pub fn remove(&self, id: &str) {
+        self.state.sessions.lock().unwrap().retain(|s| s.id != id);
+    }
+
     pub fn sessions(&self) -> Vec<Session> {
         self.state.sessions.lock().unwrap().clone()
     }

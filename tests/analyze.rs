@@ -362,20 +362,8 @@ fn participant_metrics_by_hand() {
     .collect();
     assert_eq!(keys, want);
 
-    let cols = [
-        "name",
-        "intervals",
-        "segments",
-        "rejoins",
-        "first_join",
-        "last_leave",
-        "attended_ms",
-        "raw_ms",
-        "self_overlap_ms",
-        "gap_ms",
-        "attendance_pct",
-        "open",
-    ];
+    // The participants columns after session_id, room_id and participant_id.
+    let cols = &PARTICIPANTS_COLS[3..];
     #[rustfmt::skip]
     let rows: &[(&str, &str, [&str; 12])] = &[
         // Bob: U = [10:05,10:35) = 30 min; raw 20+20 min (the 09:00 entry is clipped to nothing);

@@ -7,7 +7,7 @@ use sessionstats::analysis::concurrency::sweep;
 use sessionstats::analysis::intervals::{union, Interval};
 use sessionstats::analysis::overlaps::pairs;
 use sessionstats::analysis::{analyze_session, Config};
-use sessionstats::gen::session::{generate, Kind, Moment, Session};
+use sessionstats::gen::mix::{generate, Kind, Moment, Session};
 use sessionstats::gen::{session_json, Config as GenConfig, Shape};
 use sessionstats::ingest::document::{text, Document};
 use std::hint::black_box;
@@ -38,7 +38,7 @@ fn timelogs(session: &Session) -> Vec<Vec<Interval>> {
         (Moment::At(start), Moment::At(end)) if start <= end => Some(Interval { start, end }),
         _ => None,
     };
-    let entries = |p: &sessionstats::gen::session::Participant| {
+    let entries = |p: &sessionstats::gen::mix::Participant| {
         p.timelog
             .iter()
             .filter_map(|e| interval(e.start, e.end))

@@ -5,7 +5,8 @@ use crate::analysis::{analyze_session, Config, SessionReport};
 use crate::ingest::walk::InputFile;
 use crate::ingest::{read_file, Origin, Reject};
 use crate::report::spill::{encode_rows, Part, Spill, SpilledTable};
-use crate::report::{tables, Table};
+use crate::report::tables::{Rejects, PER_SESSION};
+use crate::report::Table;
 use crate::time::Millis;
 use anyhow::Result;
 use rayon::prelude::*;
@@ -34,46 +35,34 @@ pub struct Parked {
     pub pairs_skipped: bool,
     timelog_entries: usize,
     origin: Origin,
-    /// Its rows of the [`PER_SESSION_TABLES`], in that order.
-    parts: [Part; 4],
+    /// Its rows of each table of [`PER_SESSION`], in that order.
+    parts: [Part; PER_SESSION.len()],
 }
 
-/// The tables with rows per session, in [`Parked`]'s `parts` order.
-const PER_SESSION_TABLES: usize = 4;
-
-/// Encodes a session's rows of each per-session table onto `buf`.
-fn encode_session(report: &SessionReport, buf: &mut Vec<u8>) -> Result<[Part; PER_SESSION_TABLES]> {
-    let one = std::slice::from_ref(report);
-    Ok([
-        encode_rows(&tables::Sessions(one), buf)?,
-        encode_rows(&tables::Participants(one), buf)?,
-        encode_rows(&tables::Overlaps(one), buf)?,
-        encode_rows(&tables::Concurrency(one), buf)?,
-    ])
+/// Encodes a session's rows of each table of [`PER_SESSION`] onto `buf`.
+fn encode_session(report: &SessionReport, buf: &mut Vec<u8>) -> Result<[Part; PER_SESSION.len()]> {
+    let mut parts = [Part::default(); PER_SESSION.len()];
+    for (part, table) in parts.iter_mut().zip(PER_SESSION) {
+        *part = encode_rows(table.spec.columns, |emit| (table.rows)(report, emit), buf)?;
+    }
+    Ok(parts)
 }
 
 impl Analysis {
-    /// The five report tables, in the order they are written.
+    /// The report tables, in the order they are written.
     pub fn tables(&self) -> Vec<Box<dyn Table + Sync + '_>> {
-        let layouts: [&dyn Table; PER_SESSION_TABLES] = [
-            &tables::Sessions(&[]),
-            &tables::Participants(&[]),
-            &tables::Overlaps(&[]),
-            &tables::Concurrency(&[]),
-        ];
-        let mut out: Vec<Box<dyn Table + Sync + '_>> = layouts
+        let mut out: Vec<Box<dyn Table + Sync + '_>> = PER_SESSION
             .iter()
             .enumerate()
-            .map(|(i, layout)| {
+            .map(|(i, table)| {
                 Box::new(SpilledTable {
-                    name: layout.name(),
-                    columns: layout.columns(),
+                    spec: table.spec,
                     spill: &self.spill,
                     parts: self.sessions.iter().map(|s| s.parts[i]).collect(),
                 }) as Box<dyn Table + Sync>
             })
             .collect();
-        out.push(Box::new(tables::Rejects(&self.rejects)));
+        out.push(Box::new(Rejects(&self.rejects)));
         out
     }
 }

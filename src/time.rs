@@ -5,6 +5,12 @@
 //! by hand without allocating; everything else RFC 3339 allows (lower-case `t`/`z`, a space as
 //! separator, leap seconds) goes through chrono, so both paths accept the same language.
 
+/// The UTC calendar day of an instant (the store's day folders and the generator's are named
+/// after it, `2024-03-04`); `None` outside chrono's range.
+pub fn utc_date(ms: Millis) -> Option<chrono::NaiveDate> {
+    chrono::DateTime::from_timestamp_millis(ms).map(|t| t.date_naive())
+}
+
 /// Milliseconds since 1970-01-01T00:00:00Z.
 pub type Millis = i64;
 

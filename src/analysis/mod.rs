@@ -17,6 +17,10 @@ pub use session::{analyze_session, SessionReport};
 
 use crate::time::Millis;
 
+/// Sessions with more participants get no overlaps rows, unless `--max-pair-participants`
+/// says otherwise (pairs grow with the square of the participants).
+pub const DEFAULT_MAX_PAIR_PARTICIPANTS: usize = 200;
+
 /// What the run decides for every session alike.
 #[derive(Debug, Clone, Copy)]
 pub struct Config {

@@ -55,12 +55,6 @@ impl Entry {
     }
 }
 
-/// Adds durations, saturating: thousands of connections spanning the whole calendar could
-/// otherwise overflow, and a report must not wrap to a negative figure.
-pub fn sum(a: i64, b: i64) -> i64 {
-    a.saturating_add(b)
-}
-
 /// A participant's figures, and the union of its presence for the session-level metrics.
 pub struct Participant<'s> {
     pub row: ParticipantRow<'s>,
@@ -81,7 +75,7 @@ pub fn summarize<'s>(
 ) -> Participant<'s> {
     let mut clipped = Vec::with_capacity(entries.len());
     let mut invalid_intervals = 0;
-    let mut clipped_ms = 0;
+    let mut clipped_ms: i64 = 0;
     let mut open = false;
     for entry in entries {
         let Entry::Parsed { start, end } = *entry else {
@@ -98,10 +92,15 @@ pub fn summarize<'s>(
         }
         open |= end.is_none();
         let inside = interval.clip(bounds);
-        clipped_ms = sum(clipped_ms, interval.len() - inside.len());
+        // Saturating: thousands of connections spanning the whole calendar could otherwise
+        // overflow, and a report must not wrap to a negative figure.
+        clipped_ms = clipped_ms.saturating_add(interval.len() - inside.len());
         clipped.push(inside);
     }
-    let raw_ms = clipped.iter().map(|iv| iv.len()).fold(0, sum);
+    let raw_ms = clipped
+        .iter()
+        .map(|iv| iv.len())
+        .fold(0, i64::saturating_add);
     let intervals = clipped.len() as i64;
     let union = union(&mut clipped);
     let attended_ms: i64 = union.iter().map(|iv| iv.len()).sum();

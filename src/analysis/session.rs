@@ -3,7 +3,7 @@
 use super::concurrency::{sweep, Step};
 use super::intervals::Interval;
 use super::overlaps::{pairs, OverlapRow};
-use super::participant::{sum, summarize, Entry, ParticipantRow};
+use super::participant::{summarize, Entry, ParticipantRow};
 use super::Config;
 use crate::ingest::document::{text, Item, RawSession};
 use crate::time::{parse_rfc3339, Millis};
@@ -78,11 +78,11 @@ pub fn analyze_session<'s>(
 
     let mut participants = Vec::with_capacity(groups.len());
     let mut unions = Vec::with_capacity(groups.len());
-    let (mut invalid_intervals, mut clipped_ms) = (0, 0);
+    let (mut invalid_intervals, mut clipped_ms): (i64, i64) = (0, 0);
     for group in &groups {
         let p = summarize(group.id, group.name, &group.entries, bounds, end);
         invalid_intervals += p.invalid_intervals;
-        clipped_ms = sum(clipped_ms, p.clipped_ms);
+        clipped_ms = clipped_ms.saturating_add(p.clipped_ms);
         participants.push(p.row);
         unions.push(p.union);
     }
@@ -95,7 +95,10 @@ pub fn analyze_session<'s>(
         pairs(&union_refs)
     };
 
-    let participant_ms = participants.iter().map(|p| p.attended_ms).fold(0, sum);
+    let participant_ms = participants
+        .iter()
+        .map(|p| p.attended_ms)
+        .fold(0, i64::saturating_add);
     let session = SessionRow {
         session_id: id,
         room_id: raw.room(),

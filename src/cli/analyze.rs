@@ -1,12 +1,12 @@
 //! `sessionstats analyze`: read session documents, compute the metrics, write the reports.
-use super::Outcome;
-use crate::analysis::Config;
-use crate::ingest::walk::discover;
-use crate::pipeline::{analyze_files, Analysis};
-use crate::report::{self, Table};
-use crate::time::{parse_rfc3339, to_rfc3339, Millis};
 use anyhow::{anyhow, bail, Context, Result};
 use indicatif::{ProgressBar, ProgressStyle};
+use sessionstats::analysis::{Config, DEFAULT_MAX_PAIR_PARTICIPANTS};
+use sessionstats::ingest::walk::discover;
+use sessionstats::outcome::Outcome;
+use sessionstats::pipeline::{analyze_files, Analysis};
+use sessionstats::report::{self, Table};
+use sessionstats::time::{parse_rfc3339, to_rfc3339, Millis};
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -24,7 +24,7 @@ pub struct AnalyzeArgs {
     #[arg(long, default_value = "report", value_name = "DIR")]
     pub out: PathBuf,
     /// Report formats: csv, parquet, or both as csv,parquet.
-    #[arg(long, default_value = "csv", value_name = "FORMATS")]
+    #[arg(long, default_value = report::DEFAULT_FORMATS, value_name = "FORMATS")]
     pub format: String,
     /// The instant that closes open connections and ongoing sessions, RFC 3339
     /// (e.g. 2024-05-02T00:00:00Z); default: the moment the run starts.
@@ -32,7 +32,7 @@ pub struct AnalyzeArgs {
     pub as_of: Option<String>,
     /// Sessions with more participants than this get no pair rows in the overlaps report
     /// (pairs grow with the square of the participants).
-    #[arg(long, default_value_t = 200, value_name = "N")]
+    #[arg(long, default_value_t = DEFAULT_MAX_PAIR_PARTICIPANTS, value_name = "N")]
     pub max_pair_participants: usize,
     /// Worker threads; default: all cores.
     #[arg(long, value_name = "N")]

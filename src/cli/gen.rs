@@ -1,6 +1,6 @@
 //! `sessionstats gen`: write a deterministic corpus of realistic session documents.
-use super::Outcome;
-use crate::gen::{generate_corpus, Config, Shape};
+use sessionstats::gen::{generate_corpus, Config, Shape};
+use sessionstats::outcome::Outcome;
 use std::path::PathBuf;
 use std::time::Instant;
 

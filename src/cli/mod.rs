@@ -3,8 +3,12 @@ use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
 pub mod analyze;
+#[cfg(feature = "fetch")]
 pub mod fetch;
 pub mod gen;
+#[cfg(feature = "fetch")]
+mod options;
+#[cfg(feature = "fetch")]
 pub mod run;
 
 /// Session analytics for VideoSDK meetings: attendance, co-presence and peak concurrency.
@@ -29,30 +33,11 @@ Run `sessionstats help <COMMAND>` for every option of a command.";
 #[derive(Debug, Subcommand)]
 pub enum Command {
     Analyze(analyze::AnalyzeArgs),
+    #[cfg(feature = "fetch")]
     Fetch(fetch::FetchArgs),
+    #[cfg(feature = "fetch")]
     Run(run::RunArgs),
     Gen(gen::GenArgs),
-}
-
-/// How a command ended; the process exit status (SPEC §8).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Outcome {
-    /// Everything was used / fetched: exit 0.
-    Complete,
-    /// Reports written (or documents stored), but some input was rejected or failed: exit 2.
-    Partial,
-    /// Nothing usable was done: exit 1.
-    Failed,
-}
-
-impl Outcome {
-    pub fn exit_code(self) -> ExitCode {
-        match self {
-            Outcome::Complete => ExitCode::SUCCESS,
-            Outcome::Partial => ExitCode::from(2),
-            Outcome::Failed => ExitCode::from(1),
-        }
-    }
 }
 
 /// Writes `text` to stdout. A closed stdout (`sessionstats … | head`) only ends the printing:
@@ -80,7 +65,9 @@ pub fn main() -> ExitCode {
     };
     let result = match &cli.command {
         Command::Analyze(args) => analyze::execute(args),
+        #[cfg(feature = "fetch")]
         Command::Fetch(args) => fetch::execute(args),
+        #[cfg(feature = "fetch")]
         Command::Run(args) => run::execute(args),
         Command::Gen(args) => gen::execute(args),
     };

@@ -1,13 +1,17 @@
 //! `sessionstats run`: the nightly job. Fetch a window of sessions into the store, then
 //! analyze the store's day folders of that window into a dated report folder.
 use super::analyze::{self, AnalyzeArgs};
-use super::fetch::{run_fetch, LoadOptions, SelectOptions};
-use super::Outcome;
-use crate::fetch::plan;
-use crate::fetch::{FetchConfig, Target};
+use super::fetch::fetch_and_summarize;
+use super::options::{LoadOptions, SelectOptions};
 use anyhow::{bail, Context, Result};
 use chrono::{DateTime, Duration as Days, NaiveTime, Utc};
 use serde::Deserialize;
+use sessionstats::analysis::DEFAULT_MAX_PAIR_PARTICIPANTS;
+use sessionstats::fetch::plan;
+use sessionstats::fetch::{FetchConfig, Target};
+use sessionstats::outcome::Outcome;
+use sessionstats::report::DEFAULT_FORMATS;
+use sessionstats::time::utc_date;
 use std::path::{Path, PathBuf};
 
 /// Fetch a window of sessions (default: the previous UTC day), then analyze it.
@@ -34,11 +38,14 @@ pub struct RunArgs {
     #[command(flatten)]
     #[serde(flatten)]
     pub load: LoadOptions,
-    /// Report formats: csv, parquet, or csv,parquet [default: csv]
-    #[arg(long, value_name = "FORMATS")]
+    #[arg(long, value_name = "FORMATS", help = format!(
+        "Report formats: csv, parquet, or csv,parquet [default: {DEFAULT_FORMATS}]"
+    ))]
     pub format: Option<String>,
-    /// Sessions with more participants get no pair rows in the overlaps report [default: 200]
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", help = format!(
+        "Sessions with more participants get no pair rows in the overlaps report \
+         [default: {DEFAULT_MAX_PAIR_PARTICIPANTS}]"
+    ))]
     pub max_pair_participants: Option<usize>,
     /// Analysis worker threads [default: all cores]
     #[arg(long, value_name = "N")]
@@ -104,13 +111,9 @@ fn window(select: &SelectOptions, now: DateTime<Utc>) -> Result<(i64, Option<i64
     }
 }
 
-fn day(ms: i64) -> Option<chrono::NaiveDate> {
-    DateTime::from_timestamp_millis(ms).map(|t| t.date_naive())
-}
-
 /// The report folder name: the day for a one-day window, else `FIRST_LAST` (days, inclusive).
 fn report_name(since: i64, until: i64) -> String {
-    match (day(since), day(until - 1)) {
+    match (utc_date(since), utc_date(until - 1)) {
         (Some(first), Some(last)) if first == last => first.to_string(),
         (Some(first), Some(last)) => format!("{first}_{last}"),
         _ => format!("{since}_{until}"),
@@ -119,7 +122,7 @@ fn report_name(since: i64, until: i64) -> String {
 
 /// The store's day folders the window touches (those that exist).
 fn day_folders(store: &Path, since: i64, until: i64) -> Vec<PathBuf> {
-    let (Some(mut d), Some(last)) = (day(since), day(until - 1)) else {
+    let (Some(mut d), Some(last)) = (utc_date(since), utc_date(until - 1)) else {
         return Vec::new();
     };
     let mut folders = Vec::new();
@@ -136,20 +139,6 @@ fn day_folders(store: &Path, since: i64, until: i64) -> Vec<PathBuf> {
     folders
 }
 
-/// The worse of two outcomes: a run is only as complete as its weakest step.
-fn worse(a: Outcome, b: Outcome) -> Outcome {
-    let rank = |o| match o {
-        Outcome::Complete => 0,
-        Outcome::Partial => 1,
-        Outcome::Failed => 2,
-    };
-    if rank(b) > rank(a) {
-        b
-    } else {
-        a
-    }
-}
-
 pub fn execute(args: &RunArgs) -> Result<Outcome> {
     let args = args.resolved()?;
     let Some(out) = args.out.clone() else {
@@ -157,16 +146,16 @@ pub fn execute(args: &RunArgs) -> Result<Outcome> {
     };
     let (since, until) = window(&args.select, Utc::now())?;
     let until = until.unwrap_or_else(|| Utc::now().timestamp_millis());
-    let mut listing = args.select.listing(&args.load)?;
-    listing.since = Some(since);
-    listing.until = Some(until);
+    let listing = args
+        .select
+        .listing_in(&args.load, Some(since), Some(until))?;
     super::say(format_args!(
         "run: sessions started in [{}, {}) UTC, store {}\n",
-        crate::time::to_rfc3339(since),
-        crate::time::to_rfc3339(until),
+        sessionstats::time::to_rfc3339(since),
+        sessionstats::time::to_rfc3339(until),
         out.display()
     ));
-    let fetched = run_fetch(&FetchConfig {
+    let fetched = fetch_and_summarize(&FetchConfig {
         out: out.clone(),
         target: Target::List(listing),
         details: args.select.details,
@@ -187,13 +176,18 @@ pub fn execute(args: &RunArgs) -> Result<Outcome> {
     let analyzed = analyze::execute(&AnalyzeArgs {
         paths,
         out: report.clone(),
-        format: args.format.clone().unwrap_or_else(|| "csv".into()),
+        format: args
+            .format
+            .clone()
+            .unwrap_or_else(|| DEFAULT_FORMATS.to_owned()),
         as_of: None,
-        max_pair_participants: args.max_pair_participants.unwrap_or(200),
+        max_pair_participants: args
+            .max_pair_participants
+            .unwrap_or(DEFAULT_MAX_PAIR_PARTICIPANTS),
         threads: args.threads,
         quiet: false,
     })?;
-    let outcome = worse(fetched, analyzed);
+    let outcome = fetched.max(analyzed);
     let verdict = match outcome {
         Outcome::Complete => "complete",
         Outcome::Partial => "partial: some sessions failed to download or were rejected",
@@ -219,9 +213,12 @@ mod tests {
     #[test]
     fn default_window_is_the_previous_utc_day() {
         let (since, until) = window(&SelectOptions::default(), at("2024-03-01T00:30:00Z")).unwrap();
-        assert_eq!(crate::time::to_rfc3339(since), "2024-02-29T00:00:00.000Z");
         assert_eq!(
-            until.map(crate::time::to_rfc3339).as_deref(),
+            sessionstats::time::to_rfc3339(since),
+            "2024-02-29T00:00:00.000Z"
+        );
+        assert_eq!(
+            until.map(sessionstats::time::to_rfc3339).as_deref(),
             Some("2024-03-01T00:00:00.000Z")
         );
         assert_eq!(report_name(since, until.unwrap()), "2024-02-29");

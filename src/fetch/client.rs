@@ -18,6 +18,16 @@ use videosdk::{Expect, RawRequest, Value};
 
 /// The production API.
 pub const DEFAULT_API_URL: &str = "https://api.videosdk.live";
+/// Requests in flight at most, unless `--concurrency` says otherwise.
+pub const DEFAULT_CONCURRENCY: usize = 8;
+/// One request's time limit, unless `--timeout` says otherwise.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+/// Retries of one request, unless `--retries` says otherwise.
+pub const DEFAULT_RETRIES: u32 = 5;
+/// The first backoff step, unless `--retry-delay` says otherwise.
+pub const DEFAULT_RETRY_DELAY: Duration = Duration::from_secs(1);
+/// Characters of a server's error message kept in a failure reason.
+const MAX_MESSAGE_CHARS: usize = 200;
 /// The longest `Retry-After` honoured as given; longer ones are cut to this.
 const MAX_RETRY_AFTER: Duration = Duration::from_secs(300);
 /// The longest exponential backoff step.
@@ -72,6 +82,19 @@ pub struct Settings {
     pub retries: u32,
     /// The first backoff step; it doubles with each retry.
     pub retry_delay: Duration,
+}
+
+impl Default for Settings {
+    fn default() -> Settings {
+        Settings {
+            api_url: DEFAULT_API_URL.to_owned(),
+            concurrency: DEFAULT_CONCURRENCY,
+            rate: None,
+            timeout: DEFAULT_TIMEOUT,
+            retries: DEFAULT_RETRIES,
+            retry_delay: DEFAULT_RETRY_DELAY,
+        }
+    }
 }
 
 /// Why a request gave nothing usable.
@@ -221,7 +244,7 @@ fn classify(err: &videosdk::Error, path: &str) -> Attempt {
     match err {
         videosdk::Error::Api(api) => {
             let message = api.message.trim();
-            let message: String = message.chars().take(200).collect();
+            let message: String = message.chars().take(MAX_MESSAGE_CHARS).collect();
             let reason = if message.is_empty() {
                 format!("HTTP {}", api.status)
             } else {

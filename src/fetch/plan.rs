@@ -49,6 +49,9 @@ pub fn unusable_id(id: &str) -> Option<&'static str> {
     }
 }
 
+/// Sessions per list page, unless `--per-page` says otherwise.
+pub const DEFAULT_PER_PAGE: u32 = 100;
+
 /// A listing of `GET /v2/sessions/`: one pass per room (or one over the whole account).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Listing {

@@ -4,7 +4,7 @@
 //! ever holds complete documents plus, after a kill, hidden `.NAME.PID.tmp` leftovers that
 //! [`Store::open`] removes. What is stored is learnt from the folder itself at the start of a
 //! run: no index file that could disagree with it.
-use super::session::SessionHead;
+use super::head::SessionHead;
 use anyhow::{bail, Context, Result};
 use percent_encoding::{percent_decode_str, utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use std::collections::hash_map::{Entry, HashMap};
@@ -48,8 +48,8 @@ pub fn id_from_stem(stem: &str) -> Option<String> {
 pub fn date_folder(start: Option<&str>) -> String {
     start
         .and_then(crate::time::parse_rfc3339)
-        .and_then(chrono::DateTime::from_timestamp_millis)
-        .map(|t| t.format("%Y-%m-%d").to_string())
+        .and_then(crate::time::utc_date)
+        .map(|day| day.to_string())
         .unwrap_or_else(|| UNDATED.to_string())
 }
 

@@ -1,5 +1,5 @@
 //! Writing a generated session as a JSON document, in the v1 or v2 shape of SPEC §1.
-use super::session::{Entry, Moment, Name, Session};
+use super::mix::{Entry, Moment, Name, Session};
 use crate::time::{format_millis, Millis};
 
 /// Which shape a session is written in, and whether it is the full (ended or ongoing) session
@@ -197,7 +197,7 @@ pub fn string(out: &mut String, text: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::gen::session::generate;
+    use crate::gen::mix::generate;
     use crate::time::parse_rfc3339;
 
     #[test]

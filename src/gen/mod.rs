@@ -1,7 +1,7 @@
 //! A deterministic generator of realistic session documents (`sessionstats gen`): same seed,
 //! same corpus size and shape give the same bytes, whatever the number of threads.
 //!
-//! What the sessions look like is in [`session`] (the default mix: [`session::MIX`]); how they
+//! What the sessions look like is in [`mix`] (the default mix: [`mix::MIX`]); how they
 //! are written, in [`json`]; how they are spread over files, here. Sessions `0..N` start in
 //! index order over 28 days from 2024-03-04, and each file goes in a folder named after the
 //! start date of its first session (`DIR/2024-03-04/000001-array.json`).
@@ -20,17 +20,17 @@
 //! `id`, no `end`, cut 20–90 % into the session), right after the final one, as a folder
 //! fetched twice holds them.
 pub mod json;
-pub mod session;
+pub mod mix;
 
 use crate::fsutil::write_atomically;
-use crate::time::{format_millis, Millis};
+use crate::time::Millis;
 use anyhow::{bail, Context, Result};
 use flate2::write::GzEncoder;
 use flate2::Compression;
 use json::{write_session, Form};
+use mix::{generate, rng_for, Plan};
 use rand::RngExt;
 use rayon::prelude::*;
-use session::{generate, rng_for, Plan};
 use std::fmt;
 use std::io::Write;
 use std::ops::Range;
@@ -279,12 +279,9 @@ impl Files<'_> {
     }
 }
 
-/// `2024-03-04` for an instant on that day (UTC).
+/// `2024-03-04` for an instant on that day (UTC), as the store names its day folders.
 fn day_folder(ms: Millis) -> String {
-    let mut text = String::with_capacity(24);
-    format_millis(ms, &mut text);
-    text.truncate(10);
-    text
+    crate::time::utc_date(ms).map_or_else(|| "undated".to_owned(), |day| day.to_string())
 }
 
 /// Session `index` of the corpus `config` describes, as the JSON object `--shape single` writes

@@ -18,11 +18,58 @@ pub struct Reject {
     /// 1-based line number, for NDJSON files only.
     pub line: Option<u64>,
     pub session_id: Option<String>,
-    pub reason: String,
+    pub reason: RejectReason,
+}
+
+/// Why an input was rejected: one variant per row of the reasons table in docs/reference.md.
+/// `Display` gives the report's `reason` text, which starts with the documented words.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RejectReason {
+    /// The file or folder could not be opened or listed.
+    CannotRead(String),
+    /// A `.gz` file is corrupt or cut short.
+    CannotDecompress(String),
+    /// Nothing but whitespace.
+    EmptyFile,
+    /// Bytes that are not UTF-8, at this offset.
+    NotUtf8 { offset: usize },
+    /// Truncated or malformed JSON.
+    InvalidJson(String),
+    /// Valid JSON of the wrong shape.
+    NotASessionDocument(String),
+    /// The `number`th session of a document has no usable `id`.
+    SessionWithoutId { number: usize, not_a_string: bool },
+}
+
+impl std::fmt::Display for RejectReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RejectReason::CannotRead(detail) => write!(f, "cannot read: {detail}"),
+            RejectReason::CannotDecompress(detail) => write!(f, "cannot decompress gzip: {detail}"),
+            RejectReason::EmptyFile => f.write_str("empty file"),
+            RejectReason::NotUtf8 { offset } => {
+                write!(f, "not UTF-8 text: invalid byte at offset {offset}")
+            }
+            RejectReason::InvalidJson(detail) => write!(f, "invalid JSON: {detail}"),
+            RejectReason::NotASessionDocument(detail) => {
+                write!(f, "not a session document: {detail}")
+            }
+            RejectReason::SessionWithoutId {
+                number,
+                not_a_string: true,
+            } => write!(
+                f,
+                "session without id: `id` of session {number} in this document is not a string"
+            ),
+            RejectReason::SessionWithoutId { number, .. } => {
+                write!(f, "session without id (session {number} in this document)")
+            }
+        }
+    }
 }
 
 impl Reject {
-    pub fn file(path: &Path, reason: String) -> Reject {
+    pub fn file(path: &Path, reason: RejectReason) -> Reject {
         Reject {
             path: path.display().to_string(),
             line: None,
@@ -67,7 +114,7 @@ where
     // An NDJSON file of blank lines holds no document, which is not an error; a JSON file must
     // hold one.
     if !file.layout.lines && content.iter().all(u8::is_ascii_whitespace) {
-        return reader.reject(None, None, "empty file".to_owned());
+        return reader.reject(None, None, RejectReason::EmptyFile);
     }
     if file.layout.lines {
         for (index, line) in content.split(|&b| b == b'\n').enumerate() {
@@ -88,19 +135,20 @@ struct FileReader<'r> {
 }
 
 impl FileReader<'_> {
-    fn load(&self) -> Result<Vec<u8>, String> {
-        let raw = std::fs::read(&self.file.path).map_err(|e| format!("cannot read: {e}"))?;
+    fn load(&self) -> Result<Vec<u8>, RejectReason> {
+        let raw =
+            std::fs::read(&self.file.path).map_err(|e| RejectReason::CannotRead(e.to_string()))?;
         if !self.file.layout.gzip || raw.is_empty() {
             return Ok(raw);
         }
         let mut out = Vec::with_capacity(raw.len() * 4);
         MultiGzDecoder::new(raw.as_slice())
             .read_to_end(&mut out)
-            .map_err(|e| format!("cannot decompress gzip: {e}"))?;
+            .map_err(|e| RejectReason::CannotDecompress(e.to_string()))?;
         Ok(out)
     }
 
-    fn reject(&mut self, line: Option<u64>, session_id: Option<String>, reason: String) {
+    fn reject(&mut self, line: Option<u64>, session_id: Option<String>, reason: RejectReason) {
         self.rejects.push(Reject {
             path: self.file.path.display().to_string(),
             line,
@@ -116,8 +164,9 @@ impl FileReader<'_> {
         let json = match std::str::from_utf8(bytes) {
             Ok(json) => json,
             Err(e) => {
-                let at = e.valid_up_to();
-                let reason = format!("not UTF-8 text: invalid byte at offset {at}");
+                let reason = RejectReason::NotUtf8 {
+                    offset: e.valid_up_to(),
+                };
                 return self.reject(line, None, reason);
             }
         };
@@ -150,26 +199,27 @@ impl FileReader<'_> {
             let raw = match item {
                 Ok(raw) => raw,
                 Err(Problem::NotAnObject(NotAnObject(kind))) => {
-                    let reason = format!("not a session document: item {number} of this document is {kind}, not an object");
+                    let reason = RejectReason::NotASessionDocument(format!(
+                        "item {number} of this document is {kind}, not an object"
+                    ));
                     self.reject(line, None, reason);
                     continue;
                 }
                 Err(Problem::Invalid { id, error }) => {
-                    let reason = format!(
-                        "not a session document: session {number} of this document: {error}"
-                    );
+                    let reason = RejectReason::NotASessionDocument(format!(
+                        "session {number} of this document: {error}"
+                    ));
                     self.reject(line, id.clone(), reason);
                     continue;
                 }
             };
             match (&raw.id, text(&raw.id)) {
                 (_, Some(id)) => on_session(IdentifiedSession { id, raw, origin }),
-                (Some(Text::Other), None) => {
-                    let reason = format!("session without id: `id` of session {number} in this document is not a string");
-                    self.reject(line, None, reason);
-                }
-                _ => {
-                    let reason = format!("session without id (session {number} in this document)");
+                (id, None) => {
+                    let reason = RejectReason::SessionWithoutId {
+                        number,
+                        not_a_string: matches!(id, Some(Text::Other)),
+                    };
                     self.reject(line, None, reason);
                 }
             }
@@ -183,11 +233,11 @@ fn strip_bom(bytes: &[u8]) -> &[u8] {
 
 /// Syntax errors (truncated, garbage) are "invalid JSON"; well-formed JSON of the wrong shape
 /// (a bare number, a string where the participants belong) is "not a session document".
-fn describe_parse_error(e: &serde_json::Error) -> String {
+fn describe_parse_error(e: &serde_json::Error) -> RejectReason {
     if e.is_data() {
-        format!("not a session document: {e}")
+        RejectReason::NotASessionDocument(e.to_string())
     } else {
-        format!("invalid JSON: {e}")
+        RejectReason::InvalidJson(e.to_string())
     }
 }
 
@@ -229,36 +279,61 @@ mod tests {
         assert_eq!(rejects.len(), 2);
         assert_eq!(rejects[0].line, Some(3));
         assert!(
-            rejects[0].reason.starts_with("invalid JSON"),
+            matches!(rejects[0].reason, RejectReason::InvalidJson(_)),
             "{}",
             rejects[0].reason
         );
         assert_eq!(rejects[1].line, Some(4));
-        assert!(
-            rejects[1].reason.starts_with("session without id"),
-            "{}",
-            rejects[1].reason
+        assert_eq!(
+            rejects[1].reason,
+            RejectReason::SessionWithoutId {
+                number: 2,
+                not_a_string: false
+            }
         );
     }
 
     #[test]
     fn each_kind_of_bad_file_has_its_reason() {
-        let cases: [(&str, &[u8], &str); 7] = [
-            ("a.json", b"", "empty file"),
-            ("a.json", b"{\"id\":\"x\",\"start\":", "invalid JSON"),
-            ("a.json", b"42", "not a session document"),
-            ("a.json", b"{\"id\":\"caf\xE9\"}", "not UTF-8"),
-            ("a.json.gz", b"\x1f\x8b\x08\x00garbage", "cannot decompress"),
-            ("a.json.gz", &[], "empty file"),
-            ("a.json", b" \n ", "empty file"),
+        use RejectReason as R;
+        type IsExpected = fn(&R) -> bool;
+        let cases: [(&str, &[u8], IsExpected, &str); 7] = [
+            ("a.json", b"", |r| *r == R::EmptyFile, "empty file"),
+            (
+                "a.json",
+                b"{\"id\":\"x\",\"start\":",
+                |r| matches!(r, R::InvalidJson(_)),
+                "invalid JSON",
+            ),
+            (
+                "a.json",
+                b"42",
+                |r| matches!(r, R::NotASessionDocument(_)),
+                "not a session document",
+            ),
+            (
+                "a.json",
+                b"{\"id\":\"caf\xE9\"}",
+                |r| *r == R::NotUtf8 { offset: 10 },
+                "not UTF-8 text: invalid byte at offset 10",
+            ),
+            (
+                "a.json.gz",
+                b"\x1f\x8b\x08\x00garbage",
+                |r| matches!(r, R::CannotDecompress(_)),
+                "cannot decompress gzip",
+            ),
+            ("a.json.gz", &[], |r| *r == R::EmptyFile, "empty file"),
+            ("a.json", b" \n ", |r| *r == R::EmptyFile, "empty file"),
         ];
-        for (name, content, prefix) in cases {
+        for (name, content, is_expected, text) in cases {
             let (ids, rejects) = read(name, content);
             assert!(ids.is_empty());
             assert_eq!(rejects.len(), 1, "{name} {content:?}");
+            assert!(is_expected(&rejects[0].reason), "{:?}", rejects[0].reason);
             assert!(
-                rejects[0].reason.starts_with(prefix),
-                "{} vs {prefix}",
+                rejects[0].reason.to_string().starts_with(text),
+                "the report's text keeps its documented start: {} vs {text}",
                 rejects[0].reason
             );
         }
@@ -280,9 +355,7 @@ mod tests {
         assert_eq!(rejects.len(), 1);
         assert_eq!(rejects[0].session_id.as_deref(), Some("b"));
         assert!(
-            rejects[0]
-                .reason
-                .starts_with("not a session document: session 2"),
+            matches!(&rejects[0].reason, RejectReason::NotASessionDocument(d) if d.starts_with("session 2")),
             "{}",
             rejects[0].reason
         );
@@ -297,7 +370,10 @@ mod tests {
     fn a_rejected_document_is_named_by_its_id_when_it_has_one() {
         let (_, rejects) = read("a.json", br#"{"id":"s1","participants":"everyone"}"#);
         assert_eq!(rejects[0].session_id.as_deref(), Some("s1"));
-        assert!(rejects[0].reason.starts_with("not a session document"));
+        assert!(matches!(
+            rejects[0].reason,
+            RejectReason::NotASessionDocument(_)
+        ));
     }
 
     #[test]
@@ -322,8 +398,16 @@ mod tests {
         );
         assert_eq!(ids, ["a"]);
         assert_eq!(rejects.len(), 3);
-        assert!(rejects
+        let numbers: Vec<_> = rejects
             .iter()
-            .all(|r| r.reason.starts_with("session without id") && r.line.is_none()));
+            .map(|r| match r.reason {
+                RejectReason::SessionWithoutId {
+                    number,
+                    not_a_string,
+                } if r.line.is_none() => (number, not_a_string),
+                _ => panic!("{r:?}"),
+            })
+            .collect();
+        assert_eq!(numbers, [(2, false), (3, true), (4, false)]);
     }
 }

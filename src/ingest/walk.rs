@@ -1,6 +1,6 @@
 //! Finding the input files (SPEC §2): folders walked recursively, hidden entries skipped, only
 //! known suffixes read, every file once, in byte order of its path.
-use super::Reject;
+use super::{Reject, RejectReason};
 use std::path::{Path, PathBuf};
 
 /// How a file's content is laid out, from its name.
@@ -66,9 +66,10 @@ pub fn discover(inputs: &[PathBuf]) -> Discovery {
                 Ok(entry) => entry,
                 Err(err) => {
                     let path = err.path().unwrap_or(input).to_path_buf();
-                    found
-                        .rejects
-                        .push(Reject::file(&path, format!("cannot read: {err}")));
+                    found.rejects.push(Reject::file(
+                        &path,
+                        RejectReason::CannotRead(err.to_string()),
+                    ));
                     continue;
                 }
             };
@@ -199,7 +200,7 @@ mod tests {
         );
         assert_eq!(found.rejects.len(), 1);
         assert!(
-            found.rejects[0].reason.starts_with("cannot read"),
+            matches!(found.rejects[0].reason, RejectReason::CannotRead(_)),
             "{:?}",
             found.rejects
         );

@@ -22,7 +22,7 @@ impl Format for Csv {
     /// Renders chunks of rows on the rayon pool and writes them in order.
     fn write(&self, table: &(dyn Table + Sync), out: &mut dyn Write) -> Result<()> {
         let mut header = ::csv::Writer::from_writer(&mut *out);
-        header.write_record(table.columns().iter().map(|c| c.name))?;
+        header.write_record(table.spec().columns.iter().map(|c| c.name))?;
         header.flush()?;
         drop(header);
         let groups = table.group_count();

@@ -1,9 +1,10 @@
-//! Reports (SPEC §8): five tables, each written in every requested format.
+//! Reports (SPEC §8, docs/reference.md): tables, each written in every requested format.
 //!
-//! A table ([`tables`]) describes its columns and hands out rows of typed [`Cell`]s; a format
+//! A table ([`tables`]) has a [`TableSpec`] and hands out rows of typed [`Cell`]s; a format
 //! ([`csv`], [`parquet`]) turns any table into bytes. Each file is written under a temporary
 //! name and renamed, so a report is complete or absent.
 pub mod csv;
+#[cfg(feature = "parquet")]
 pub mod parquet;
 pub mod spill;
 pub mod tables;
@@ -17,7 +18,7 @@ use std::path::{Path, PathBuf};
 
 /// The type of a column, shared by every format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
+pub enum ColumnType {
     Text,
     /// Milliseconds since the epoch, UTC.
     Time,
@@ -31,7 +32,14 @@ pub enum Kind {
 #[derive(Debug, Clone, Copy)]
 pub struct Column {
     pub name: &'static str,
-    pub kind: Kind,
+    pub ty: ColumnType,
+}
+
+/// A report table's name (its file name without suffix) and columns, in report order.
+#[derive(Debug)]
+pub struct TableSpec {
+    pub name: &'static str,
+    pub columns: &'static [Column],
 }
 
 /// One value of a row; `None` is an empty cell (CSV) or a null (Parquet).
@@ -46,13 +54,12 @@ pub enum Cell<'a> {
     Flag(bool),
 }
 
-/// A report table: its name, its columns, and its rows in report order.
+/// A report table: its spec and its rows in report order.
 ///
 /// Rows come in groups (one session's rows, or one reject): a format may work on several
 /// ranges of groups at once and join the results in order.
 pub trait Table {
-    fn name(&self) -> &'static str;
-    fn columns(&self) -> &'static [Column];
+    fn spec(&self) -> &'static TableSpec;
     fn row_count(&self) -> usize;
     fn group_count(&self) -> usize;
     /// Calls `emit` with the cells of each row of `groups`, in column order.
@@ -74,13 +81,22 @@ pub trait Format: Sync {
     fn write(&self, table: &(dyn Table + Sync), out: &mut dyn Write) -> Result<()>;
 }
 
+/// The report formats written unless `--format` says otherwise.
+pub const DEFAULT_FORMATS: &str = "csv";
+
 /// The formats named by `--format`: `csv`, `parquet` or both, comma-separated.
 pub fn parse_formats(spec: &str) -> Result<Vec<&'static dyn Format>> {
     let mut formats: Vec<&'static dyn Format> = Vec::new();
     for name in spec.split(',').map(str::trim) {
         let format: &'static dyn Format = match name.to_ascii_lowercase().as_str() {
             "csv" => &csv::Csv,
+            #[cfg(feature = "parquet")]
             "parquet" => &parquet::Parquet,
+            #[cfg(not(feature = "parquet"))]
+            "parquet" => bail!(
+                "--format parquet needs a build with the `parquet` feature \
+                 (cargo install --path . --features parquet)"
+            ),
             _ => bail!("unknown report format `{name}` in --format {spec:?}: use csv, parquet or csv,parquet"),
         };
         if !formats.iter().any(|f| f.extension() == format.extension()) {
@@ -106,11 +122,11 @@ pub fn write_all(
     use rayon::prelude::*;
     jobs.par_iter()
         .map(|&(table, format)| {
-            let path = dir.join(format!("{}.{}", table.name(), format.extension()));
+            let path = dir.join(format!("{}.{}", table.spec().name, format.extension()));
             write_atomically(&path, |out| format.write(table, out)).with_context(|| {
                 format!(
                     "cannot write the {} report {}",
-                    table.name(),
+                    table.spec().name,
                     path.display()
                 )
             })?;
@@ -133,8 +149,14 @@ mod tests {
                 .collect::<Vec<_>>()
         };
         assert_eq!(names("csv"), ["csv"]);
-        assert_eq!(names("csv,parquet"), ["csv", "parquet"]);
-        assert_eq!(names("Parquet, csv,parquet"), ["parquet", "csv"]);
+        assert_eq!(names("csv,CSV"), ["csv"]);
+        if cfg!(feature = "parquet") {
+            assert_eq!(names("csv,parquet"), ["csv", "parquet"]);
+            assert_eq!(names("Parquet, csv,parquet"), ["parquet", "csv"]);
+        } else {
+            let err = parse_formats("csv,parquet").err().map(|e| e.to_string());
+            assert!(err.is_some_and(|e| e.contains("`parquet` feature")));
+        }
         let err = parse_formats("xlsx")
             .err()
             .map(|e| e.to_string())

@@ -1,7 +1,7 @@
 //! Parquet through polars: timestamps `Datetime(ms, UTC)`, counts and durations `Int64`,
 //! ratios `Float64`, flags `Boolean`, text `String`. Columns are built straight from the
 //! rows with polars' typed builders, one row group of at most 16,384 rows at a time (the memory a Parquet report holds).
-use super::{Cell, Column as ReportColumn, Format, Kind, Table};
+use super::{Cell, Column as ReportColumn, ColumnType, Format, Table};
 use anyhow::{anyhow, Result};
 use polars::prelude::*;
 use std::io::Write;
@@ -20,12 +20,12 @@ enum Builder {
 impl Builder {
     fn new(column: &ReportColumn, rows: usize) -> Builder {
         let name = PlSmallStr::from_static(column.name);
-        match column.kind {
-            Kind::Text => Builder::Text(StringChunkedBuilder::new(name, rows)),
-            Kind::Time => Builder::Time(PrimitiveChunkedBuilder::new(name, rows)),
-            Kind::Int => Builder::Int(PrimitiveChunkedBuilder::new(name, rows)),
-            Kind::Float => Builder::Float(PrimitiveChunkedBuilder::new(name, rows)),
-            Kind::Flag => Builder::Flag(BooleanChunkedBuilder::new(name, rows)),
+        match column.ty {
+            ColumnType::Text => Builder::Text(StringChunkedBuilder::new(name, rows)),
+            ColumnType::Time => Builder::Time(PrimitiveChunkedBuilder::new(name, rows)),
+            ColumnType::Int => Builder::Int(PrimitiveChunkedBuilder::new(name, rows)),
+            ColumnType::Float => Builder::Float(PrimitiveChunkedBuilder::new(name, rows)),
+            ColumnType::Flag => Builder::Flag(BooleanChunkedBuilder::new(name, rows)),
         }
     }
 
@@ -65,13 +65,13 @@ impl Builder {
     }
 }
 
-fn data_type(kind: Kind) -> DataType {
-    match kind {
-        Kind::Text => DataType::String,
-        Kind::Time => DataType::Datetime(TimeUnit::Milliseconds, Some(TimeZone::UTC)),
-        Kind::Int => DataType::Int64,
-        Kind::Float => DataType::Float64,
-        Kind::Flag => DataType::Boolean,
+fn data_type(ty: ColumnType) -> DataType {
+    match ty {
+        ColumnType::Text => DataType::String,
+        ColumnType::Time => DataType::Datetime(TimeUnit::Milliseconds, Some(TimeZone::UTC)),
+        ColumnType::Int => DataType::Int64,
+        ColumnType::Float => DataType::Float64,
+        ColumnType::Flag => DataType::Boolean,
     }
 }
 
@@ -118,10 +118,10 @@ impl Format for Parquet {
     }
 
     fn write(&self, table: &(dyn Table + Sync), out: &mut dyn Write) -> Result<()> {
-        let columns = table.columns();
+        let columns = table.spec().columns;
         let schema: Schema = columns
             .iter()
-            .map(|c| Field::new(PlSmallStr::from_static(c.name), data_type(c.kind)))
+            .map(|c| Field::new(PlSmallStr::from_static(c.name), data_type(c.ty)))
             .collect();
         let mut writer = ParquetWriter::new(out).batched(&schema)?;
         let capacity = table.row_count().min(BATCH_ROWS);

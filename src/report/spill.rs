@@ -6,7 +6,8 @@
 //! [`Parked`] entry per session. The report writers then read the rows back in report order.
 //!
 //! A row is encoded cell by cell after its table's column kinds (see [`Encoder`]).
-use super::{Cell, Column, Kind, Table};
+use super::tables::Emit;
+use super::{Cell, Column, ColumnType, Table, TableSpec};
 use anyhow::{bail, Context, Result};
 use std::fs::File;
 use std::io::{BufWriter, Write};
@@ -77,28 +78,32 @@ impl Spill {
     }
 }
 
-/// Encodes every row of `table` onto `out`; returns the part (relative to the start of `out`'s
-/// new bytes, offset to be fixed by the caller) and the row count.
-pub fn encode_rows(table: &dyn Table, out: &mut Vec<u8>) -> Result<Part> {
+/// Encodes the rows that `rows` emits (cells of `columns`) onto `out`; returns the part
+/// (relative to the start of `out`'s new bytes, offset to be fixed by the caller).
+pub fn encode_rows(
+    columns: &[Column],
+    rows: impl FnOnce(Emit<'_>) -> Result<()>,
+    out: &mut Vec<u8>,
+) -> Result<Part> {
     let start = out.len();
     let mut state = Encoder {
         out,
-        last_text: vec![None; table.columns().len()],
+        last_text: vec![None; columns.len()],
         last_time: 0,
     };
-    let mut rows = 0u32;
-    table.for_each_row(&mut |cells| {
+    let mut count = 0u32;
+    rows(&mut |cells| {
         for (column, cell) in cells.iter().enumerate() {
             state.cell(column, cell);
         }
-        rows += 1;
+        count += 1;
         Ok(())
     })?;
     let len = u32::try_from(out.len() - start).context("one session's rows exceed 4 GiB")?;
     Ok(Part {
         offset: start as u64,
         len,
-        rows,
+        rows: count,
     })
 }
 
@@ -183,7 +188,7 @@ pub fn decode_rows(
     while reader.at < bytes.len() {
         row.clear();
         for (index, column) in columns.iter().enumerate() {
-            row.push(reader.cell(index, column.kind)?);
+            row.push(reader.cell(index, column.ty)?);
         }
         emit(&row)?;
     }
@@ -228,10 +233,10 @@ impl<'b> Reader<'b> {
         })
     }
 
-    fn cell(&mut self, column: usize, kind: Kind) -> Result<Cell<'b>> {
-        Ok(match kind {
-            Kind::Flag => Cell::Flag(self.take(1)?[0] == 1),
-            Kind::Float => match self.take(1)?[0] {
+    fn cell(&mut self, column: usize, ty: ColumnType) -> Result<Cell<'b>> {
+        Ok(match ty {
+            ColumnType::Flag => Cell::Flag(self.take(1)?[0] == 1),
+            ColumnType::Float => match self.take(1)?[0] {
                 0 => Cell::Float(None),
                 _ => {
                     let mut word = [0; 8];
@@ -239,12 +244,12 @@ impl<'b> Reader<'b> {
                     Cell::Float(Some(f64::from_le_bytes(word)))
                 }
             },
-            Kind::Int => Cell::Int(self.signed()?),
-            Kind::Time => Cell::Time(self.signed()?.map(|delta| {
+            ColumnType::Int => Cell::Int(self.signed()?),
+            ColumnType::Time => Cell::Time(self.signed()?.map(|delta| {
                 self.last_time = self.last_time.wrapping_add(delta);
                 self.last_time
             })),
-            Kind::Text => match self.varint()? {
+            ColumnType::Text => match self.varint()? {
                 0 => Cell::Text(None),
                 1 => Cell::Text(Some(
                     self.last_text[column].context("internal error: a repeat without a value")?,
@@ -263,18 +268,14 @@ impl<'b> Reader<'b> {
 
 /// One report table whose rows are in the spill: `parts` in report order.
 pub struct SpilledTable<'s> {
-    pub name: &'static str,
-    pub columns: &'static [Column],
+    pub spec: &'static TableSpec,
     pub spill: &'s Spill,
     pub parts: Vec<Part>,
 }
 
 impl Table for SpilledTable<'_> {
-    fn name(&self) -> &'static str {
-        self.name
-    }
-    fn columns(&self) -> &'static [Column] {
-        self.columns
+    fn spec(&self) -> &'static TableSpec {
+        self.spec
     }
     fn row_count(&self) -> usize {
         self.parts.iter().map(|p| p.rows as usize).sum()
@@ -290,7 +291,7 @@ impl Table for SpilledTable<'_> {
         let mut buf = Vec::new();
         for &part in self.parts.get(groups).unwrap_or_default() {
             self.spill.read(part, &mut buf)?;
-            decode_rows(self.columns, &buf, emit)?;
+            decode_rows(self.spec.columns, &buf, emit)?;
         }
         Ok(())
     }
@@ -305,32 +306,34 @@ mod tests {
     const COLUMNS: &[Column] = &[
         Column {
             name: "t",
-            kind: Kind::Text,
+            ty: ColumnType::Text,
         },
         Column {
             name: "at",
-            kind: Kind::Time,
+            ty: ColumnType::Time,
         },
         Column {
             name: "n",
-            kind: Kind::Int,
+            ty: ColumnType::Int,
         },
         Column {
             name: "x",
-            kind: Kind::Float,
+            ty: ColumnType::Float,
         },
         Column {
             name: "f",
-            kind: Kind::Flag,
+            ty: ColumnType::Flag,
         },
     ];
 
+    const FIXED: TableSpec = TableSpec {
+        name: "fixed",
+        columns: COLUMNS,
+    };
+
     impl Table for Fixed {
-        fn name(&self) -> &'static str {
-            "fixed"
-        }
-        fn columns(&self) -> &'static [Column] {
-            COLUMNS
+        fn spec(&self) -> &'static TableSpec {
+            &FIXED
         }
         fn row_count(&self) -> usize {
             self.0.len()
@@ -391,13 +394,12 @@ mod tests {
         let spill = Spill::create_in(dir.path()).unwrap();
         spill.append(b"something before").unwrap();
         let mut bytes = Vec::new();
-        let mut part = encode_rows(&table, &mut bytes).unwrap();
+        let mut part = encode_rows(COLUMNS, |emit| table.for_each_row(emit), &mut bytes).unwrap();
         part.offset = spill.append(&bytes).unwrap();
         spill.finish_writing().unwrap();
 
         let spilled = SpilledTable {
-            name: "fixed",
-            columns: COLUMNS,
+            spec: &FIXED,
             spill: &spill,
             parts: vec![part, part],
         };

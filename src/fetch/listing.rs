@@ -1,0 +1,193 @@
+//! Walking the list endpoint page by page, storing (or fetching) what each page names.
+use super::by_id::drain;
+use super::client::GetError;
+use super::head::{ListPage, PageInfo, SessionHead};
+use super::plan::{describe, ApiVersion, Listing};
+use super::{Run, Stop};
+use anyhow::Context;
+use std::collections::HashSet;
+use std::sync::Arc;
+use tokio::task::JoinSet;
+
+/// The list endpoint.
+const LIST_PATH: &str = "/v2/sessions/";
+/// How many times a listing is walked when the list keeps changing while it is paged.
+const MAX_PASSES: u32 = 3;
+/// Listing pages asked for at once (the limiter still bounds the requests in flight): a
+/// `lastPage` that is not to be believed costs at most this many needless requests.
+const MAX_PAGE_TASKS: usize = 32;
+
+/// One listing walk's bookkeeping.
+struct Walk<'a> {
+    run: &'a Arc<Run>,
+    details: bool,
+    /// Sessions met on any page of this run: each is handled once.
+    seen: HashSet<String>,
+    /// Sessions met in the current pass, and whether one was met twice in it (the list
+    /// moved under the pages).
+    pass_seen: HashSet<String>,
+    moved: bool,
+    pages: u64,
+    work: JoinSet<Result<(), Stop>>,
+}
+
+/// Walks every listing query to its last page and stores what is wanted. Returns the distinct
+/// sessions listed and the pages read.
+pub(super) async fn list(
+    run: &Arc<Run>,
+    listing: &Listing,
+    details: bool,
+) -> Result<(HashSet<String>, u64), Stop> {
+    let mut walk = Walk {
+        run,
+        details,
+        seen: HashSet::new(),
+        pass_seen: HashSet::new(),
+        moved: false,
+        pages: 0,
+        work: JoinSet::new(),
+    };
+    for query in listing.queries() {
+        for pass in 1..=MAX_PASSES {
+            let moved = walk.pass(&query).await?;
+            if !moved {
+                break;
+            }
+            let what = describe(LIST_PATH, &query);
+            if pass < MAX_PASSES {
+                run.progress.note(&format!(
+                    "fetch: the list changed while it was paged ({what}); listing it again"
+                ));
+            } else {
+                run.progress.note(&format!(
+                    "fetch: the list kept changing while it was paged ({what}); \
+                     sessions that moved between pages may be missing: run fetch again"
+                ));
+            }
+        }
+    }
+    drain(std::mem::take(&mut walk.work)).await?;
+    Ok((walk.seen, walk.pages))
+}
+
+impl Walk<'_> {
+    /// Reads every page of one query (page 1 first, then the rest in parallel). Says whether
+    /// the list changed meanwhile: pages disagreeing on the total or the last page, or a
+    /// session on two pages. (An insertion and a deletion between two page reads that leave
+    /// no such trace cannot be seen from the pages.)
+    async fn pass(&mut self, query: &[(String, String)]) -> Result<bool, Stop> {
+        self.pass_seen.clear();
+        self.moved = false;
+        let run = Arc::clone(self.run);
+        let get_page = move |page: u64| {
+            let run = Arc::clone(&run);
+            let mut query = query.to_vec();
+            query.push(("page".into(), page.to_string()));
+            async move {
+                let usable = |body: &str| {
+                    serde_json::from_str::<ListPage>(body)
+                        .map(drop)
+                        .map_err(|e| format!("not a list page: {e}"))
+                };
+                let result = run.api.get(LIST_PATH, &query, usable).await;
+                (describe(LIST_PATH, &query), result)
+            }
+        };
+        self.run.progress.pages_expected(1);
+        let (request, first) = get_page(1).await;
+        let Some((info, _)) = self.page(request, first)? else {
+            return Ok(false);
+        };
+        let mut infos = vec![info];
+        let mut last = info.last_page.max(1);
+        self.run.progress.pages_expected(last - 1);
+        let mut pages = JoinSet::new();
+        let mut next = 2;
+        // A page without sessions: the list shrank (the pages then disagree on the total), or
+        // `lastPage` said more than there is. Nothing after it is asked for.
+        let mut emptied = false;
+        loop {
+            while !emptied && next <= last && pages.len() < MAX_PAGE_TASKS {
+                pages.spawn(get_page(next));
+                next += 1;
+            }
+            let Some(done) = pages.join_next().await else {
+                break;
+            };
+            let (request, result) = done.context("a listing task was interrupted")?;
+            if let Some((info, sessions)) = self.page(request, result)? {
+                // A page may report more pages than the first did: follow it.
+                if info.last_page > last {
+                    self.run.progress.pages_expected(info.last_page - last);
+                    last = info.last_page;
+                }
+                emptied |= sessions == 0;
+                infos.push(info);
+            }
+        }
+        let first = infos[0];
+        Ok(self.moved
+            || infos
+                .iter()
+                .any(|i| i.total != first.total || i.last_page != first.last_page))
+    }
+
+    /// Handles one page's answer: stores (or schedules) its sessions, records a failure.
+    /// Returns the page's info and how many sessions it held.
+    fn page(
+        &mut self,
+        request: String,
+        result: Result<String, GetError>,
+    ) -> Result<Option<(PageInfo, usize)>, Stop> {
+        self.run.progress.page_done();
+        let body = match result {
+            Ok(body) => body,
+            Err(GetError::Failed(reason)) => {
+                self.run.fail("", request, reason);
+                return Ok(None);
+            }
+            Err(GetError::Fatal(reason)) => return Err(anyhow::anyhow!(reason)),
+        };
+        self.pages += 1;
+        let page: ListPage = serde_json::from_str(&body)
+            .with_context(|| format!("the answer to {request} changed under us"))?;
+        for raw in &page.data {
+            let document = raw.get();
+            let head = match SessionHead::parse(document.as_bytes()) {
+                Ok(head) => head,
+                Err(e) => {
+                    self.run.fail(
+                        "",
+                        request.clone(),
+                        format!("a listed session is not an object: {e}"),
+                    );
+                    continue;
+                }
+            };
+            let Some(id) = head.id.clone() else {
+                self.run
+                    .fail("", request.clone(), "a listed session has no id".into());
+                continue;
+            };
+            if !self.pass_seen.insert(id.clone()) {
+                self.moved = true;
+                continue;
+            }
+            if !self.seen.insert(id.clone())
+                || !self.run.wanted(&id)
+                || !self.run.schedule(&id, &request)
+            {
+                continue;
+            }
+            let run = Arc::clone(self.run);
+            if self.details {
+                self.work.spawn(run.fetch_one(id, ApiVersion::V2));
+            } else {
+                let document = document.to_string();
+                self.work
+                    .spawn(async move { run.put(id, head, document).await });
+            }
+        }
+        Ok(Some((page.page_info, page.data.len())))
+    }
+}

@@ -13,10 +13,8 @@ use sessionstats::ingest::document::{text, Document};
 use std::hint::black_box;
 
 const CORPUS: u64 = 10_000;
-const ANALYSIS: Config = Config {
-    as_of: 1_711_929_600_000, // 2024-04-01T00:00:00Z, after every generated session
-    max_pair_participants: 200,
-};
+// 2024-04-01T00:00:00Z, after every generated session.
+const ANALYSIS: Config = Config::new(1_711_929_600_000);
 const GEN: GenConfig = GenConfig {
     sessions: CORPUS,
     seed: 1,

@@ -1,12 +1,15 @@
 //! The `analyze` pipeline: read every input file in parallel, analyse each session while its
 //! file's bytes are in memory, park its report rows in the spill, keep one copy of each session
-//! id, and put the sessions in report order.
+//! id, keep the sessions of the `--since`/`--until` window, put them in report order, and roll
+//! them up (rooms, people, account concurrency, usage).
+use crate::analysis::rollups::{ParticipantFacts, RollupTables, Rollups, SessionFacts};
 use crate::analysis::{analyze_session, Config, SessionReport};
 use crate::ingest::walk::InputFile;
 use crate::ingest::{read_file, Origin, Reject};
+use crate::report::spill::decode_rows;
 use crate::report::spill::{encode_rows, Part, Spill, SpilledTable};
-use crate::report::tables::{Rejects, PER_SESSION};
-use crate::report::Table;
+use crate::report::tables::{self, InMemory, PER_SESSION};
+use crate::report::{Cell, Table, TableSpec};
 use crate::time::Millis;
 use anyhow::Result;
 use rayon::prelude::*;
@@ -21,6 +24,9 @@ pub struct Analysis {
     pub rejects: Vec<Reject>,
     /// Copies of a session id that lost to another copy (SPEC §2).
     pub duplicates_dropped: usize,
+    /// Sessions whose start lies outside `--since`/`--until` (SPEC §10).
+    pub outside_window: usize,
+    pub rollups: RollupTables,
     spill: Spill,
 }
 
@@ -62,12 +68,172 @@ impl Analysis {
                 }) as Box<dyn Table + Sync>
             })
             .collect();
-        out.push(Box::new(Rejects(&self.rejects)));
+        let r = &self.rollups;
+        out.push(Box::new(InMemory {
+            spec: &tables::ROOMS,
+            rows: &r.rooms,
+            emit: tables::room_row,
+        }));
+        out.push(Box::new(InMemory {
+            spec: &tables::PEOPLE,
+            rows: &r.people,
+            emit: tables::person_row,
+        }));
+        out.push(Box::new(InMemory {
+            spec: &tables::ACCOUNT_CONCURRENCY,
+            rows: &r.account_concurrency,
+            emit: tables::account_row,
+        }));
+        out.push(Box::new(InMemory {
+            spec: &tables::USAGE,
+            rows: &r.usage,
+            emit: tables::usage_row,
+        }));
+        out.push(Box::new(InMemory {
+            spec: &tables::REJECTS,
+            rows: &self.rejects,
+            emit: tables::reject_row,
+        }));
         out
     }
 }
 
+/// Where the figures the rollups need stand in the spilled rows.
+struct FactColumns {
+    room_id: usize,
+    started_at: usize,
+    ended_at: usize,
+    ongoing: usize,
+    duration_ms: usize,
+    participant_ms: usize,
+    peak_concurrency: usize,
+    participant_id: usize,
+    name: usize,
+    present: usize,
+    attended_ms: usize,
+    first_join: usize,
+    last_leave: usize,
+    changed_at: usize,
+    concurrency: usize,
+}
+
+/// The position of column `name` in `spec` (the tables are fixed, so a miss is a bug caught by
+/// every test that computes a rollup).
+fn position(spec: &TableSpec, name: &str) -> usize {
+    spec.columns
+        .iter()
+        .position(|c| c.name == name)
+        .unwrap_or(usize::MAX)
+}
+
+impl FactColumns {
+    fn new() -> FactColumns {
+        let (s, p, c) = (
+            &tables::SESSIONS,
+            &tables::PARTICIPANTS,
+            &tables::CONCURRENCY,
+        );
+        FactColumns {
+            room_id: position(s, "room_id"),
+            started_at: position(s, "started_at"),
+            ended_at: position(s, "ended_at"),
+            ongoing: position(s, "ongoing"),
+            duration_ms: position(s, "duration_ms"),
+            participant_ms: position(s, "participant_ms"),
+            peak_concurrency: position(s, "peak_concurrency"),
+            participant_id: position(p, "participant_id"),
+            name: position(p, "name"),
+            present: position(p, "present"),
+            attended_ms: position(p, "attended_ms"),
+            first_join: position(p, "first_join"),
+            last_leave: position(p, "last_leave"),
+            changed_at: position(c, "changed_at"),
+            concurrency: position(c, "concurrency"),
+        }
+    }
+}
+
+fn text_cell(cells: &[Cell<'_>], at: usize) -> Option<String> {
+    match cells.get(at) {
+        Some(Cell::Text(Some(bytes))) => Some(String::from_utf8_lossy(bytes).into_owned()),
+        _ => None,
+    }
+}
+
+fn int_cell(cells: &[Cell<'_>], at: usize) -> Option<i64> {
+    match cells.get(at) {
+        Some(Cell::Int(value) | Cell::Time(value)) => *value,
+        _ => None,
+    }
+}
+
+fn flag_cell(cells: &[Cell<'_>], at: usize) -> bool {
+    matches!(cells.get(at), Some(Cell::Flag(true)))
+}
+
+/// Reads back what the rollups need of one parked session.
+fn session_facts(
+    spill: &Spill,
+    session: &Parked,
+    at: &FactColumns,
+    buf: &mut Vec<u8>,
+) -> Result<SessionFacts> {
+    let mut facts = SessionFacts::default();
+    spill.read(session.part(&tables::SESSIONS), buf)?;
+    decode_rows(tables::SESSIONS.columns, buf, &mut |cells| {
+        facts.room_id = text_cell(cells, at.room_id);
+        facts.started_at = int_cell(cells, at.started_at).unwrap_or_default();
+        facts.ended_at = int_cell(cells, at.ended_at).unwrap_or_default();
+        facts.ongoing = flag_cell(cells, at.ongoing);
+        facts.duration_ms = int_cell(cells, at.duration_ms).unwrap_or_default();
+        facts.participant_ms = int_cell(cells, at.participant_ms).unwrap_or_default();
+        facts.peak_concurrency = int_cell(cells, at.peak_concurrency).unwrap_or_default();
+        Ok(())
+    })?;
+    spill.read(session.part(&tables::PARTICIPANTS), buf)?;
+    decode_rows(tables::PARTICIPANTS.columns, buf, &mut |cells| {
+        facts.participants.push(ParticipantFacts {
+            participant_id: text_cell(cells, at.participant_id).unwrap_or_default(),
+            name: text_cell(cells, at.name),
+            present: flag_cell(cells, at.present),
+            attended_ms: int_cell(cells, at.attended_ms).unwrap_or_default(),
+            first_join: int_cell(cells, at.first_join),
+            last_leave: int_cell(cells, at.last_leave),
+        });
+        Ok(())
+    })?;
+    spill.read(session.part(&tables::CONCURRENCY), buf)?;
+    decode_rows(tables::CONCURRENCY.columns, buf, &mut |cells| {
+        facts.timeline.push((
+            int_cell(cells, at.changed_at).unwrap_or_default(),
+            int_cell(cells, at.concurrency).unwrap_or_default(),
+        ));
+        Ok(())
+    })?;
+    Ok(facts)
+}
+
+/// The rollup tables of the kept sessions (in report order).
+fn roll_up(spill: &Spill, sessions: &[Parked], config: &Config) -> Result<RollupTables> {
+    let columns = FactColumns::new();
+    let mut rollups = Rollups::new(config.calendar, config.quota);
+    let mut buf = Vec::new();
+    for session in sessions {
+        rollups.add(&session_facts(spill, session, &columns, &mut buf)?);
+    }
+    Ok(rollups.finish())
+}
+
 impl Parked {
+    /// Where its rows of the per-session table `spec` lie.
+    fn part(&self, spec: &TableSpec) -> Part {
+        PER_SESSION
+            .iter()
+            .position(|table| std::ptr::eq(table.spec, spec))
+            .map(|i| self.parts[i])
+            .unwrap_or_default()
+    }
+
     /// SPEC §2: the copy with an `end`; then the latest `end`; then the most timelog entries;
     /// then the first in path order. `Less` means "keep `self` rather than `other`".
     fn preference(&self, other: &Parked) -> Ordering {
@@ -153,8 +319,8 @@ pub fn analyze_files(
                     let s = &report.session;
                     parker.park(Parked {
                         session_id: s.session_id.to_owned(),
-                        start: s.start,
-                        end: s.end,
+                        start: s.started_at,
+                        end: s.ended_at,
                         ongoing: s.ongoing,
                         pairs_skipped: s.pairs_skipped,
                         timelog_entries: session.raw.timelog_entries(),
@@ -177,7 +343,11 @@ pub fn analyze_files(
         candidates.extend(file_sessions);
         rejects.extend(file_rejects);
     }
-    let (sessions, duplicates_dropped) = keep_one_per_id(candidates);
+    let (mut sessions, duplicates_dropped) = keep_one_per_id(candidates);
+    let before_window = sessions.len();
+    sessions.retain(|s| config.in_window(s.start));
+    let outside_window = before_window - sessions.len();
+    let rollups = roll_up(&spill, &sessions, config)?;
     // Stable: rejects of one (path, line) stay in the order they were found in the file.
     rejects.sort_by(|a, b| {
         a.path
@@ -189,6 +359,8 @@ pub fn analyze_files(
         sessions,
         rejects,
         duplicates_dropped,
+        outside_window,
+        rollups,
         spill,
     })
 }
@@ -218,10 +390,7 @@ mod tests {
     use crate::ingest::walk::discover;
     use std::fs;
 
-    const CONFIG: Config = Config {
-        as_of: 1_700_000_000_000,
-        max_pair_participants: 200,
-    };
+    const CONFIG: Config = Config::new(1_700_000_000_000);
 
     /// Writes `files` (name, content) into a folder and analyses it.
     fn analyze(files: &[(&str, &str)]) -> Analysis {

@@ -7,10 +7,16 @@
 //! | §3 bounds, §5 per session | [`session`] |
 //! | §5 peak, empty time; §7 timeline | [`concurrency`] |
 //! | §6 overlaps | [`overlaps`] |
+//! | §9 presence, lateness, early leaving | [`presence`] (and [`participant`]) |
+//! | §10 periods, `--tz`, `--since`/`--until` | [`period`] |
+//! | §10 `rooms`, `people`; §11 `account_concurrency`, `usage`, `--quota` | [`rollups`] |
 pub mod concurrency;
 pub mod intervals;
 pub mod overlaps;
 pub mod participant;
+pub mod period;
+pub mod presence;
+pub mod rollups;
 pub mod session;
 
 pub use session::{analyze_session, SessionReport};
@@ -28,6 +34,37 @@ pub struct Config {
     pub as_of: Millis,
     /// Sessions with more participants get no overlaps rows.
     pub max_pair_participants: usize,
+    /// Who counts as present (SPEC §9).
+    pub present: presence::Threshold,
+    /// The zone and length of the rollups' periods (SPEC §10).
+    pub calendar: period::Calendar,
+    /// Keep only sessions whose start lies in `[since, until)` (SPEC §10).
+    pub since: Option<Millis>,
+    pub until: Option<Millis>,
+    /// The plan's limit of concurrent participants (SPEC §11).
+    pub quota: Option<i64>,
+}
+
+impl Config {
+    /// The run's settings with SPEC's defaults (present at any attendance, UTC days, no
+    /// window, no quota), closing open work at `as_of`.
+    pub const fn new(as_of: Millis) -> Config {
+        Config {
+            as_of,
+            max_pair_participants: DEFAULT_MAX_PAIR_PARTICIPANTS,
+            present: presence::Threshold::Any,
+            calendar: period::Calendar::UTC_DAYS,
+            since: None,
+            until: None,
+            quota: None,
+        }
+    }
+
+    /// Whether a session starting at `start` is in the `--since`/`--until` window.
+    pub fn in_window(&self, start: Millis) -> bool {
+        self.since.is_none_or(|since| start >= since)
+            && self.until.is_none_or(|until| start < until)
+    }
 }
 
 #[cfg(test)]
@@ -42,10 +79,7 @@ mod tests {
     use serde_json::{json, Value};
 
     const BASE: Millis = 1_634_630_135_000;
-    const CONFIG: Config = Config {
-        as_of: BASE + 1000,
-        max_pair_participants: 200,
-    };
+    const CONFIG: Config = Config::new(BASE + 1000);
 
     fn at(offset: Millis) -> Value {
         Value::String(to_rfc3339(BASE + offset))
@@ -109,7 +143,7 @@ mod tests {
             "participants": [{"participantId": "a", "timelog": [{"start": at(500), "end": null}]}]});
         let r = analyze(&doc, &CONFIG);
         assert_eq!(
-            (r.session.ongoing, r.session.end, r.session.duration_ms),
+            (r.session.ongoing, r.session.ended_at, r.session.duration_ms),
             (true, BASE + 1000, 1000)
         );
         assert_eq!(r.session.status, Some("ongoing"));
@@ -126,7 +160,7 @@ mod tests {
         let r = analyze(&doc, &CONFIG);
         assert_eq!(
             (
-                r.session.start,
+                r.session.started_at,
                 r.session.duration_ms,
                 r.session.invalid_intervals
             ),
@@ -134,7 +168,7 @@ mod tests {
         );
         let bare = analyze(&json!({"id": "s", "end": at(100)}), &CONFIG);
         assert_eq!(
-            (bare.session.start, bare.session.duration_ms),
+            (bare.session.started_at, bare.session.duration_ms),
             (BASE + 100, 0)
         );
         assert_eq!(
@@ -184,7 +218,7 @@ mod tests {
                 "timelog": entries.iter().map(|(s, e)| json!({"start": at(*s), "end": e.map(at)})).collect::<Vec<_>>(),
             })).collect();
             let doc = json!({"id": "s", "start": at(start), "end": end.map(at), "participants": participants});
-            let r = analyze(&doc, &Config { as_of: BASE + as_of, max_pair_participants: 200 });
+            let r = analyze(&doc, &Config { as_of: BASE + as_of, ..CONFIG });
 
             // The model: presence of each participant id at each millisecond of [start, end).
             let end_bound = end.unwrap_or(as_of);

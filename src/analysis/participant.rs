@@ -21,6 +21,12 @@ pub struct ParticipantRow<'s> {
     pub attendance_pct: Option<f64>,
     /// Any valid interval had no `end` and was closed at the session's end bound.
     pub open: bool,
+    /// `first_join - start` of the session (SPEC §9).
+    pub late_ms: Option<i64>,
+    /// `end - last_leave` of the session.
+    pub early_leave_ms: Option<i64>,
+    /// Present under the run's threshold (set by the session, which knows it).
+    pub present: bool,
 }
 
 /// A timelog entry after parsing, before the session bounds are known.
@@ -125,6 +131,9 @@ pub fn summarize<'s>(
         },
         attendance_pct: (duration > 0).then(|| 100.0 * attended_ms as f64 / duration as f64),
         open,
+        late_ms: first_join.map(|first| first - bounds.start),
+        early_leave_ms: last_leave.map(|last| bounds.end - last),
+        present: false,
     };
     Participant {
         row,

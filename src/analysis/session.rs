@@ -15,8 +15,8 @@ pub struct SessionRow<'s> {
     pub session_id: &'s str,
     pub room_id: Option<&'s str>,
     pub status: Option<&'s str>,
-    pub start: Millis,
-    pub end: Millis,
+    pub started_at: Millis,
+    pub ended_at: Millis,
     pub ongoing: bool,
     pub duration_ms: i64,
     /// v1 `activeDuration` as reported; a number, possibly fractional.
@@ -34,6 +34,8 @@ pub struct SessionRow<'s> {
     pub invalid_participants: i64,
     pub clipped_ms: i64,
     pub pairs_skipped: bool,
+    /// Participants present under the run's threshold (SPEC §9).
+    pub present: i64,
 }
 
 /// Everything one session contributes to the reports, borrowing its text from the document.
@@ -80,7 +82,8 @@ pub fn analyze_session<'s>(
     let mut unions = Vec::with_capacity(groups.len());
     let (mut invalid_intervals, mut clipped_ms): (i64, i64) = (0, 0);
     for group in &groups {
-        let p = summarize(group.id, group.name, &group.entries, bounds, end);
+        let mut p = summarize(group.id, group.name, &group.entries, bounds, end);
+        p.row.present = config.present.admits(p.row.attended_ms, duration_ms);
         invalid_intervals += p.invalid_intervals;
         clipped_ms = clipped_ms.saturating_add(p.clipped_ms);
         participants.push(p.row);
@@ -103,8 +106,8 @@ pub fn analyze_session<'s>(
         session_id: id,
         room_id: raw.room(),
         status: text(&raw.status),
-        start,
-        end,
+        started_at: start,
+        ended_at: end,
         ongoing: given_end.is_none(),
         duration_ms,
         reported_active_duration: raw.active_duration.and_then(|n| n.0),
@@ -121,6 +124,7 @@ pub fn analyze_session<'s>(
         invalid_participants,
         clipped_ms,
         pairs_skipped,
+        present: participants.iter().filter(|p| p.present).count() as i64,
     };
     SessionReport {
         session,

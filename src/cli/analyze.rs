@@ -1,6 +1,9 @@
 //! `sessionstats analyze`: read session documents, compute the metrics, write the reports.
 use anyhow::{anyhow, bail, Context, Result};
 use indicatif::{ProgressBar, ProgressStyle};
+use sessionstats::analysis::period::{parse_zone, PeriodKind};
+use sessionstats::analysis::presence::Threshold;
+use sessionstats::analysis::rollups::Headline;
 use sessionstats::analysis::{Config, DEFAULT_MAX_PAIR_PARTICIPANTS};
 use sessionstats::ingest::walk::discover;
 use sessionstats::outcome::Outcome;
@@ -34,6 +37,15 @@ pub struct AnalyzeArgs {
     /// (pairs grow with the square of the participants).
     #[arg(long, default_value_t = DEFAULT_MAX_PAIR_PARTICIPANTS, value_name = "N")]
     pub max_pair_participants: usize,
+    #[command(flatten)]
+    pub answers: AnswerOptions,
+    /// Keep only sessions that started at or after WHEN: an RFC 3339 instant, or a date
+    /// (2024-05-31) meaning local midnight in --tz.
+    #[arg(long, value_name = "WHEN")]
+    pub since: Option<String>,
+    /// Keep only sessions that started before WHEN (as --since).
+    #[arg(long, value_name = "WHEN")]
+    pub until: Option<String>,
     /// Worker threads; default: all cores.
     #[arg(long, value_name = "N")]
     pub threads: Option<usize>,
@@ -42,13 +54,87 @@ pub struct AnalyzeArgs {
     pub quiet: bool,
 }
 
+/// What the answers are about: who counts as present, the periods of the rollups, the
+/// plan's quota (shared by `analyze` and `run`, whose config file uses the same keys).
+#[derive(Debug, Clone, Default, clap::Args, serde::Deserialize)]
+#[serde(default, rename_all = "kebab-case")]
+pub struct AnswerOptions {
+    /// Who counts as present: a duration (0, 90s, 10m, 1h30m; units ms, s, m, h) or a share
+    /// of the session (75%, 62.5%) [default: 0, any attendance]
+    #[arg(long, value_name = "THRESHOLD")]
+    pub present: Option<String>,
+    /// Time zone of the periods and of dates given to --since/--until: an IANA name such as
+    /// Europe/Berlin or Asia/Kolkata [default: UTC]
+    #[arg(long, value_name = "ZONE")]
+    pub tz: Option<String>,
+    /// Length of the rollups' periods: day, week (ISO, Monday to Sunday) or month
+    /// [default: day]
+    #[arg(long, value_name = "PERIOD", value_parser = ["day", "week", "month"])]
+    pub period: Option<String>,
+    /// The plan's limit of concurrent participants across the account; usage then reports
+    /// the time over it (over_quota_ms)
+    #[arg(long, value_name = "N")]
+    pub quota: Option<i64>,
+}
+
+impl AnswerOptions {
+    /// Values from `other` (a config file) where this one has none.
+    pub fn or(self, other: AnswerOptions) -> AnswerOptions {
+        AnswerOptions {
+            present: self.present.or(other.present),
+            tz: self.tz.or(other.tz),
+            period: self.period.or(other.period),
+            quota: self.quota.or(other.quota),
+        }
+    }
+
+    /// Sets the threshold, calendar and quota of `config`.
+    pub fn apply(&self, config: &mut Config) -> Result<()> {
+        if let Some(present) = &self.present {
+            config.present = present
+                .parse::<Threshold>()
+                .map_err(|e| anyhow!("--present: {e}"))?;
+        }
+        if let Some(tz) = &self.tz {
+            config.calendar.zone = parse_zone(tz).map_err(|e| anyhow!(e))?;
+        }
+        if let Some(period) = &self.period {
+            config.calendar.kind = period.parse::<PeriodKind>().map_err(|e| anyhow!(e))?;
+        }
+        if let Some(quota) = self.quota {
+            if quota < 0 {
+                bail!("--quota must be a number of participants, 0 or more, not {quota}");
+            }
+            config.quota = Some(quota);
+        }
+        Ok(())
+    }
+}
+
 pub fn execute(args: &AnalyzeArgs) -> Result<Outcome> {
+    analyze(args).map(|(outcome, _)| outcome)
+}
+
+/// Runs `analyze`; also returns the headline figures (for `run`'s last lines).
+pub fn analyze(args: &AnalyzeArgs) -> Result<(Outcome, Headline)> {
     let started = Instant::now();
     let formats = report::parse_formats(&args.format)?;
-    let config = Config {
-        as_of: as_of(args.as_of.as_deref())?,
-        max_pair_participants: args.max_pair_participants,
+    let mut config = Config::new(as_of(args.as_of.as_deref())?);
+    config.max_pair_participants = args.max_pair_participants;
+    args.answers.apply(&mut config)?;
+    let when = |text: &Option<String>, option: &str| {
+        text.as_deref()
+            .map(|t| config.calendar.parse_when(t))
+            .transpose()
+            .map_err(|e| anyhow!("--{option}: {e}"))
     };
+    config.since = when(&args.since, "since")?;
+    config.until = when(&args.until, "until")?;
+    if let (Some(since), Some(until)) = (config.since, config.until) {
+        if until <= since {
+            bail!("--until must be after --since (the window is [since, until))");
+        }
+    }
     let pool = thread_pool(args.threads)?;
 
     std::fs::create_dir_all(&args.out)
@@ -106,7 +192,7 @@ pub fn execute(args: &AnalyzeArgs) -> Result<Outcome> {
             }
         );
     }
-    Ok(outcome)
+    Ok((outcome, analysis.rollups.headline()))
 }
 
 fn as_of(arg: Option<&str>) -> Result<Millis> {
@@ -187,6 +273,37 @@ struct Summary<'a> {
     out: &'a Path,
 }
 
+/// `12.35` participant-hours from milliseconds.
+pub fn hours(ms: i64) -> String {
+    format!("{:.2}", ms as f64 / 3_600_000.0)
+}
+
+/// `1h 02m 03.004s`, `45.000s`.
+pub fn duration(ms: i64) -> String {
+    let (h, m, s) = (ms / 3_600_000, ms / 60_000 % 60, ms % 60_000);
+    let seconds = format!("{}.{:03}s", s / 1000, s % 1000);
+    match (h, m) {
+        (0, 0) => seconds,
+        (0, m) => format!("{m}m {seconds}"),
+        (h, m) => format!("{h}h {m:02}m {seconds}"),
+    }
+}
+
+/// `7 participants at 2024-05-01T10:00:00.000Z`, or `nobody was present`.
+pub fn describe_peak(headline: &Headline) -> String {
+    match headline.peak {
+        Some(peak) => format!(
+            "{} at {}",
+            count(
+                usize::try_from(peak.concurrency).unwrap_or(usize::MAX),
+                "participant"
+            ),
+            to_rfc3339(peak.changed_at)
+        ),
+        None => "nobody was present".to_owned(),
+    }
+}
+
 /// How many rejects and skipped sessions are named one by one before "and N more".
 const LISTED: usize = 5;
 
@@ -210,6 +327,35 @@ impl std::fmt::Display for Summary<'_> {
             self.elapsed_s
         )?;
         writeln!(f, "  as-of:              {}", to_rfc3339(self.config.as_of))?;
+        if a.outside_window > 0 || self.config.since.is_some() || self.config.until.is_some() {
+            writeln!(
+                f,
+                "  outside the window: {} left out (started outside [{}, {}))",
+                count(a.outside_window, "session"),
+                self.config.since.map_or("…".to_owned(), to_rfc3339),
+                self.config.until.map_or("…".to_owned(), to_rfc3339),
+            )?;
+        }
+        let headline = a.rollups.headline();
+        writeln!(
+            f,
+            "  participant-hours:  {}",
+            hours(headline.participant_ms)
+        )?;
+        writeln!(
+            f,
+            "  present:            {} of {} participants (threshold {})",
+            headline.present, headline.participants, self.config.present
+        )?;
+        writeln!(f, "  account peak:       {}", describe_peak(&headline))?;
+        if let Some(over) = headline.over_quota_ms {
+            writeln!(
+                f,
+                "  over quota ({}):    {}",
+                self.config.quota.unwrap_or_default(),
+                duration(over)
+            )?;
+        }
         writeln!(
             f,
             "  files skipped:      {} (not .json, .ndjson, .jsonl or .gz of them)",

@@ -1,20 +1,22 @@
 //! `sessionstats run`: the nightly job. Fetch a window of sessions into the store, then
 //! analyze the store's day folders of that window into a dated report folder.
-use super::analyze::{self, AnalyzeArgs};
+use super::analyze::{self, AnalyzeArgs, AnswerOptions};
 use super::fetch::fetch_and_summarize;
 use super::options::{LoadOptions, SelectOptions};
 use anyhow::{bail, Context, Result};
-use chrono::{DateTime, Duration as Days, NaiveTime, Utc};
+use chrono::{Duration as Days, Utc};
 use serde::Deserialize;
+use sessionstats::analysis::period::{parse_zone, Calendar, PeriodKind};
 use sessionstats::analysis::DEFAULT_MAX_PAIR_PARTICIPANTS;
-use sessionstats::fetch::plan;
 use sessionstats::fetch::{FetchConfig, Target};
 use sessionstats::outcome::Outcome;
 use sessionstats::report::DEFAULT_FORMATS;
 use sessionstats::time::utc_date;
+use sessionstats::time::{to_rfc3339, Millis};
 use std::path::{Path, PathBuf};
 
-/// Fetch a window of sessions (default: the previous UTC day), then analyze it.
+/// Fetch a window of sessions (default: the previous local day in --tz), then analyze
+/// exactly the sessions that started in it.
 ///
 /// Every option can also come from a TOML file (--config) whose keys are the long option
 /// names (out = "/data/sessions", concurrency = 4, room = ["a", "b"], …); the command line wins.
@@ -47,6 +49,9 @@ pub struct RunArgs {
          [default: {DEFAULT_MAX_PAIR_PARTICIPANTS}]"
     ))]
     pub max_pair_participants: Option<usize>,
+    #[command(flatten)]
+    #[serde(flatten)]
+    pub answers: AnswerOptions,
     /// Analysis worker threads [default: all cores]
     #[arg(long, value_name = "N")]
     pub threads: Option<usize>,
@@ -67,6 +72,7 @@ impl RunArgs {
             load: self.load.clone().or(file.load),
             format: self.format.clone().or(file.format),
             max_pair_participants: self.max_pair_participants.or(file.max_pair_participants),
+            answers: self.answers.clone().or(file.answers),
             threads: self.threads.or(file.threads),
         })
     }
@@ -97,26 +103,44 @@ fn read_config(path: &Path) -> Result<RunArgs> {
         .with_context(|| format!("{}: a value has the wrong type", path.display()))
 }
 
-/// The window `[since, until)` in epoch ms: the options, or the previous UTC day.
-fn window(select: &SelectOptions, now: DateTime<Utc>) -> Result<(i64, Option<i64>)> {
-    let (since, until) = plan::window(select.since.as_deref(), select.until.as_deref())?;
-    match (since, until) {
-        (Some(since), until) => Ok((since, until)),
+/// The window `[since, until)` in epoch ms, parsed once: the options (dates are local
+/// midnights in `days`' zone; `--since` alone runs until now), or the previous local day.
+fn window(select: &SelectOptions, days: &Calendar, now: Millis) -> Result<(Millis, Millis)> {
+    let parse = |text: &Option<String>, option: &str| {
+        text.as_deref()
+            .map(|t| days.parse_when(t))
+            .transpose()
+            .map_err(|e| anyhow::anyhow!("--{option}: {e}"))
+    };
+    let (since, until) = match (
+        parse(&select.since, "since")?,
+        parse(&select.until, "until")?,
+    ) {
+        (Some(since), Some(until)) => (since, until),
+        (Some(since), None) if since < now => (since, now),
+        (Some(_), None) => {
+            bail!("--since lies in the future and no --until was given: the window would be empty")
+        }
         (None, None) => {
-            let today = now.date_naive().and_time(NaiveTime::MIN).and_utc();
-            let yesterday = today - Days::days(1);
-            Ok((yesterday.timestamp_millis(), Some(today.timestamp_millis())))
+            let today = days.period_of(now);
+            (days.day_start(today - Days::days(1)), days.day_start(today))
         }
         (None, Some(_)) => bail!("--until needs --since in run (a report covers a bounded window)"),
+    };
+    if until <= since {
+        bail!("--until must be after --since (the window is [since, until))");
     }
+    Ok((since, until))
 }
 
-/// The report folder name: the day for a one-day window, else `FIRST_LAST` (days, inclusive).
-fn report_name(since: i64, until: i64) -> String {
-    match (utc_date(since), utc_date(until - 1)) {
-        (Some(first), Some(last)) if first == last => first.to_string(),
-        (Some(first), Some(last)) => format!("{first}_{last}"),
-        _ => format!("{since}_{until}"),
+/// The report folder name: the local day for a one-day window, else `FIRST_LAST` (local
+/// days, inclusive).
+fn report_name(since: Millis, until: Millis, days: &Calendar) -> String {
+    let (first, last) = (days.period_of(since), days.period_of(until - 1));
+    if first == last {
+        first.to_string()
+    } else {
+        format!("{first}_{last}")
     }
 }
 
@@ -144,15 +168,23 @@ pub fn execute(args: &RunArgs) -> Result<Outcome> {
     let Some(out) = args.out.clone() else {
         bail!("run needs the store folder: --out DIR, or out = \"DIR\" in the config file");
     };
-    let (since, until) = window(&args.select, Utc::now())?;
-    let until = until.unwrap_or_else(|| Utc::now().timestamp_millis());
+    let zone = match &args.answers.tz {
+        Some(name) => parse_zone(name).map_err(|e| anyhow::anyhow!(e))?,
+        None => chrono_tz::Tz::UTC,
+    };
+    let days = Calendar {
+        zone,
+        kind: PeriodKind::Day,
+    };
+    let (since, until) = window(&args.select, &days, Utc::now().timestamp_millis())?;
     let listing = args
         .select
         .listing_in(&args.load, Some(since), Some(until))?;
     super::say(format_args!(
-        "run: sessions started in [{}, {}) UTC, store {}\n",
-        sessionstats::time::to_rfc3339(since),
-        sessionstats::time::to_rfc3339(until),
+        "run: sessions started in [{}, {}) ({}), store {}\n",
+        to_rfc3339(since),
+        to_rfc3339(until),
+        zone.name(),
         out.display()
     ));
     let fetched = fetch_and_summarize(&FetchConfig {
@@ -167,13 +199,13 @@ pub fn execute(args: &RunArgs) -> Result<Outcome> {
         .reports
         .clone()
         .unwrap_or_else(|| PathBuf::from("reports"))
-        .join(report_name(since, until));
+        .join(report_name(since, until, &days));
     let paths = day_folders(&out, since, until);
     if paths.is_empty() {
         super::say("run: no sessions stored for this window; no report written\n");
         return Ok(fetched);
     }
-    let analyzed = analyze::execute(&AnalyzeArgs {
+    let (analyzed, headline) = analyze::analyze(&AnalyzeArgs {
         paths,
         out: report.clone(),
         format: args
@@ -184,6 +216,9 @@ pub fn execute(args: &RunArgs) -> Result<Outcome> {
         max_pair_participants: args
             .max_pair_participants
             .unwrap_or(DEFAULT_MAX_PAIR_PARTICIPANTS),
+        answers: args.answers.clone(),
+        since: Some(to_rfc3339(since)),
+        until: Some(to_rfc3339(until)),
         threads: args.threads,
         quiet: false,
     })?;
@@ -194,7 +229,14 @@ pub fn execute(args: &RunArgs) -> Result<Outcome> {
         Outcome::Failed => "failed: see the messages above",
     };
     super::say(format_args!(
-        "run: reports in {}; {verdict}\n",
+        "run: {} sessions, {} participant-hours, account peak {}{}\nrun: reports in {}; {verdict}\n",
+        headline.sessions,
+        analyze::hours(headline.participant_ms),
+        analyze::describe_peak(&headline),
+        headline
+            .over_quota_ms
+            .map(|ms| format!(", {} over quota", analyze::duration(ms)))
+            .unwrap_or_default(),
         report.display()
     ));
     Ok(outcome)
@@ -203,41 +245,74 @@ pub fn execute(args: &RunArgs) -> Result<Outcome> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use sessionstats::time::parse_rfc3339;
 
-    fn at(text: &str) -> DateTime<Utc> {
-        DateTime::parse_from_rfc3339(text)
-            .unwrap()
-            .with_timezone(&Utc)
+    fn at(text: &str) -> Millis {
+        parse_rfc3339(text).unwrap()
+    }
+
+    fn days(zone: &str) -> Calendar {
+        Calendar {
+            zone: parse_zone(zone).unwrap(),
+            kind: PeriodKind::Day,
+        }
     }
 
     #[test]
-    fn default_window_is_the_previous_utc_day() {
-        let (since, until) = window(&SelectOptions::default(), at("2024-03-01T00:30:00Z")).unwrap();
-        assert_eq!(
-            sessionstats::time::to_rfc3339(since),
-            "2024-02-29T00:00:00.000Z"
-        );
-        assert_eq!(
-            until.map(sessionstats::time::to_rfc3339).as_deref(),
-            Some("2024-03-01T00:00:00.000Z")
-        );
-        assert_eq!(report_name(since, until.unwrap()), "2024-02-29");
+    fn default_window_is_the_previous_local_day() {
+        let utc = days("UTC");
+        let (since, until) =
+            window(&SelectOptions::default(), &utc, at("2024-03-01T00:30:00Z")).unwrap();
+        assert_eq!(to_rfc3339(since), "2024-02-29T00:00:00.000Z");
+        assert_eq!(to_rfc3339(until), "2024-03-01T00:00:00.000Z");
+        assert_eq!(report_name(since, until, &utc), "2024-02-29");
+        // At 00:30 UTC it is already 09:30 in Tokyo: yesterday there is 2024-02-29 local,
+        // which began at 15:00 UTC the day before.
+        let tokyo = days("Asia/Tokyo");
+        let (since, until) = window(
+            &SelectOptions::default(),
+            &tokyo,
+            at("2024-03-01T00:30:00Z"),
+        )
+        .unwrap();
+        assert_eq!(to_rfc3339(since), "2024-02-28T15:00:00.000Z");
+        assert_eq!(to_rfc3339(until), "2024-02-29T15:00:00.000Z");
+        assert_eq!(report_name(since, until, &tokyo), "2024-02-29");
+        // A 23-hour local day in New York.
+        let ny = days("America/New_York");
+        let (since, until) =
+            window(&SelectOptions::default(), &ny, at("2024-03-11T12:00:00Z")).unwrap();
+        assert_eq!((until - since) / 3_600_000, 23);
     }
 
     #[test]
     fn explicit_windows_name_their_first_and_last_day() {
+        let utc = days("UTC");
+        let now = at("2024-06-01T00:00:00Z");
         let select = SelectOptions {
             since: Some("2024-01-01".into()),
             until: Some("2024-01-08".into()),
             ..SelectOptions::default()
         };
-        let (since, until) = window(&select, Utc::now()).unwrap();
-        assert_eq!(report_name(since, until.unwrap()), "2024-01-01_2024-01-07");
+        let (since, until) = window(&select, &utc, now).unwrap();
+        assert_eq!(report_name(since, until, &utc), "2024-01-01_2024-01-07");
         let only_until = SelectOptions {
             until: Some("2024-01-08".into()),
             ..SelectOptions::default()
         };
-        assert!(window(&only_until, Utc::now()).is_err());
+        assert!(window(&only_until, &utc, now).is_err());
+        let future = SelectOptions {
+            since: Some("2099-01-01".into()),
+            ..SelectOptions::default()
+        };
+        let err = window(&future, &utc, now).unwrap_err().to_string();
+        assert!(err.contains("future"), "{err}");
+        let backwards = SelectOptions {
+            since: Some("2024-01-08".into()),
+            until: Some("2024-01-01".into()),
+            ..SelectOptions::default()
+        };
+        assert!(window(&backwards, &utc, now).is_err());
     }
 
     #[test]
@@ -246,12 +321,14 @@ mod tests {
         for d in ["2024-01-01", "2024-01-02", "2024-01-04", "undated"] {
             std::fs::create_dir(dir.path().join(d)).unwrap();
         }
-        let since = plan::parse_instant("2024-01-02").unwrap();
-        let until = plan::parse_instant("2024-01-05").unwrap();
-        let names: Vec<_> = day_folders(dir.path(), since, until)
-            .into_iter()
-            .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
-            .collect();
+        let names: Vec<_> = day_folders(
+            dir.path(),
+            at("2024-01-02T00:00:00Z"),
+            at("2024-01-05T00:00:00Z"),
+        )
+        .into_iter()
+        .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+        .collect();
         assert_eq!(names, ["2024-01-02", "2024-01-04"]);
     }
 

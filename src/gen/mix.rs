@@ -331,12 +331,47 @@ pub fn generate(seed: u64, index: u64, sessions: u64) -> Session {
         end,
         participants: Vec::new(),
     };
-    add_participants(&mut session, &mut rng);
+    let people = People::of_corpus(seed, sessions);
+    add_participants(&mut session, &mut rng, &people);
     add_anomalies(&mut session, &mut rng);
     session
 }
 
-fn add_participants(session: &mut Session, rng: &mut ChaCha8Rng) {
+/// Percentage of participants drawn from the corpus's recurring people (apps that pass their
+/// own user ids as `participantId`); the others are one-off guests with random ids.
+const RECURRING_PCT: u32 = 80;
+
+/// The recurring people of a corpus: person `k` has a stable id and name, the same in every
+/// session it joins.
+struct People {
+    seed: u64,
+    count: u64,
+}
+
+impl People {
+    /// About one person for every two sessions, at least 20.
+    fn of_corpus(seed: u64, sessions: u64) -> People {
+        People {
+            seed,
+            count: (sessions / 2).max(20),
+        }
+    }
+
+    /// A person, drawn with a skew (a few people join often, most rarely), and their name.
+    fn draw(&self, rng: &mut ChaCha8Rng) -> (String, String) {
+        // Log-uniform over 1..=count: P(k) falls as 1/k.
+        let k = ((self.count as f64).powf(rng.random::<f64>()) as u64).clamp(1, self.count);
+        let key = splitmix(self.seed ^ splitmix(k.wrapping_mul(0x2545_f491_4f6c_dd1d)));
+        let mut id = String::with_capacity(12);
+        id.push_str("u-");
+        base36(key, 8, &mut id);
+        let first = FIRST_NAMES[(key % FIRST_NAMES.len() as u64) as usize];
+        let last = LAST_NAMES[((key >> 20) % LAST_NAMES.len() as u64) as usize];
+        (id, format!("{first} {last}"))
+    }
+}
+
+fn add_participants(session: &mut Session, rng: &mut ChaCha8Rng, people: &People) {
     let spec = session.plan.spec;
     let mut count = log_uniform(rng, spec.participants.0, spec.participants.1);
     if spec.kind == Kind::OneToOne && rng.random_range(0..100) < 5 {
@@ -347,11 +382,17 @@ fn add_participants(session: &mut Session, rng: &mut ChaCha8Rng) {
     let mut ids = HashSet::with_capacity(count);
     let mut extra = Vec::new();
     for p in 0..count {
-        let id = loop {
-            let mut id = String::with_capacity(8);
-            base36(rng.random(), 8, &mut id);
+        let (id, person_name) = loop {
+            let (id, name) = if rng.random_range(0..100) < RECURRING_PCT {
+                let (id, name) = people.draw(rng);
+                (id, Some(name))
+            } else {
+                let mut id = String::with_capacity(8);
+                base36(rng.random(), 8, &mut id);
+                (id, None)
+            };
             if ids.insert(id.clone()) {
-                break id;
+                break (id, name);
             }
         };
         let (join, leave) = if p == 0 {
@@ -374,7 +415,11 @@ fn add_participants(session: &mut Session, rng: &mut ChaCha8Rng) {
             (join, leave.max(join))
         };
         let mut timelog = presence(rng, join, leave, spec.reconnect_pct);
-        let name = draw_name(rng);
+        let name = match person_name {
+            // A recurring person's app sends their name, but not always.
+            Some(name) if rng.random_range(0..100) < 95 => Name::Given(name),
+            _ => draw_name(rng),
+        };
         if rng.random_range(0..100) < DOUBLE_CONNECTION_PCT {
             let at = rng.random_range(join..=leave);
             let second = Entry {

@@ -63,13 +63,21 @@ fn render(table: &dyn Table, groups: Range<usize>) -> Result<Vec<u8>> {
                     }
                 },
                 Cell::Int(Some(n)) => writer.write_field(integer.format(n))?,
+                Cell::Date(Some(days)) => {
+                    scratch.clear();
+                    let date = chrono::NaiveDate::from_epoch_days(days).unwrap_or_default();
+                    std::fmt::Write::write_fmt(&mut scratch, format_args!("{date}"))?;
+                    writer.write_field(&scratch)?;
+                }
                 Cell::Float(Some(x)) => {
                     scratch.clear();
                     std::fmt::Write::write_fmt(&mut scratch, format_args!("{x}"))?;
                     writer.write_field(&scratch)?;
                 }
                 Cell::Flag(flag) => writer.write_field(if flag { "true" } else { "false" })?,
-                Cell::Time(None) | Cell::Int(None) | Cell::Float(None) => writer.write_field("")?,
+                Cell::Time(None) | Cell::Date(None) | Cell::Int(None) | Cell::Float(None) => {
+                    writer.write_field("")?
+                }
             }
         }
         writer.write_record(None::<&[u8]>)?;

@@ -22,6 +22,8 @@ pub enum ColumnType {
     Text,
     /// Milliseconds since the epoch, UTC.
     Time,
+    /// A calendar date, as days since 1970-01-01 (`YYYY-MM-DD` in CSV, `Date` in Parquet).
+    Date,
     /// Counts and durations.
     Int,
     /// Ratios.
@@ -49,6 +51,8 @@ pub enum Cell<'a> {
     /// need no second validation on that path.
     Text(Option<&'a [u8]>),
     Time(Option<Millis>),
+    /// Days since 1970-01-01.
+    Date(Option<i32>),
     Int(Option<i64>),
     Float(Option<f64>),
     Flag(bool),

@@ -12,6 +12,7 @@ pub struct Parquet;
 enum Builder {
     Text(StringChunkedBuilder),
     Time(PrimitiveChunkedBuilder<Int64Type>),
+    Date(PrimitiveChunkedBuilder<Int32Type>),
     Int(PrimitiveChunkedBuilder<Int64Type>),
     Float(PrimitiveChunkedBuilder<Float64Type>),
     Flag(BooleanChunkedBuilder),
@@ -23,6 +24,7 @@ impl Builder {
         match column.ty {
             ColumnType::Text => Builder::Text(StringChunkedBuilder::new(name, rows)),
             ColumnType::Time => Builder::Time(PrimitiveChunkedBuilder::new(name, rows)),
+            ColumnType::Date => Builder::Date(PrimitiveChunkedBuilder::new(name, rows)),
             ColumnType::Int => Builder::Int(PrimitiveChunkedBuilder::new(name, rows)),
             ColumnType::Float => Builder::Float(PrimitiveChunkedBuilder::new(name, rows)),
             ColumnType::Flag => Builder::Flag(BooleanChunkedBuilder::new(name, rows)),
@@ -41,6 +43,7 @@ impl Builder {
                 b.append_option(v)
             }
             (Builder::Float(b), Cell::Float(v)) => b.append_option(v),
+            (Builder::Date(b), Cell::Date(v)) => b.append_option(v),
             (Builder::Flag(b), Cell::Flag(v)) => b.append_value(v),
             (_, cell) => {
                 return Err(anyhow!(
@@ -58,6 +61,7 @@ impl Builder {
                 .finish()
                 .into_datetime(TimeUnit::Milliseconds, Some(TimeZone::UTC))
                 .into_column(),
+            Builder::Date(b) => b.finish().into_date().into_column(),
             Builder::Int(b) => b.finish().into_column(),
             Builder::Float(b) => b.finish().into_column(),
             Builder::Flag(b) => b.finish().into_column(),
@@ -69,6 +73,7 @@ fn data_type(ty: ColumnType) -> DataType {
     match ty {
         ColumnType::Text => DataType::String,
         ColumnType::Time => DataType::Datetime(TimeUnit::Milliseconds, Some(TimeZone::UTC)),
+        ColumnType::Date => DataType::Date,
         ColumnType::Int => DataType::Int64,
         ColumnType::Float => DataType::Float64,
         ColumnType::Flag => DataType::Boolean,

@@ -125,6 +125,7 @@ impl Encoder<'_> {
         match *cell {
             Cell::Text(None)
             | Cell::Time(None)
+            | Cell::Date(None)
             | Cell::Int(None)
             | Cell::Float(None)
             | Cell::Flag(false) => self.out.push(0),
@@ -148,6 +149,7 @@ impl Encoder<'_> {
                 self.last_time = v;
             }
             Cell::Int(Some(v)) => put_varint(self.out, u128::from(zigzag(v)) + 1),
+            Cell::Date(Some(days)) => put_varint(self.out, u128::from(zigzag(i64::from(days))) + 1),
             Cell::Float(Some(v)) => {
                 self.out.push(1);
                 self.out.extend_from_slice(&v.to_le_bytes());
@@ -245,6 +247,10 @@ impl<'b> Reader<'b> {
                 }
             },
             ColumnType::Int => Cell::Int(self.signed()?),
+            ColumnType::Date => Cell::Date(
+                self.signed()?
+                    .map(|days| i32::try_from(days).unwrap_or(i32::MAX)),
+            ),
             ColumnType::Time => Cell::Time(self.signed()?.map(|delta| {
                 self.last_time = self.last_time.wrapping_add(delta);
                 self.last_time

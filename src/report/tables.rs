@@ -1,6 +1,8 @@
 //! The report tables of SPEC §8 (docs/reference.md): each a [`TableSpec`] (its name and
 //! columns in the documented order) and a plain function that emits one session's rows.
 use super::{Cell, Column, ColumnType, Table, TableSpec};
+use crate::analysis::period::days_since_epoch;
+use crate::analysis::rollups::{AccountStep, PersonRow, RoomRow, UsageRow};
 use crate::analysis::SessionReport;
 use crate::ingest::Reject;
 use anyhow::Result;
@@ -10,7 +12,7 @@ const fn col(name: &'static str, ty: ColumnType) -> Column {
     Column { name, ty }
 }
 
-use ColumnType::{Flag, Float, Int, Text, Time};
+use ColumnType::{Date, Flag, Float, Int, Text, Time};
 
 /// `sessions`.
 pub const SESSIONS: TableSpec = TableSpec {
@@ -19,8 +21,8 @@ pub const SESSIONS: TableSpec = TableSpec {
         col("session_id", Text),
         col("room_id", Text),
         col("status", Text),
-        col("start", Time),
-        col("end", Time),
+        col("started_at", Time),
+        col("ended_at", Time),
         col("ongoing", Flag),
         col("duration_ms", Int),
         col("reported_active_duration", Float),
@@ -37,6 +39,7 @@ pub const SESSIONS: TableSpec = TableSpec {
         col("invalid_participants", Int),
         col("clipped_ms", Int),
         col("pairs_skipped", Flag),
+        col("present", Int),
     ],
 };
 
@@ -59,6 +62,9 @@ pub const PARTICIPANTS: TableSpec = TableSpec {
         col("gap_ms", Int),
         col("attendance_pct", Float),
         col("open", Flag),
+        col("late_ms", Int),
+        col("early_leave_ms", Int),
+        col("present", Flag),
     ],
 };
 
@@ -81,7 +87,7 @@ pub const CONCURRENCY: TableSpec = TableSpec {
     name: "concurrency",
     columns: &[
         col("session_id", Text),
-        col("at", Time),
+        col("changed_at", Time),
         col("concurrency", Int),
     ],
 };
@@ -97,6 +103,61 @@ pub const REJECTS: TableSpec = TableSpec {
     ],
 };
 
+/// `rooms` (SPEC §10).
+pub const ROOMS: TableSpec = TableSpec {
+    name: "rooms",
+    columns: &[
+        col("period", Date),
+        col("room_id", Text),
+        col("sessions", Int),
+        col("ongoing", Int),
+        col("participants", Int),
+        col("present", Int),
+        col("participant_ms", Int),
+        col("duration_ms", Int),
+        col("peak_concurrency", Int),
+        col("first_start", Time),
+        col("last_end", Time),
+    ],
+};
+
+/// `people` (SPEC §10).
+pub const PEOPLE: TableSpec = TableSpec {
+    name: "people",
+    columns: &[
+        col("period", Date),
+        col("participant_id", Text),
+        col("name", Text),
+        col("sessions", Int),
+        col("present_sessions", Int),
+        col("rooms", Int),
+        col("attended_ms", Int),
+        col("first_join", Time),
+        col("last_leave", Time),
+    ],
+};
+
+/// `account_concurrency` (SPEC §11).
+pub const ACCOUNT_CONCURRENCY: TableSpec = TableSpec {
+    name: "account_concurrency",
+    columns: &[col("changed_at", Time), col("concurrency", Int)],
+};
+
+/// `usage` (SPEC §11).
+pub const USAGE: TableSpec = TableSpec {
+    name: "usage",
+    columns: &[
+        col("period", Date),
+        col("sessions", Int),
+        col("rooms", Int),
+        col("participants", Int),
+        col("participant_ms", Int),
+        col("peak_concurrency", Int),
+        col("peak_at", Time),
+        col("over_quota_ms", Int),
+    ],
+};
+
 /// Receives the cells of one row, in column order.
 pub type Emit<'e> = &'e mut dyn FnMut(&[Cell<'_>]) -> Result<()>;
 
@@ -107,8 +168,8 @@ pub fn session_rows(report: &SessionReport, emit: Emit<'_>) -> Result<()> {
         Cell::Text(Some(s.session_id.as_bytes())),
         Cell::Text(s.room_id.map(str::as_bytes)),
         Cell::Text(s.status.map(str::as_bytes)),
-        Cell::Time(Some(s.start)),
-        Cell::Time(Some(s.end)),
+        Cell::Time(Some(s.started_at)),
+        Cell::Time(Some(s.ended_at)),
         Cell::Flag(s.ongoing),
         Cell::Int(Some(s.duration_ms)),
         Cell::Float(s.reported_active_duration),
@@ -125,6 +186,7 @@ pub fn session_rows(report: &SessionReport, emit: Emit<'_>) -> Result<()> {
         Cell::Int(Some(s.invalid_participants)),
         Cell::Int(Some(s.clipped_ms)),
         Cell::Flag(s.pairs_skipped),
+        Cell::Int(Some(s.present)),
     ])
 }
 
@@ -148,6 +210,9 @@ pub fn participant_rows(report: &SessionReport, emit: Emit<'_>) -> Result<()> {
             Cell::Int(Some(p.gap_ms)),
             Cell::Float(p.attendance_pct),
             Cell::Flag(p.open),
+            Cell::Int(p.late_ms),
+            Cell::Int(p.early_leave_ms),
+            Cell::Flag(p.present),
         ])?;
     }
     Ok(())
@@ -210,29 +275,96 @@ pub const PER_SESSION: [PerSession; 4] = [
     },
 ];
 
-/// `rejects`: by (`path`, `line`), one group per reject.
-pub struct Rejects<'a>(pub &'a [Reject]);
+/// A table whose rows are in memory, in report order: one group per row.
+pub struct InMemory<'a, T> {
+    pub spec: &'static TableSpec,
+    pub rows: &'a [T],
+    pub emit: fn(&T, Emit<'_>) -> Result<()>,
+}
 
-impl Table for Rejects<'_> {
+impl<T: Sync> Table for InMemory<'_, T> {
     fn spec(&self) -> &'static TableSpec {
-        &REJECTS
+        self.spec
     }
     fn row_count(&self) -> usize {
-        self.0.len()
+        self.rows.len()
     }
     fn group_count(&self) -> usize {
-        self.0.len()
+        self.rows.len()
     }
     fn for_each_row_in(&self, groups: Range<usize>, emit: Emit<'_>) -> Result<()> {
-        for reject in self.0.get(groups).unwrap_or_default() {
-            let reason = reject.reason.to_string();
-            emit(&[
-                Cell::Text(Some(reject.path.as_bytes())),
-                Cell::Int(reject.line.and_then(|l| i64::try_from(l).ok())),
-                Cell::Text(reject.session_id.as_deref().map(str::as_bytes)),
-                Cell::Text(Some(reason.as_bytes())),
-            ])?;
+        for row in self.rows.get(groups).unwrap_or_default() {
+            (self.emit)(row, emit)?;
         }
         Ok(())
     }
+}
+
+fn date(period: chrono::NaiveDate) -> Cell<'static> {
+    Cell::Date(Some(days_since_epoch(period)))
+}
+
+/// Emits a `rooms` row.
+pub fn room_row(r: &RoomRow, emit: Emit<'_>) -> Result<()> {
+    emit(&[
+        date(r.period),
+        Cell::Text(r.room_id.as_deref().map(str::as_bytes)),
+        Cell::Int(Some(r.sessions)),
+        Cell::Int(Some(r.ongoing)),
+        Cell::Int(Some(r.participants)),
+        Cell::Int(Some(r.present)),
+        Cell::Int(Some(r.participant_ms)),
+        Cell::Int(Some(r.duration_ms)),
+        Cell::Int(Some(r.peak_concurrency)),
+        Cell::Time(Some(r.first_start)),
+        Cell::Time(Some(r.last_end)),
+    ])
+}
+
+/// Emits a `people` row.
+pub fn person_row(p: &PersonRow, emit: Emit<'_>) -> Result<()> {
+    emit(&[
+        date(p.period),
+        Cell::Text(Some(p.participant_id.as_bytes())),
+        Cell::Text(p.name.as_deref().map(str::as_bytes)),
+        Cell::Int(Some(p.sessions)),
+        Cell::Int(Some(p.present_sessions)),
+        Cell::Int(Some(p.rooms)),
+        Cell::Int(Some(p.attended_ms)),
+        Cell::Time(p.first_join),
+        Cell::Time(p.last_leave),
+    ])
+}
+
+/// Emits an `account_concurrency` row.
+pub fn account_row(step: &AccountStep, emit: Emit<'_>) -> Result<()> {
+    emit(&[
+        Cell::Time(Some(step.changed_at)),
+        Cell::Int(Some(step.concurrency)),
+    ])
+}
+
+/// Emits a `usage` row.
+pub fn usage_row(u: &UsageRow, emit: Emit<'_>) -> Result<()> {
+    emit(&[
+        date(u.period),
+        Cell::Int(Some(u.sessions)),
+        Cell::Int(Some(u.rooms)),
+        Cell::Int(Some(u.participants)),
+        Cell::Int(Some(u.participant_ms)),
+        Cell::Int(Some(u.peak_concurrency)),
+        Cell::Time(u.peak_at),
+        Cell::Int(u.over_quota_ms),
+    ])
+}
+
+/// Emits a `rejects` row.
+pub fn reject_row(reject: &Reject, emit: Emit<'_>) -> Result<()> {
+    let reason = reject.reason.to_string();
+    emit(&[
+        Cell::Text(Some(reject.path.as_bytes())),
+        Cell::Int(reject.line.and_then(|l| i64::try_from(l).ok())),
+        Cell::Text(reject.session_id.as_deref().map(str::as_bytes)),
+        Cell::Text(Some(reason.as_bytes())),
+    ])
 }

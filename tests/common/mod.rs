@@ -12,8 +12,8 @@ pub const SESSIONS_COLS: &[&str] = &[
     "session_id",
     "room_id",
     "status",
-    "start",
-    "end",
+    "started_at",
+    "ended_at",
     "ongoing",
     "duration_ms",
     "reported_active_duration",
@@ -30,6 +30,7 @@ pub const SESSIONS_COLS: &[&str] = &[
     "invalid_participants",
     "clipped_ms",
     "pairs_skipped",
+    "present",
 ];
 pub const PARTICIPANTS_COLS: &[&str] = &[
     "session_id",
@@ -47,6 +48,9 @@ pub const PARTICIPANTS_COLS: &[&str] = &[
     "gap_ms",
     "attendance_pct",
     "open",
+    "late_ms",
+    "early_leave_ms",
+    "present",
 ];
 pub const OVERLAPS_COLS: &[&str] = &[
     "session_id",
@@ -57,7 +61,42 @@ pub const OVERLAPS_COLS: &[&str] = &[
     "overlap_ms",
     "first_overlap",
 ];
-pub const CONCURRENCY_COLS: &[&str] = &["session_id", "at", "concurrency"];
+pub const CONCURRENCY_COLS: &[&str] = &["session_id", "changed_at", "concurrency"];
+pub const ROOMS_COLS: &[&str] = &[
+    "period",
+    "room_id",
+    "sessions",
+    "ongoing",
+    "participants",
+    "present",
+    "participant_ms",
+    "duration_ms",
+    "peak_concurrency",
+    "first_start",
+    "last_end",
+];
+pub const PEOPLE_COLS: &[&str] = &[
+    "period",
+    "participant_id",
+    "name",
+    "sessions",
+    "present_sessions",
+    "rooms",
+    "attended_ms",
+    "first_join",
+    "last_leave",
+];
+pub const ACCOUNT_CONCURRENCY_COLS: &[&str] = &["changed_at", "concurrency"];
+pub const USAGE_COLS: &[&str] = &[
+    "period",
+    "sessions",
+    "rooms",
+    "participants",
+    "participant_ms",
+    "peak_concurrency",
+    "peak_at",
+    "over_quota_ms",
+];
 pub const REJECTS_COLS: &[&str] = &["path", "line", "session_id", "reason"];
 
 pub const REPORTS: &[(&str, &[&str])] = &[
@@ -65,6 +104,10 @@ pub const REPORTS: &[(&str, &[&str])] = &[
     ("participants", PARTICIPANTS_COLS),
     ("overlaps", OVERLAPS_COLS),
     ("concurrency", CONCURRENCY_COLS),
+    ("rooms", ROOMS_COLS),
+    ("people", PEOPLE_COLS),
+    ("account_concurrency", ACCOUNT_CONCURRENCY_COLS),
+    ("usage", USAGE_COLS),
     ("rejects", REJECTS_COLS),
 ];
 

@@ -1,0 +1,666 @@
+//! Rollups over the kept sessions (SPEC §10 and §11, docs/reference.md "Rollups"): `rooms` and
+//! `people` per local period, the account-wide concurrency `A(t)` and `usage` per period.
+//!
+//! Sessions are added in report order (by `started_at`, then `session_id`), so "first in
+//! session order" is the order of [`Rollups::add`]. `A(t)` is a sweep over the sessions'
+//! change points: each session's timeline becomes `(instant, change)` events held in an
+//! ordered map until every session that could still add an earlier event has been added
+//! (sessions arrive by start, and a timeline never starts before its session), so the map
+//! holds only the events of sessions still running at the sweep's position.
+use super::period::Calendar;
+use crate::time::Millis;
+use chrono::NaiveDate;
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+
+/// What the rollups need of one session: a few figures of its `sessions` row, its
+/// `participants` rows and its `concurrency` timeline.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SessionFacts {
+    pub room_id: Option<String>,
+    pub started_at: Millis,
+    pub ended_at: Millis,
+    pub ongoing: bool,
+    pub duration_ms: i64,
+    pub participant_ms: i64,
+    pub peak_concurrency: i64,
+    pub participants: Vec<ParticipantFacts>,
+    /// `(changed_at, concurrency)`, as in the concurrency report.
+    pub timeline: Vec<(Millis, i64)>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ParticipantFacts {
+    pub participant_id: String,
+    pub name: Option<String>,
+    pub present: bool,
+    pub attended_ms: i64,
+    pub first_join: Option<Millis>,
+    pub last_leave: Option<Millis>,
+}
+
+/// A `rooms` row.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RoomRow {
+    pub period: NaiveDate,
+    pub room_id: Option<String>,
+    pub sessions: i64,
+    pub ongoing: i64,
+    pub participants: i64,
+    pub present: i64,
+    pub participant_ms: i64,
+    pub duration_ms: i64,
+    pub peak_concurrency: i64,
+    pub first_start: Millis,
+    pub last_end: Millis,
+}
+
+/// A `people` row.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PersonRow {
+    pub period: NaiveDate,
+    pub participant_id: String,
+    pub name: Option<String>,
+    pub sessions: i64,
+    pub present_sessions: i64,
+    pub rooms: i64,
+    pub attended_ms: i64,
+    pub first_join: Option<Millis>,
+    pub last_leave: Option<Millis>,
+}
+
+/// A `usage` row.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UsageRow {
+    pub period: NaiveDate,
+    pub sessions: i64,
+    pub rooms: i64,
+    pub participants: i64,
+    pub participant_ms: i64,
+    pub peak_concurrency: i64,
+    pub peak_at: Option<Millis>,
+    pub over_quota_ms: Option<i64>,
+}
+
+/// One row of `account_concurrency`: `A` from `changed_at` until the next row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AccountStep {
+    pub changed_at: Millis,
+    pub concurrency: i64,
+}
+
+/// The four rollup tables, rows in report order.
+#[derive(Debug, Default)]
+pub struct RollupTables {
+    pub rooms: Vec<RoomRow>,
+    pub people: Vec<PersonRow>,
+    pub account_concurrency: Vec<AccountStep>,
+    pub usage: Vec<UsageRow>,
+}
+
+struct RoomTotals {
+    sessions: i64,
+    ongoing: i64,
+    /// Each participant, and whether present in at least one session.
+    participants: HashMap<String, bool>,
+    participant_ms: i64,
+    duration_ms: i64,
+    peak_concurrency: i64,
+    first_start: Millis,
+    last_end: Millis,
+}
+
+struct PersonTotals {
+    name: Option<String>,
+    sessions: i64,
+    present_sessions: i64,
+    rooms: BTreeSet<String>,
+    attended_ms: i64,
+    first_join: Option<Millis>,
+    last_leave: Option<Millis>,
+}
+
+/// Per period, the sessions that start in it.
+#[derive(Default)]
+struct PeriodTotals {
+    sessions: i64,
+    rooms: HashSet<String>,
+    participants: HashSet<String>,
+}
+
+/// Adds sessions one by one (in report order) and makes the rollup tables.
+pub struct Rollups {
+    calendar: Calendar,
+    quota: Option<i64>,
+    rooms: BTreeMap<(NaiveDate, Option<String>), RoomTotals>,
+    people: BTreeMap<(NaiveDate, String), PersonTotals>,
+    periods: BTreeMap<NaiveDate, PeriodTotals>,
+    /// Change events of `A` not yet swept: instant -> sum of changes.
+    pending: BTreeMap<Millis, i64>,
+    account: Vec<AccountStep>,
+    level: i64,
+    /// The latest instant of any session (`end - 1`, or `start` for an empty one).
+    last_instant: Option<Millis>,
+}
+
+impl Rollups {
+    pub fn new(calendar: Calendar, quota: Option<i64>) -> Rollups {
+        Rollups {
+            calendar,
+            quota,
+            rooms: BTreeMap::new(),
+            people: BTreeMap::new(),
+            periods: BTreeMap::new(),
+            pending: BTreeMap::new(),
+            account: Vec::new(),
+            level: 0,
+            last_instant: None,
+        }
+    }
+
+    /// Adds the next session in report order.
+    pub fn add(&mut self, session: &SessionFacts) {
+        let period = self.calendar.period_of(session.started_at);
+        self.add_to_room(period, session);
+        for p in &session.participants {
+            self.add_to_person(period, session.room_id.as_deref(), p);
+        }
+        let totals = self.periods.entry(period).or_default();
+        totals.sessions += 1;
+        if let Some(room) = &session.room_id {
+            if !totals.rooms.contains(room) {
+                totals.rooms.insert(room.clone());
+            }
+        }
+        for p in &session.participants {
+            if !totals.participants.contains(&p.participant_id) {
+                totals.participants.insert(p.participant_id.clone());
+            }
+        }
+
+        // Events before this session's start can no longer change: sweep them.
+        self.sweep_before(session.started_at);
+        let mut previous = 0;
+        for (index, &(at, value)) in session.timeline.iter().enumerate() {
+            // The first row is kept even when it changes nothing: `A` has a row at the
+            // earliest session start.
+            if index == 0 || value != previous {
+                *self.pending.entry(at).or_insert(0) += value - previous;
+            }
+            previous = value;
+        }
+        let last = if session.duration_ms > 0 {
+            session.ended_at - 1
+        } else {
+            session.started_at
+        };
+        self.last_instant = Some(self.last_instant.map_or(last, |l| l.max(last)));
+    }
+
+    fn add_to_room(&mut self, period: NaiveDate, session: &SessionFacts) {
+        let room = self
+            .rooms
+            .entry((period, session.room_id.clone()))
+            .or_insert_with(|| RoomTotals {
+                sessions: 0,
+                ongoing: 0,
+                participants: HashMap::new(),
+                participant_ms: 0,
+                duration_ms: 0,
+                peak_concurrency: 0,
+                first_start: session.started_at,
+                last_end: session.ended_at,
+            });
+        room.sessions += 1;
+        room.ongoing += i64::from(session.ongoing);
+        for p in &session.participants {
+            match room.participants.get_mut(&p.participant_id) {
+                Some(present) => *present |= p.present,
+                None => {
+                    room.participants
+                        .insert(p.participant_id.clone(), p.present);
+                }
+            }
+        }
+        room.participant_ms = room.participant_ms.saturating_add(session.participant_ms);
+        room.duration_ms = room.duration_ms.saturating_add(session.duration_ms);
+        room.peak_concurrency = room.peak_concurrency.max(session.peak_concurrency);
+        room.first_start = room.first_start.min(session.started_at);
+        room.last_end = room.last_end.max(session.ended_at);
+    }
+
+    fn add_to_person(&mut self, period: NaiveDate, room_id: Option<&str>, p: &ParticipantFacts) {
+        let person = self
+            .people
+            .entry((period, p.participant_id.clone()))
+            .or_insert_with(|| PersonTotals {
+                name: None,
+                sessions: 0,
+                present_sessions: 0,
+                rooms: BTreeSet::new(),
+                attended_ms: 0,
+                first_join: None,
+                last_leave: None,
+            });
+        if person.name.is_none() {
+            person.name = p.name.clone().filter(|n| !n.is_empty());
+        }
+        person.sessions += 1;
+        person.present_sessions += i64::from(p.present);
+        if let Some(room) = room_id {
+            if !person.rooms.contains(room) {
+                person.rooms.insert(room.to_owned());
+            }
+        }
+        person.attended_ms = person.attended_ms.saturating_add(p.attended_ms);
+        person.first_join = earliest(person.first_join, p.first_join);
+        person.last_leave = latest(person.last_leave, p.last_leave);
+    }
+
+    /// Applies the pending events before `until` to `A`, in time order.
+    fn sweep_before(&mut self, until: Millis) {
+        while let Some(entry) = self.pending.first_entry() {
+            if *entry.key() >= until {
+                break;
+            }
+            let (at, change) = entry.remove_entry();
+            self.level += change;
+            let changed = self
+                .account
+                .last()
+                .is_none_or(|last| last.concurrency != self.level);
+            if changed {
+                self.account.push(AccountStep {
+                    changed_at: at,
+                    concurrency: self.level,
+                });
+            }
+        }
+    }
+
+    /// The rollup tables.
+    pub fn finish(mut self) -> RollupTables {
+        self.sweep_before(Millis::MAX);
+        let rooms = std::mem::take(&mut self.rooms)
+            .into_iter()
+            .map(|((period, room_id), t)| {
+                let present = t.participants.values().filter(|&&p| p).count() as i64;
+                RoomRow {
+                    period,
+                    room_id,
+                    sessions: t.sessions,
+                    ongoing: t.ongoing,
+                    participants: t.participants.len() as i64,
+                    present,
+                    participant_ms: t.participant_ms,
+                    duration_ms: t.duration_ms,
+                    peak_concurrency: t.peak_concurrency,
+                    first_start: t.first_start,
+                    last_end: t.last_end,
+                }
+            })
+            .collect();
+        let people = std::mem::take(&mut self.people)
+            .into_iter()
+            .map(|((period, participant_id), t)| PersonRow {
+                period,
+                participant_id,
+                name: t.name,
+                sessions: t.sessions,
+                present_sessions: t.present_sessions,
+                rooms: t.rooms.len() as i64,
+                attended_ms: t.attended_ms,
+                first_join: t.first_join,
+                last_leave: t.last_leave,
+            })
+            .collect();
+        let usage = self.usage();
+        RollupTables {
+            rooms,
+            people,
+            account_concurrency: self.account,
+            usage,
+        }
+    }
+
+    /// One row per period from the first session's to the one holding the last instant of
+    /// any session, empty periods included.
+    fn usage(&self) -> Vec<UsageRow> {
+        let (Some(first_step), Some(last_instant)) = (self.account.first(), self.last_instant)
+        else {
+            return Vec::new();
+        };
+        let last_period = self
+            .calendar
+            .period_of(last_instant.max(first_step.changed_at));
+        let mut rows = Vec::new();
+        let mut period = self.calendar.period_of(first_step.changed_at);
+        // The index of the step in force at the start of the current period.
+        let mut step = 0;
+        while period <= last_period {
+            let (start, end) = self.calendar.bounds(period);
+            while step + 1 < self.account.len() && self.account[step + 1].changed_at <= start {
+                step += 1;
+            }
+            let totals = self.periods.get(&period);
+            let figures = integrate(&self.account, step, start, end, self.quota);
+            rows.push(UsageRow {
+                period,
+                sessions: totals.map_or(0, |t| t.sessions),
+                rooms: totals.map_or(0, |t| t.rooms.len() as i64),
+                participants: totals.map_or(0, |t| t.participants.len() as i64),
+                participant_ms: figures.integral,
+                peak_concurrency: figures.peak,
+                peak_at: figures.peak_at,
+                over_quota_ms: self.quota.map(|_| figures.over_quota_ms),
+            });
+            let next = self.calendar.next(period);
+            if next <= period {
+                break;
+            }
+            period = next;
+        }
+        rows
+    }
+}
+
+/// `A` over one period.
+struct PeriodFigures {
+    integral: i64,
+    peak: i64,
+    peak_at: Option<Millis>,
+    over_quota_ms: i64,
+}
+
+/// Integrates the step function `steps` over `[start, end)`, beginning the search at
+/// `from` (a step at or before `start`, or the first step). `A` is 0 before the first step
+/// and from the last step on (its value is 0).
+fn integrate(
+    steps: &[AccountStep],
+    from: usize,
+    start: Millis,
+    end: Millis,
+    quota: Option<i64>,
+) -> PeriodFigures {
+    let mut figures = PeriodFigures {
+        integral: 0,
+        peak: 0,
+        peak_at: None,
+        over_quota_ms: 0,
+    };
+    for (index, step) in steps.iter().enumerate().skip(from) {
+        let next = steps.get(index + 1).map_or(Millis::MAX, |s| s.changed_at);
+        let (from_at, to_at) = (step.changed_at.max(start), next.min(end));
+        if step.changed_at >= end {
+            break;
+        }
+        if from_at >= to_at {
+            continue;
+        }
+        let length = to_at - from_at;
+        figures.integral = figures
+            .integral
+            .saturating_add(step.concurrency.saturating_mul(length));
+        if step.concurrency > figures.peak {
+            figures.peak = step.concurrency;
+            figures.peak_at = Some(from_at);
+        }
+        if quota.is_some_and(|q| step.concurrency > q) {
+            figures.over_quota_ms += length;
+        }
+    }
+    figures
+}
+
+fn earliest(a: Option<Millis>, b: Option<Millis>) -> Option<Millis> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}
+
+fn latest(a: Option<Millis>, b: Option<Millis>) -> Option<Millis> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.max(b)),
+        (a, b) => a.or(b),
+    }
+}
+
+/// The few figures a person reads first (the summary, the nightly job's last lines).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Headline {
+    pub sessions: i64,
+    /// (session, participant) rows, and of those present (SPEC §9).
+    pub participants: i64,
+    pub present: i64,
+    pub participant_ms: i64,
+    /// The account's peak and the earliest instant it held; `None` when nobody was present.
+    pub peak: Option<AccountStep>,
+    /// Time over `--quota` (`None` without it).
+    pub over_quota_ms: Option<i64>,
+}
+
+impl RollupTables {
+    pub fn headline(&self) -> Headline {
+        let peak = self
+            .account_concurrency
+            .iter()
+            .filter(|s| s.concurrency > 0)
+            .fold(None::<AccountStep>, |best, s| match best {
+                Some(b) if b.concurrency >= s.concurrency => Some(b),
+                _ => Some(*s),
+            });
+        Headline {
+            sessions: self.usage.iter().map(|u| u.sessions).sum(),
+            participants: self.people.iter().map(|p| p.sessions).sum(),
+            present: self.people.iter().map(|p| p.present_sessions).sum(),
+            participant_ms: self
+                .usage
+                .iter()
+                .map(|u| u.participant_ms)
+                .fold(0, i64::saturating_add),
+            peak,
+            over_quota_ms: self
+                .usage
+                .iter()
+                .map(|u| u.over_quota_ms)
+                .sum::<Option<i64>>(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! The rollups against a brute-force model that evaluates `A` millisecond by millisecond
+    //! around a local midnight, so that sessions spread over two periods.
+    use super::*;
+    use crate::analysis::period::{parse_zone, PeriodKind};
+    use proptest::prelude::*;
+
+    /// One generated session: start, duration, room, and per participant its intervals
+    /// (offsets from the start).
+    #[derive(Debug, Clone)]
+    struct Drawn {
+        start: i64,
+        duration: i64,
+        room: Option<u8>,
+        participants: Vec<(u8, Vec<(i64, i64)>)>,
+    }
+
+    fn drawn() -> impl Strategy<Value = Drawn> {
+        (
+            0i64..300,
+            0i64..80,
+            proptest::option::of(0u8..3),
+            proptest::collection::vec(
+                (
+                    0u8..5,
+                    proptest::collection::vec((0i64..90, 0i64..40), 0..3),
+                ),
+                0..4,
+            ),
+        )
+            .prop_map(|(start, duration, room, participants)| Drawn {
+                start,
+                duration,
+                room,
+                participants,
+            })
+    }
+
+    /// The local midnight the generated times straddle.
+    fn calendar() -> (Calendar, Millis) {
+        let calendar = Calendar {
+            zone: parse_zone("Asia/Kolkata").unwrap(),
+            kind: PeriodKind::Day,
+        };
+        let midnight = calendar.day_start(NaiveDate::from_ymd_opt(2024, 1, 2).unwrap_or_default());
+        (calendar, midnight)
+    }
+
+    /// The session's facts computed by brute force: presence per millisecond.
+    fn facts(d: &Drawn, base: Millis, threshold: i64) -> SessionFacts {
+        let (start, end) = (base + d.start, base + d.start + d.duration);
+        let mut ids: Vec<u8> = d.participants.iter().map(|p| p.0).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        let present_at = |id: u8, t: Millis| {
+            d.participants.iter().filter(|p| p.0 == id).any(|p| {
+                p.1.iter()
+                    .any(|&(from, len)| t >= start + from && t < start + from + len && t < end)
+            })
+        };
+        let participants = ids
+            .iter()
+            .map(|&id| {
+                let times: Vec<Millis> = (start..end).filter(|&t| present_at(id, t)).collect();
+                let attended_ms = times.len() as i64;
+                ParticipantFacts {
+                    participant_id: format!("p{id}"),
+                    name: Some(format!("P{id}")).filter(|_| id % 2 == 0),
+                    present: attended_ms > 0 && attended_ms >= threshold,
+                    attended_ms,
+                    first_join: times.first().copied(),
+                    last_leave: times.last().map(|t| t + 1),
+                }
+            })
+            .collect::<Vec<_>>();
+        let level = |t: Millis| ids.iter().filter(|&&id| present_at(id, t)).count() as i64;
+        let mut timeline = vec![(start, if start < end { level(start) } else { 0 })];
+        for t in start + 1..=end {
+            let value = if t < end { level(t) } else { 0 };
+            if value != timeline[timeline.len() - 1].1 {
+                timeline.push((t, value));
+            }
+        }
+        SessionFacts {
+            room_id: d.room.map(|r| format!("room-{r}")),
+            started_at: start,
+            ended_at: end,
+            ongoing: d.duration % 7 == 0,
+            duration_ms: d.duration,
+            participant_ms: participants.iter().map(|p| p.attended_ms).sum(),
+            peak_concurrency: timeline.iter().map(|s| s.1).max().unwrap_or(0),
+            participants,
+            timeline,
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(300))]
+        #[test]
+        fn rollups_agree_with_the_sessions_and_a_brute_force_model(
+            mut sessions in proptest::collection::vec(drawn(), 1..6),
+            quota in 0i64..4,
+            threshold in 0i64..20,
+        ) {
+            let (calendar, midnight) = calendar();
+            let base = midnight - 150;
+            sessions.sort_by_key(|d| d.start);
+            let all: Vec<SessionFacts> = sessions.iter().map(|d| facts(d, base, threshold)).collect();
+            let mut rollups = Rollups::new(calendar, Some(quota));
+            for s in &all {
+                rollups.add(s);
+            }
+            let tables = rollups.finish();
+
+            // A(t), millisecond by millisecond, from the sessions' own timelines.
+            let level_of = |s: &SessionFacts, t: Millis| {
+                s.timeline.iter().take_while(|step| step.0 <= t).last().map_or(0, |step| step.1)
+            };
+            let first = all.iter().map(|s| s.started_at).min().unwrap_or(0);
+            let horizon = base + 600;
+            let a = |t: Millis| all.iter().map(|s| level_of(s, t)).sum::<i64>();
+            let mut expected = vec![AccountStep { changed_at: first, concurrency: a(first) }];
+            for t in first + 1..horizon {
+                if a(t) != expected[expected.len() - 1].concurrency {
+                    expected.push(AccountStep { changed_at: t, concurrency: a(t) });
+                }
+            }
+            prop_assert_eq!(&tables.account_concurrency, &expected);
+            prop_assert_eq!(tables.account_concurrency.last().map(|s| s.concurrency), Some(0));
+
+            // Usage per period: the day before the midnight and the day of it.
+            let day_before = calendar.period_of(midnight - 1);
+            let day_of = calendar.period_of(midnight);
+            let last = all
+                .iter()
+                .map(|s| if s.duration_ms > 0 { s.ended_at - 1 } else { s.started_at })
+                .max()
+                .unwrap_or(first);
+            let periods: Vec<(NaiveDate, Millis, Millis)> =
+                [(day_before, first.min(midnight), midnight), (day_of, midnight, horizon)]
+                    .into_iter()
+                    .filter(|&(_, from, to)| first < to && last >= from)
+                    .collect();
+            prop_assert_eq!(tables.usage.len(), periods.len());
+            for (row, &(period, from, to)) in tables.usage.iter().zip(&periods) {
+                prop_assert_eq!(row.period, period);
+                let values: Vec<i64> = (from..to).map(a).collect();
+                let peak = values.iter().copied().max().unwrap_or(0);
+                prop_assert_eq!(row.participant_ms, values.iter().sum::<i64>());
+                prop_assert_eq!(row.peak_concurrency, peak);
+                let peak_at = values.iter().position(|&v| v == peak).map(|i| from + i as i64);
+                prop_assert_eq!(row.peak_at, peak_at.filter(|_| peak > 0));
+                prop_assert_eq!(
+                    row.over_quota_ms,
+                    Some(values.iter().filter(|&&v| v > quota).count() as i64)
+                );
+                let starting: Vec<&SessionFacts> = all
+                    .iter()
+                    .filter(|s| calendar.period_of(s.started_at) == period)
+                    .collect();
+                prop_assert_eq!(row.sessions, starting.len() as i64);
+            }
+
+            // Sums: usage and rooms against sessions, people against participants.
+            let participant_ms: i64 = all.iter().map(|s| s.participant_ms).sum();
+            prop_assert_eq!(tables.usage.iter().map(|u| u.participant_ms).sum::<i64>(), participant_ms);
+            prop_assert_eq!(tables.rooms.iter().map(|r| r.participant_ms).sum::<i64>(), participant_ms);
+            prop_assert_eq!(tables.rooms.iter().map(|r| r.sessions).sum::<i64>(), all.len() as i64);
+            prop_assert_eq!(
+                tables.usage.iter().map(|u| u.peak_concurrency).max(),
+                tables.account_concurrency.iter().map(|s| s.concurrency).max()
+            );
+            let rows: Vec<&ParticipantFacts> = all.iter().flat_map(|s| &s.participants).collect();
+            prop_assert_eq!(tables.people.iter().map(|p| p.sessions).sum::<i64>(), rows.len() as i64);
+            prop_assert_eq!(
+                tables.people.iter().map(|p| p.attended_ms).sum::<i64>(),
+                rows.iter().map(|p| p.attended_ms).sum::<i64>()
+            );
+            prop_assert_eq!(
+                tables.people.iter().map(|p| p.present_sessions).sum::<i64>(),
+                rows.iter().filter(|p| p.present).count() as i64
+            );
+            // Rows are in report order.
+            prop_assert!(tables.rooms.windows(2).all(|w| (w[0].period, &w[0].room_id) < (w[1].period, &w[1].room_id)));
+            prop_assert!(tables.people.windows(2).all(|w| (w[0].period, &w[0].participant_id) < (w[1].period, &w[1].participant_id)));
+        }
+    }
+
+    #[test]
+    fn nothing_to_roll_up_gives_empty_tables() {
+        let tables = Rollups::new(Calendar::UTC_DAYS, None).finish();
+        assert!(tables.account_concurrency.is_empty() && tables.usage.is_empty());
+        assert_eq!(tables.headline().peak, None);
+    }
+}

@@ -22,9 +22,9 @@ pub struct Analysis {
     pub sessions: Vec<Parked>,
     /// Ordered by (`path`, `line`), then position in the file.
     pub rejects: Vec<Reject>,
-    /// Copies of a session id that lost to another copy (SPEC §2).
+    /// Copies of a session id that lost to another copy (docs/reference.md §2).
     pub duplicates_dropped: usize,
-    /// Sessions whose start lies outside `--since`/`--until` (SPEC §10).
+    /// Sessions whose start lies outside `--since`/`--until` (docs/reference.md §10).
     pub outside_window: usize,
     pub rollups: RollupTables,
     spill: Spill,
@@ -234,7 +234,7 @@ impl Parked {
             .unwrap_or_default()
     }
 
-    /// SPEC §2: the copy with an `end`; then the latest `end`; then the most timelog entries;
+    /// docs/reference.md §2: the copy with an `end`; then the latest `end`; then the most timelog entries;
     /// then the first in path order. `Less` means "keep `self` rather than `other`".
     fn preference(&self, other: &Parked) -> Ordering {
         let key = |p: &Parked| {

@@ -1,4 +1,4 @@
-//! Timestamps (SPEC §3): RFC 3339 in, integer milliseconds since the Unix epoch inside,
+//! Timestamps (docs/reference.md §3): RFC 3339 in, integer milliseconds since the Unix epoch inside,
 //! `YYYY-MM-DDTHH:MM:SS.mmmZ` out.
 //!
 //! The common layout (`2021-10-19T07:55:35.807Z`, any fraction length, `Z` or `±HH:MM`) is parsed

@@ -1,4 +1,4 @@
-//! Concurrency (SPEC §5 and §7): a sweep over every participant's union gives the timeline,
+//! Concurrency (docs/reference.md §5 and §7): a sweep over every participant's union gives the timeline,
 //! the peak (value, first instant, time at it) and the empty time in one pass.
 use super::intervals::Interval;
 use crate::time::Millis;

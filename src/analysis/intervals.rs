@@ -1,4 +1,4 @@
-//! Half-open millisecond intervals `[start, end)` (SPEC §3): clipping, union, intersection.
+//! Half-open millisecond intervals `[start, end)` (docs/reference.md §3): clipping, union, intersection.
 use crate::time::Millis;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]

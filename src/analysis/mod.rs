@@ -1,6 +1,6 @@
 //! Analysis: from one session document to its report rows.
 //!
-//! | SPEC | module |
+//! | docs/reference.md | module |
 //! |---|---|
 //! | §3 intervals, clipping | [`intervals`] |
 //! | §4 per participant | [`participant`] |
@@ -34,19 +34,19 @@ pub struct Config {
     pub as_of: Millis,
     /// Sessions with more participants get no overlaps rows.
     pub max_pair_participants: usize,
-    /// Who counts as present (SPEC §9).
+    /// Who counts as present (docs/reference.md §9).
     pub present: presence::Threshold,
-    /// The zone and length of the rollups' periods (SPEC §10).
+    /// The zone and length of the rollups' periods (docs/reference.md §10).
     pub calendar: period::Calendar,
-    /// Keep only sessions whose start lies in `[since, until)` (SPEC §10).
+    /// Keep only sessions whose start lies in `[since, until)` (docs/reference.md §10).
     pub since: Option<Millis>,
     pub until: Option<Millis>,
-    /// The plan's limit of concurrent participants (SPEC §11).
+    /// The plan's limit of concurrent participants (docs/reference.md §11).
     pub quota: Option<i64>,
 }
 
 impl Config {
-    /// The run's settings with SPEC's defaults (present at any attendance, UTC days, no
+    /// The run's settings with the defaults (present at any attendance, UTC days, no
     /// window, no quota), closing open work at `as_of`.
     pub const fn new(as_of: Millis) -> Config {
         Config {

@@ -1,4 +1,4 @@
-//! Overlaps (SPEC §6): co-presence of every pair of participants of a session.
+//! Overlaps (docs/reference.md §6): co-presence of every pair of participants of a session.
 use super::intervals::{intersection, Interval};
 use crate::time::Millis;
 

@@ -1,4 +1,4 @@
-//! Per participant (SPEC §4): one row per distinct `participantId` of a session.
+//! Per participant (docs/reference.md §4): one row per distinct `participantId` of a session.
 use super::intervals::{union, Interval};
 use crate::ingest::document::{text, Item, RawInterval, Text};
 use crate::time::{parse_rfc3339, Millis};
@@ -21,7 +21,7 @@ pub struct ParticipantRow<'s> {
     pub attendance_pct: Option<f64>,
     /// Any valid interval had no `end` and was closed at the session's end bound.
     pub open: bool,
-    /// `first_join - start` of the session (SPEC §9).
+    /// `first_join - start` of the session (docs/reference.md §9).
     pub late_ms: Option<i64>,
     /// `end - last_leave` of the session.
     pub early_leave_ms: Option<i64>,

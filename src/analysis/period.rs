@@ -1,4 +1,4 @@
-//! Local calendar periods (SPEC §10, docs/reference.md "Periods"): a day, an ISO week
+//! Local calendar periods (docs/reference.md §10): a day, an ISO week
 //! (Monday to Sunday) or a month in the zone of `--tz`.
 //!
 //! A period runs from the local midnight that starts its first day to the local midnight that
@@ -49,7 +49,7 @@ pub struct Calendar {
 }
 
 impl Calendar {
-    /// SPEC's default: days in UTC.
+    /// the default: days in UTC.
     pub const UTC_DAYS: Calendar = Calendar {
         zone: Tz::UTC,
         kind: PeriodKind::Day,

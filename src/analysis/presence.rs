@@ -1,4 +1,4 @@
-//! Presence (SPEC §9, docs/reference.md "Presence"): who counts as present in a session.
+//! Presence (docs/reference.md §9): who counts as present in a session.
 //!
 //! `--present THRESHOLD` is a duration (`0`, `90s`, `10m`, `1h30m`; units `ms`, `s`, `m`,
 //! `h`) or a percentage of the session's `duration_ms` (`75%`, `62.5%`, at most 3 decimals).

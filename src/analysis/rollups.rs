@@ -1,4 +1,4 @@
-//! Rollups over the kept sessions (SPEC §10 and §11, docs/reference.md "Rollups"): `rooms` and
+//! Rollups over the kept sessions (docs/reference.md §10 and §11): `rooms` and
 //! `people` per local period, the account-wide concurrency `A(t)` and `usage` per period.
 //!
 //! Sessions are added in report order (by `started_at`, then `session_id`), so "first in
@@ -429,7 +429,7 @@ fn latest(a: Option<Millis>, b: Option<Millis>) -> Option<Millis> {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Headline {
     pub sessions: i64,
-    /// (session, participant) rows, and of those present (SPEC §9).
+    /// (session, participant) rows, and of those present (docs/reference.md §9).
     pub participants: i64,
     pub present: i64,
     pub participant_ms: i64,

@@ -1,4 +1,4 @@
-//! Per session (SPEC §3 bounds and §5 figures): groups the entries by participant, then
+//! Per session (docs/reference.md §3 bounds and §5 figures): groups the entries by participant, then
 //! derives every per-session figure from the participants' unions.
 use super::concurrency::{sweep, Step};
 use super::intervals::Interval;
@@ -34,7 +34,7 @@ pub struct SessionRow<'s> {
     pub invalid_participants: i64,
     pub clipped_ms: i64,
     pub pairs_skipped: bool,
-    /// Participants present under the run's threshold (SPEC §9).
+    /// Participants present under the run's threshold (docs/reference.md §9).
     pub present: i64,
 }
 

@@ -1,4 +1,4 @@
-//! The little `fetch` needs to know about a session document (SPEC §1): its id, where it is
+//! The little `fetch` needs to know about a session document (docs/reference.md §1): its id, where it is
 //! stored and whether it has ended. The document itself is kept as the bytes the API sent.
 use serde::Deserialize;
 use serde_json::value::RawValue;

@@ -1,4 +1,4 @@
-//! `fetch`: fills a folder with session documents from the VideoSDK REST API (SPEC §1),
+//! `fetch`: fills a folder with session documents from the VideoSDK REST API (docs/reference.md §1),
 //! resumably: every file is complete or absent, a stored ended session is not fetched again,
 //! and a killed run started again finishes the job.
 //!

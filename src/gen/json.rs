@@ -1,4 +1,4 @@
-//! Writing a generated session as a JSON document, in the v1 or v2 shape of SPEC §1.
+//! Writing a generated session as a JSON document, in the v1 or v2 shape of docs/reference.md §1.
 use super::mix::{Entry, Moment, Name, Session};
 use crate::time::{format_millis, Millis};
 

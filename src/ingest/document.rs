@@ -1,4 +1,4 @@
-//! The session document as the VideoSDK API writes it (SPEC §1), borrowed from the file's bytes.
+//! The session document as the VideoSDK API writes it (docs/reference.md §1), borrowed from the file's bytes.
 //!
 //! Only the fields the analysis needs are read; everything else is skipped without being built.
 //! Scalar fields are lenient: a field of the wrong JSON type (a number where a timestamp belongs)
@@ -137,14 +137,14 @@ pub struct RawSession<'a> {
 }
 
 impl<'a> RawSession<'a> {
-    /// The room: `roomId` wins, then `meetingId`, then `customRoomId` (SPEC §1).
+    /// The room: `roomId` wins, then `meetingId`, then `customRoomId` (docs/reference.md §1).
     pub fn room(&self) -> Option<&str> {
         text(&self.room_id)
             .or_else(|| text(&self.meeting_id))
             .or_else(|| text(&self.custom_room_id))
     }
 
-    /// Number of timelog entries, valid or not: the duplicate tie-breaker of SPEC §2.
+    /// Number of timelog entries, valid or not: the duplicate tie-breaker of docs/reference.md §2.
     pub fn timelog_entries(&self) -> usize {
         self.participants
             .iter()

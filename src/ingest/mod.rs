@@ -1,6 +1,6 @@
 //! Ingest: walk the inputs, decode each file, hand out its sessions, reject what cannot be used.
 //!
-//! Bad input never stops the run (SPEC §2): an unreadable file, an unparsable file or NDJSON line,
+//! Bad input never stops the run (docs/reference.md §2): an unreadable file, an unparsable file or NDJSON line,
 //! or a session without an id becomes a [`Reject`] and the rest is still read.
 pub mod document;
 pub mod walk;

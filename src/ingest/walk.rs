@@ -1,4 +1,4 @@
-//! Finding the input files (SPEC §2): folders walked recursively, hidden entries skipped, only
+//! Finding the input files (docs/reference.md §2): folders walked recursively, hidden entries skipped, only
 //! known suffixes read, every file once, in byte order of its path.
 use super::{Reject, RejectReason};
 use std::path::{Path, PathBuf};

@@ -1,4 +1,4 @@
-//! Reports (SPEC §8, docs/reference.md): tables, each written in every requested format.
+//! Reports (docs/reference.md §8): tables, each written in every requested format.
 //!
 //! A table ([`tables`]) has a [`TableSpec`] and hands out rows of typed [`Cell`]s; a format
 //! ([`csv`], [`parquet`]) turns any table into bytes. Each file is written under a temporary

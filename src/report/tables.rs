@@ -1,4 +1,4 @@
-//! The report tables of SPEC §8 (docs/reference.md): each a [`TableSpec`] (its name and
+//! The report tables of docs/reference.md §8: each a [`TableSpec`] (its name and
 //! columns in the documented order) and a plain function that emits one session's rows.
 use super::{Cell, Column, ColumnType, Table, TableSpec};
 use crate::analysis::period::days_since_epoch;
@@ -103,7 +103,7 @@ pub const REJECTS: TableSpec = TableSpec {
     ],
 };
 
-/// `rooms` (SPEC §10).
+/// `rooms` (docs/reference.md §10).
 pub const ROOMS: TableSpec = TableSpec {
     name: "rooms",
     columns: &[
@@ -121,7 +121,7 @@ pub const ROOMS: TableSpec = TableSpec {
     ],
 };
 
-/// `people` (SPEC §10).
+/// `people` (docs/reference.md §10).
 pub const PEOPLE: TableSpec = TableSpec {
     name: "people",
     columns: &[
@@ -137,13 +137,13 @@ pub const PEOPLE: TableSpec = TableSpec {
     ],
 };
 
-/// `account_concurrency` (SPEC §11).
+/// `account_concurrency` (docs/reference.md §11).
 pub const ACCOUNT_CONCURRENCY: TableSpec = TableSpec {
     name: "account_concurrency",
     columns: &[col("changed_at", Time), col("concurrency", Int)],
 };
 
-/// `usage` (SPEC §11).
+/// `usage` (docs/reference.md §11).
 pub const USAGE: TableSpec = TableSpec {
     name: "usage",
     columns: &[

@@ -2,9 +2,7 @@
 //! temporary folder and read the reports back. Every expected value is derived by hand from
 //! SPEC.md (the derivations are in the comments), never pasted from a run of the code.
 
-mod common;
-
-use common::*;
+use crate::util::*;
 use serde_json::{json, Value};
 use std::fs;
 use std::path::Path;

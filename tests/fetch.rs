@@ -1,7 +1,6 @@
-//! `sessionstats fetch` and `run` against a real HTTP server on 127.0.0.1 (tests/fetch_support).
-mod fetch_support;
+//! `sessionstats fetch` and `run` against a real HTTP server on 127.0.0.1 (`util::server`).
 
-use fetch_support::{Fault, Server, Session};
+use crate::util::server::{Fault, Server, Session};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};

@@ -1,5 +1,8 @@
-//! Helpers for the integration tests: run the built binary, write input files, read reports.
+//! Helpers shared by the integration tests: run the built binary, write input files, read
+//! reports; [`server`] is a local VideoSDK API for the fetch tests.
 #![allow(dead_code)]
+
+pub mod server;
 
 use std::fs;
 use std::io::Write;

@@ -1,23 +1,21 @@
 //! `sessionstats gen` end to end: determinism, every shape readable, the session count.
+use crate::util::{Ran, Run};
 use flate2::read::GzDecoder;
 use serde_json::Value;
 use std::collections::{BTreeMap, HashSet};
 use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
-fn gen_command(out: &Path, sessions: u64, seed: u64, extra: &[&str]) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_sessionstats"));
-    command
-        .args(["gen", "--sessions", &sessions.to_string()])
+/// `sessionstats gen --sessions N --seed SEED --out OUT EXTRA`.
+fn gen_run(out: &Path, sessions: u64, seed: u64, extra: &[&str]) -> Run {
+    Run::new(["gen", "--sessions", &sessions.to_string()])
         .args(["--seed", &seed.to_string(), "--out"])
         .arg(out)
-        .args(extra);
-    command
+        .args(extra)
 }
 
-fn gen(out: &Path, sessions: u64, seed: u64, extra: &[&str]) -> std::process::Output {
-    gen_command(out, sessions, seed, extra).output().unwrap()
+fn gen(out: &Path, sessions: u64, seed: u64, extra: &[&str]) -> Ran {
+    gen_run(out, sessions, seed, extra).output()
 }
 
 /// Every file under `dir`, by path relative to it, with its (decompressed) bytes.
@@ -93,11 +91,10 @@ fn same_seed_same_bytes_whatever_the_threads_other_seed_other_bytes() {
         dir.path().join("c"),
     );
     for (out, seed, threads) in [(&a, 5, "2"), (&b, 5, "1"), (&c, 6, "2")] {
-        let run = gen_command(out, 400, seed, &["--gzip"])
+        let run = gen_run(out, 400, seed, &["--gzip"])
             .env("RAYON_NUM_THREADS", threads)
-            .output()
-            .unwrap();
-        assert!(run.status.success(), "{run:?}");
+            .output();
+        assert_eq!(run.code, 0, "{run:?}");
     }
     assert_eq!(tree(&a), tree(&b));
     assert!(raw(&a) == raw(&b), "the compressed bytes are the same too");
@@ -112,9 +109,8 @@ fn every_shape_parses_and_holds_n_distinct_sessions() {
             let out = dir.path().join(format!("{shape}-{gzip}"));
             let flags: &[&str] = if gzip { &["--gzip"] } else { &[] };
             let run = gen(&out, 250, 1, &[&["--shape", shape], flags].concat());
-            assert!(run.status.success(), "{run:?}");
-            let summary = String::from_utf8(run.stdout).unwrap();
-            assert!(summary.contains("250 sessions"), "{summary}");
+            assert_eq!(run.code, 0, "{run:?}");
+            assert!(run.stdout.contains("250 sessions"), "{}", run.stdout);
             let docs = documents(&out);
             let ids: HashSet<_> = docs.iter().map(|d| d["id"].as_str().unwrap()).collect();
             assert_eq!(ids.len(), 250, "{shape} gzip={gzip}");
@@ -129,7 +125,7 @@ fn every_shape_parses_and_holds_n_distinct_sessions() {
 fn the_mix_has_both_api_shapes_ongoing_sessions_and_offsets() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("corpus");
-    assert!(gen(&out, 1500, 2, &["--shape", "single"]).status.success());
+    assert_eq!(gen(&out, 1500, 2, &["--shape", "single"]).code, 0);
     let docs = documents(&out);
     let count = |f: &dyn Fn(&Value) -> bool| docs.iter().filter(|d| f(d)).count();
     assert!(count(&|d| d.get("meetingId").is_some()) > 300);
@@ -145,9 +141,8 @@ fn a_folder_that_is_not_empty_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("keep.json"), "{}").unwrap();
     let run = gen(dir.path(), 10, 1, &[]);
-    assert_eq!(run.status.code(), Some(1));
-    let stderr = String::from_utf8(run.stderr).unwrap();
-    assert!(stderr.contains("is not empty"), "{stderr}");
+    assert_eq!(run.code, 1);
+    assert!(run.stderr.contains("is not empty"), "{}", run.stderr);
     assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
 }
 
@@ -155,16 +150,14 @@ fn a_folder_that_is_not_empty_is_refused() {
 fn analyze_uses_every_generated_document() {
     let dir = tempfile::tempdir().unwrap();
     let (corpus, reports) = (dir.path().join("corpus"), dir.path().join("reports"));
-    assert!(gen(&corpus, 600, 3, &["--gzip"]).status.success());
-    let run = Command::new(env!("CARGO_BIN_EXE_sessionstats"))
-        .arg("analyze")
+    assert_eq!(gen(&corpus, 600, 3, &["--gzip"]).code, 0);
+    let run = Run::new(["analyze"])
         .arg(&corpus)
         .arg("--out")
         .arg(&reports)
         .args(["--as-of", "2024-04-01T00:00:00Z", "--quiet"])
-        .output()
-        .unwrap();
-    assert_eq!(run.status.code(), Some(0), "{run:?}");
+        .output();
+    assert_eq!(run.code, 0, "{run:?}");
     let lines = |name: &str| {
         let text = std::fs::read_to_string(reports.join(name)).unwrap();
         text.lines().count()
@@ -185,7 +178,7 @@ fn the_golden_fixture_corpus_is_reproduced_byte_for_byte() {
     let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/corpus");
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("corpus");
-    assert!(gen(&out, 400, 11, &["--gzip"]).status.success());
+    assert_eq!(gen(&out, 400, 11, &["--gzip"]).code, 0);
     assert!(
         raw(&out) == raw(&fixture),
         "gen no longer reproduces tests/fixtures/corpus"

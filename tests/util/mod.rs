@@ -4,12 +4,11 @@
 
 pub mod server;
 
+use std::ffi::OsStr;
 use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::Command;
-
-pub const BIN: &str = env!("CARGO_BIN_EXE_sessionstats");
+use std::process::{Child, Command, Stdio};
 
 pub const SESSIONS_COLS: &[&str] = &[
     "session_id",
@@ -74,36 +73,111 @@ pub const REPORTS: &[(&str, &[&str])] = &[
 /// Columns holding ratios: compared as numbers with a tolerance, never as strings.
 pub const FLOAT_COLS: &[&str] = &["avg_concurrency", "attendance_pct"];
 
+/// Variables of the caller's environment that no run sees: credentials a developer has set must
+/// not reach the binary, nor a log level change what it prints.
+const CLEARED: &[&str] = &[
+    "RUST_LOG",
+    "VIDEOSDK_TOKEN",
+    "VIDEOSDK_API_KEY",
+    "VIDEOSDK_SECRET",
+    "VIDEOSDK_API_ENDPOINT",
+];
+
+/// A run of the built `sessionstats` binary, set up step by step: arguments, environment
+/// variables, working folder. Standard input is empty and the variables of [`CLEARED`] are
+/// removed from the inherited environment.
+pub struct Run(Command);
+
 /// What a run of the binary gave.
 #[derive(Debug)]
-pub struct Run {
+pub struct Ran {
     pub code: i32,
     pub stdout: String,
     pub stderr: String,
 }
 
-/// Runs `sessionstats ARGS` in `cwd`.
-pub fn run_in(cwd: &Path, args: &[&str]) -> Run {
-    let out = Command::new(BIN)
-        .args(args)
-        .current_dir(cwd)
-        .env_remove("RUST_LOG")
-        .output()
-        .expect("cannot start the sessionstats binary");
-    Run {
-        code: out.status.code().expect("killed by a signal"),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+impl Run {
+    /// `sessionstats ARGS`.
+    pub fn new(args: impl IntoIterator<Item = impl AsRef<OsStr>>) -> Run {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_sessionstats"));
+        command.args(args).stdin(Stdio::null());
+        for var in CLEARED {
+            command.env_remove(var);
+        }
+        Run(command)
+    }
+
+    /// One more argument after those given so far.
+    pub fn arg(mut self, arg: impl AsRef<OsStr>) -> Run {
+        self.0.arg(arg);
+        self
+    }
+
+    /// More arguments after those given so far.
+    pub fn args(mut self, args: impl IntoIterator<Item = impl AsRef<OsStr>>) -> Run {
+        self.0.args(args);
+        self
+    }
+
+    pub fn env(mut self, key: &str, value: &str) -> Run {
+        self.0.env(key, value);
+        self
+    }
+
+    pub fn current_dir(mut self, dir: &Path) -> Run {
+        self.0.current_dir(dir);
+        self
+    }
+
+    /// Runs to the end; stdout and stderr must be UTF-8.
+    pub fn output(mut self) -> Ran {
+        let out = self
+            .0
+            .output()
+            .expect("cannot start the sessionstats binary");
+        let text = |bytes: Vec<u8>, name: &str| {
+            String::from_utf8(bytes).unwrap_or_else(|e| panic!("{name} is not UTF-8: {e}"))
+        };
+        let stdout = text(out.stdout, "stdout");
+        let stderr = text(out.stderr, "stderr");
+        let code = out.status.code().unwrap_or_else(|| {
+            panic!(
+                "sessionstats ended by a signal ({}); stderr:\n{stderr}",
+                out.status
+            )
+        });
+        Ran {
+            code,
+            stdout,
+            stderr,
+        }
+    }
+
+    /// Starts the run and returns at once; what it prints is thrown away.
+    pub fn spawn(mut self) -> Child {
+        self.0
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("cannot start the sessionstats binary")
+    }
+}
+
+impl Ran {
+    /// Stdout and stderr, for assertion messages.
+    pub fn all(&self) -> String {
+        format!("{}\n{}", self.stdout, self.stderr)
     }
 }
 
 /// Runs `sessionstats analyze INPUTS --out OUT --quiet EXTRA` in `cwd`.
-pub fn analyze(cwd: &Path, inputs: &[&str], out: &str, extra: &[&str]) -> Run {
-    let mut args = vec!["analyze"];
-    args.extend_from_slice(inputs);
-    args.extend_from_slice(&["--out", out, "--quiet"]);
-    args.extend_from_slice(extra);
-    run_in(cwd, &args)
+pub fn analyze(cwd: &Path, inputs: &[&str], out: &str, extra: &[&str]) -> Ran {
+    Run::new(["analyze"])
+        .args(inputs)
+        .args(["--out", out, "--quiet"])
+        .args(extra)
+        .current_dir(cwd)
+        .output()
 }
 
 /// Writes `bytes` to `path`, creating the parent folders.

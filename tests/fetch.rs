@@ -1,7 +1,7 @@
 //! `sessionstats fetch` and `run` against a real HTTP server on 127.0.0.1 (`util::server`).
 
 use crate::util::server::{Fault, Server, Session};
-use crate::util::{Ran, Run};
+use crate::util::{listing, walk, Ran, Run};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -25,26 +25,13 @@ fn fetch(server: &Server, dir: &Path, args: &[&str]) -> Ran {
 /// Every file under `dir` (hidden ones too), by relative path, with its content. Files that
 /// vanish while it looks (a running fetch renames its temporary files) are left out.
 fn files(dir: &Path) -> BTreeMap<String, String> {
-    fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<String, String>) {
-        let Ok(entries) = std::fs::read_dir(dir) else {
-            return;
-        };
-        for path in entries.flatten().map(|e| e.path()) {
-            if path.is_dir() {
-                walk(root, &path, out);
-            } else if let Ok(text) = std::fs::read_to_string(&path) {
-                let rel = path
-                    .strip_prefix(root)
-                    .unwrap()
-                    .to_string_lossy()
-                    .into_owned();
-                out.insert(rel, text);
-            }
-        }
-    }
-    let mut out = BTreeMap::new();
-    walk(dir, dir, &mut out);
-    out
+    walk(dir)
+        .into_iter()
+        .filter_map(|rel| {
+            let text = std::fs::read_to_string(dir.join(&rel)).ok()?;
+            Some((rel, text))
+        })
+        .collect()
 }
 
 /// The session files under `dir` (no lock, no failures file).
@@ -458,11 +445,7 @@ fn hostile_session_ids_stay_inside_the_folder() {
         .map(|(name, s)| (format!("2024-05-01/{name}.json"), s.doc.clone()))
         .collect();
     assert_eq!(stored(&dir), want);
-    let outside: Vec<_> = std::fs::read_dir(tmp.path())
-        .unwrap()
-        .map(|e| e.unwrap().file_name())
-        .collect();
-    assert_eq!(outside, ["store"]);
+    assert_eq!(listing(tmp.path()), ["store"]);
 
     // By id: the id is one encoded path segment; an id of dots cannot be asked for.
     let list = ids_file(tmp.path(), &["../../x", ".."]);

@@ -1,10 +1,10 @@
 //! `sessionstats gen` end to end: determinism, every shape readable, the session count.
-use crate::util::{Ran, Run};
+use crate::util::{listing, walk, Ran, Run};
 use flate2::read::GzDecoder;
 use serde_json::Value;
 use std::collections::{BTreeMap, HashSet};
 use std::io::Read;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 /// `sessionstats gen --sessions N --seed SEED --out OUT EXTRA`.
 fn gen_run(out: &Path, sessions: u64, seed: u64, extra: &[&str]) -> Run {
@@ -18,36 +18,33 @@ fn gen(out: &Path, sessions: u64, seed: u64, extra: &[&str]) -> Ran {
     gen_run(out, sessions, seed, extra).output()
 }
 
-/// Every file under `dir`, by path relative to it, with its (decompressed) bytes.
-fn tree(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
-    fn walk(root: &Path, dir: &Path, files: &mut BTreeMap<PathBuf, Vec<u8>>) {
-        for entry in std::fs::read_dir(dir).unwrap() {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
-                walk(root, &path, files);
+/// Every file under the folder `dir`, by path relative to it, with its (decompressed) bytes.
+fn tree(dir: &Path) -> BTreeMap<String, Vec<u8>> {
+    assert!(dir.is_dir(), "{} is not a folder", dir.display());
+    walk(dir)
+        .into_iter()
+        .map(|rel| {
+            let raw = std::fs::read(dir.join(&rel)).unwrap();
+            let bytes = if Path::new(&rel).extension().is_some_and(|e| e == "gz") {
+                let mut text = Vec::new();
+                GzDecoder::new(&raw[..]).read_to_end(&mut text).unwrap();
+                text
             } else {
-                let raw = std::fs::read(&path).unwrap();
-                let bytes = if path.extension().is_some_and(|e| e == "gz") {
-                    let mut text = Vec::new();
-                    GzDecoder::new(&raw[..]).read_to_end(&mut text).unwrap();
-                    text
-                } else {
-                    raw
-                };
-                files.insert(path.strip_prefix(root).unwrap().to_owned(), bytes);
-            }
-        }
-    }
-    let mut files = BTreeMap::new();
-    walk(dir, dir, &mut files);
-    files
+                raw
+            };
+            (rel, bytes)
+        })
+        .collect()
 }
 
 /// Every file under `dir` with its bytes as stored (compressed or not).
-fn raw(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+fn raw(dir: &Path) -> Vec<(String, Vec<u8>)> {
     tree(dir)
         .into_keys()
-        .map(|p| (p.clone(), std::fs::read(dir.join(p)).unwrap()))
+        .map(|p| {
+            let bytes = std::fs::read(dir.join(&p)).unwrap();
+            (p, bytes)
+        })
         .collect()
 }
 
@@ -69,7 +66,7 @@ fn documents(dir: &Path) -> Vec<Value> {
     let mut all = Vec::new();
     for (path, bytes) in tree(dir) {
         let text = String::from_utf8(bytes).unwrap();
-        let name = path.to_string_lossy().trim_end_matches(".gz").to_owned();
+        let name = path.trim_end_matches(".gz");
         if name.ends_with(".ndjson") || name.ends_with(".jsonl") {
             for line in text.lines().filter(|l| !l.trim().is_empty()) {
                 all.extend(sessions_of(serde_json::from_str(line).unwrap()));
@@ -115,7 +112,9 @@ fn every_shape_parses_and_holds_n_distinct_sessions() {
             let ids: HashSet<_> = docs.iter().map(|d| d["id"].as_str().unwrap()).collect();
             assert_eq!(ids.len(), 250, "{shape} gzip={gzip}");
             assert!(docs.len() >= 250);
-            let gz = tree(&out).keys().all(|p| p.extension().unwrap() == "gz");
+            let gz = tree(&out)
+                .keys()
+                .all(|p| Path::new(p).extension().unwrap() == "gz");
             assert_eq!(gz, gzip);
         }
     }
@@ -143,7 +142,7 @@ fn a_folder_that_is_not_empty_is_refused() {
     let run = gen(dir.path(), 10, 1, &[]);
     assert_eq!(run.code, 1);
     assert!(run.stderr.contains("is not empty"), "{}", run.stderr);
-    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+    assert_eq!(listing(dir.path()), ["keep.json"]);
 }
 
 #[test]

@@ -180,6 +180,39 @@ pub fn analyze(cwd: &Path, inputs: &[&str], out: &str, extra: &[&str]) -> Ran {
         .output()
 }
 
+/// The files under `dir` (hidden ones too) by path relative to it, sorted. A folder that does
+/// not exist has no files, and entries that vanish while it looks (a running fetch renames its
+/// temporary files) are left out.
+pub fn walk(dir: &Path) -> Vec<String> {
+    fn visit(root: &Path, dir: &Path, files: &mut Vec<String>) {
+        let Ok(entries) = fs::read_dir(dir) else {
+            return;
+        };
+        for path in entries.flatten().map(|e| e.path()) {
+            if path.is_dir() {
+                visit(root, &path, files);
+            } else {
+                let rel = path.strip_prefix(root).unwrap();
+                files.push(rel.to_string_lossy().into_owned());
+            }
+        }
+    }
+    let mut files = Vec::new();
+    visit(dir, dir, &mut files);
+    files.sort();
+    files
+}
+
+/// Names of the entries of `dir` (files and folders, not what the folders hold), sorted.
+pub fn listing(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
 /// Writes `bytes` to `path`, creating the parent folders.
 pub fn write(path: &Path, bytes: impl AsRef<[u8]>) {
     if let Some(parent) = path.parent() {
@@ -315,16 +348,6 @@ pub fn assert_cell(table: &str, key: &[(&str, &str)], col: &str, got: &str, want
     } else {
         assert_eq!(got, want, "{table} {key:?} column {col}");
     }
-}
-
-/// Names of the entries of `dir`, sorted.
-pub fn listing(dir: &Path) -> Vec<String> {
-    let mut names: Vec<String> = fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    names.sort();
-    names
 }
 
 pub fn sample_dir() -> PathBuf {

@@ -2,9 +2,7 @@
 //! temporary folder and read the reports back. Every expected value is derived by hand from
 //! SPEC.md (the derivations are in the comments), never pasted from a run of the code.
 
-mod common;
-
-use common::*;
+use crate::util::*;
 use serde_json::{json, Value};
 use std::fs;
 use std::path::Path;
@@ -147,10 +145,12 @@ fn run_metrics(dir: &Path, extra: &[&str]) -> std::path::PathBuf {
 #[test]
 fn help_explains_the_options() {
     let dir = tempfile::tempdir().unwrap();
-    let top = run_in(dir.path(), &["--help"]);
+    let top = Run::new(["--help"]).current_dir(dir.path()).output();
     assert_eq!(top.code, 0, "{}", top.stderr);
     assert!(top.stdout.contains("analyze"), "{}", top.stdout);
-    let sub = run_in(dir.path(), &["analyze", "--help"]);
+    let sub = Run::new(["analyze", "--help"])
+        .current_dir(dir.path())
+        .output();
     assert_eq!(sub.code, 0, "{}", sub.stderr);
     for opt in [
         "--out",
@@ -661,10 +661,9 @@ fn every_input_shape_is_read() {
     assert_eq!(p.rows.len(), 17);
     // The summary counts the 5 files skipped for their suffix (notes.txt, README.md,
     // export.json.tmp, archive.tar.gz, x.gz); hidden entries are not even looked at.
-    let r = run_in(
-        dir.path(),
-        &["analyze", "in", "--out", "out2", "--as-of", AS_OF],
-    );
+    let r = Run::new(["analyze", "in", "--out", "out2", "--as-of", AS_OF])
+        .current_dir(dir.path())
+        .output();
     assert_eq!(r.code, 0, "{}", r.stderr);
     let summary = format!("{}{}", r.stdout, r.stderr);
     assert!(
@@ -1012,17 +1011,16 @@ fn duplicate_session_ids_keep_one_copy() {
     let s = Table::report(&out, "sessions");
     assert_eq!(s.column("session_id"), ["dup", "dup2", "dup3", "dup4"]);
     // The summary counts the dropped copies: 4 (dup) + 1 (dup2) + 1 (dup3) + 2 (dup4) = 8.
-    let r = run_in(
-        dir.path(),
-        &[
-            "analyze",
-            "in",
-            "--out",
-            "out2",
-            "--as-of",
-            "2024-03-01T12:00:00Z",
-        ],
-    );
+    let r = Run::new([
+        "analyze",
+        "in",
+        "--out",
+        "out2",
+        "--as-of",
+        "2024-03-01T12:00:00Z",
+    ])
+    .current_dir(dir.path())
+    .output();
     let summary = format!("{}{}", r.stdout, r.stderr);
     assert!(
         summary
@@ -1589,7 +1587,9 @@ fn missing_output_folder_is_created() {
     assert_eq!(r.code, 0, "{}", r.stderr);
     Table::report(&dir.path().join("deep/er/out"), "sessions");
     // without --out: ./report
-    let r = run_in(dir.path(), &["analyze", "in", "--as-of", AS_OF, "--quiet"]);
+    let r = Run::new(["analyze", "in", "--as-of", AS_OF, "--quiet"])
+        .current_dir(dir.path())
+        .output();
     assert_eq!(r.code, 0, "{}", r.stderr);
     let s = Table::report(&dir.path().join("report"), "sessions");
     assert_eq!(s.column("session_id"), ["g1"]);
@@ -1606,10 +1606,9 @@ fn quiet_prints_nothing_and_the_summary_shows_as_of() {
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert_eq!(r.stdout, "", "--quiet");
     assert_eq!(r.stderr, "", "--quiet");
-    let r = run_in(
-        dir.path(),
-        &["analyze", "in", "--out", "out2", "--as-of", AS_OF],
-    );
+    let r = Run::new(["analyze", "in", "--out", "out2", "--as-of", AS_OF])
+        .current_dir(dir.path())
+        .output();
     assert_eq!(r.code, 0, "{}", r.stderr);
     let all = format!("{}{}", r.stdout, r.stderr);
     assert!(
@@ -1878,7 +1877,7 @@ fn usage_errors_exit_1_and_write_nothing() {
         ),
         ("no PATH", vec!["analyze", "--out", "o4"]),
     ] {
-        let r = run_in(dir.path(), &args);
+        let r = Run::new(&args).current_dir(dir.path()).output();
         assert_eq!(r.code, 1, "{what}: exit status; stderr: {}", r.stderr);
         assert!(!r.stderr.is_empty(), "{what}: says what is wrong");
         let out_arg = args[args.iter().position(|a| *a == "--out").unwrap() + 1];

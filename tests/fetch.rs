@@ -1,87 +1,37 @@
-//! `sessionstats fetch` and `run` against a real HTTP server on 127.0.0.1 (tests/fetch_support).
-mod fetch_support;
+//! `sessionstats fetch` and `run` against a real HTTP server on 127.0.0.1 (`util::server`).
 
-use fetch_support::{Fault, Server, Session};
+use crate::util::server::{Fault, Server, Session};
+use crate::util::{listing, walk, Ran, Run};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 const TOKEN: &str = "eyJhbGciOiJIUzI1NiJ9.eyJ0ZXN0IjoidG9rZW4ifQ.TOKEN-SIGNATURE-4711";
 const LOCK: &str = ".sessionstats-fetch.lock";
 
-struct Ran {
-    code: Option<i32>,
-    stdout: String,
-    stderr: String,
-}
-
-impl Ran {
-    fn all(&self) -> String {
-        format!("{}\n{}", self.stdout, self.stderr)
-    }
-}
-
-fn command(env: &[(&str, &str)], args: &[&str]) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_sessionstats"));
-    for var in [
-        "VIDEOSDK_TOKEN",
-        "VIDEOSDK_API_KEY",
-        "VIDEOSDK_SECRET",
-        "VIDEOSDK_API_ENDPOINT",
-    ] {
-        cmd.env_remove(var);
-    }
-    cmd.envs(env.iter().copied()).args(args);
-    cmd.stdin(Stdio::null());
-    cmd
-}
-
-fn run_with(env: &[(&str, &str)], args: &[&str]) -> Ran {
-    let out = command(env, args).output().unwrap();
-    Ran {
-        code: out.status.code(),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
+/// `sessionstats fetch --api-url URL --out DIR`, without credentials: more arguments follow.
+fn fetch_run(url: &str, dir: &Path) -> Run {
+    Run::new(["fetch", "--api-url", url, "--out"]).arg(dir)
 }
 
 /// `sessionstats fetch --api-url URL --out DIR ARGS…` with the test token.
 fn fetch(server: &Server, dir: &Path, args: &[&str]) -> Ran {
-    let mut all = vec![
-        "fetch",
-        "--api-url",
-        &server.url,
-        "--out",
-        dir.to_str().unwrap(),
-    ];
-    all.extend_from_slice(args);
-    run_with(&[("VIDEOSDK_TOKEN", TOKEN)], &all)
+    fetch_run(&server.url, dir)
+        .args(args)
+        .env("VIDEOSDK_TOKEN", TOKEN)
+        .output()
 }
 
 /// Every file under `dir` (hidden ones too), by relative path, with its content. Files that
 /// vanish while it looks (a running fetch renames its temporary files) are left out.
 fn files(dir: &Path) -> BTreeMap<String, String> {
-    fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<String, String>) {
-        let Ok(entries) = std::fs::read_dir(dir) else {
-            return;
-        };
-        for path in entries.flatten().map(|e| e.path()) {
-            if path.is_dir() {
-                walk(root, &path, out);
-            } else if let Ok(text) = std::fs::read_to_string(&path) {
-                let rel = path
-                    .strip_prefix(root)
-                    .unwrap()
-                    .to_string_lossy()
-                    .into_owned();
-                out.insert(rel, text);
-            }
-        }
-    }
-    let mut out = BTreeMap::new();
-    walk(dir, dir, &mut out);
-    out
+    walk(dir)
+        .into_iter()
+        .filter_map(|rel| {
+            let text = std::fs::read_to_string(dir.join(&rel)).ok()?;
+            Some((rel, text))
+        })
+        .collect()
 }
 
 /// The session files under `dir` (no lock, no failures file).
@@ -135,7 +85,7 @@ fn listing_follows_every_page_and_stores_each_session_as_sent() {
     let dir = tmp.path().join("store");
 
     let first = fetch(&server, &dir, &["--per-page", "10"]);
-    assert_eq!(first.code, Some(0), "{}", first.all());
+    assert_eq!(first.code, 0, "{}", first.all());
     assert_eq!(stored(&dir), expected(&all));
     let hidden: Vec<_> = files(&dir)
         .into_keys()
@@ -161,7 +111,7 @@ fn listing_follows_every_page_and_stores_each_session_as_sent() {
 
     // Again: ended sessions are already present, the 5 ongoing ones are stored anew.
     let again = fetch(&server, &dir, &["--per-page", "10"]);
-    assert_eq!(again.code, Some(0), "{}", again.all());
+    assert_eq!(again.code, 0, "{}", again.all());
     assert_eq!(row(&again.stdout, "downloaded"), "0");
     assert_eq!(row(&again.stdout, "already present"), "20");
     assert_eq!(row(&again.stdout, "refreshed"), "5");
@@ -182,7 +132,7 @@ fn listing_follows_every_page_and_stores_each_session_as_sent() {
             "--details",
         ],
     );
-    assert_eq!(ran.code, Some(0), "{}", ran.all());
+    assert_eq!(ran.code, 0, "{}", ran.all());
     let want = all
         .iter()
         .filter(|s| s.room == "r1" && s.start.starts_with("2024-05-02"));
@@ -220,7 +170,7 @@ fn requests_stay_within_concurrency_and_rate() {
         &dir,
         &["--ids", list.to_str().unwrap(), "--concurrency", "3"],
     );
-    assert_eq!(ran.code, Some(0), "{}", ran.all());
+    assert_eq!(ran.code, 0, "{}", ran.all());
     assert_eq!(stored(&dir), expected(&all));
     let max = server.max_in_flight();
     assert!(max <= 3, "{max} requests in flight with --concurrency 3");
@@ -248,12 +198,7 @@ fn requests_stay_within_concurrency_and_rate() {
         "0.01",
     ];
     let ran = fetch(&server, &dir, &args);
-    assert_eq!(
-        ran.code,
-        Some(2),
-        "ids 20..29 are unknown here: {}",
-        ran.all()
-    );
+    assert_eq!(ran.code, 2, "ids 20..29 are unknown here: {}", ran.all());
     assert_eq!(stored(&dir), expected(&all[..20]));
     let hits = server.hits();
     assert_eq!(hits.len(), 33, "30 ids and 3 retries");
@@ -313,7 +258,7 @@ fn transient_faults_are_retried_and_the_rest_recorded() {
             "4",
         ],
     );
-    assert_eq!(ran.code, Some(2), "{}", ran.all());
+    assert_eq!(ran.code, 2, "{}", ran.all());
     assert_eq!(stored(&dir), expected(&all[..5]));
     // 1 (429) + 2 (500, 503) + 1 (timeout) + 1 (cut connection) + 1 (truncated) + 3 (s05).
     assert_eq!(row(&ran.stdout, "retries"), "9");
@@ -360,19 +305,12 @@ fn refused_credentials_stop_the_run_at_once() {
     let list = ids_file(tmp.path(), &ids);
     let dir = tmp.path().join("store");
     let wrong = "eyJ.wrong-token-0815.sig";
-    let args = [
-        "fetch",
-        "--api-url",
-        &server.url,
-        "--out",
-        dir.to_str().unwrap(),
-        "--ids",
-        list.to_str().unwrap(),
-        "--concurrency",
-        "2",
-    ];
-    let ran = run_with(&[("VIDEOSDK_TOKEN", wrong)], &args);
-    assert_eq!(ran.code, Some(1), "{}", ran.all());
+    let args = ["--ids", list.to_str().unwrap(), "--concurrency", "2"];
+    let ran = fetch_run(&server.url, &dir)
+        .args(args)
+        .env("VIDEOSDK_TOKEN", wrong)
+        .output();
+    assert_eq!(ran.code, 1, "{}", ran.all());
     for name in [
         "VIDEOSDK_TOKEN",
         "VIDEOSDK_API_KEY",
@@ -394,8 +332,8 @@ fn refused_credentials_stop_the_run_at_once() {
     assert!(stored(&dir).is_empty());
 
     // No credentials at all: said before any request.
-    let ran = run_with(&[], &args);
-    assert_eq!(ran.code, Some(1));
+    let ran = fetch_run(&server.url, &dir).args(args).output();
+    assert_eq!(ran.code, 1);
     assert!(
         ran.stderr.contains("VIDEOSDK_API_KEY and VIDEOSDK_SECRET"),
         "{}",
@@ -418,7 +356,7 @@ fn a_list_that_moves_while_paged_is_stored_whole_and_once() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("store");
     let ran = fetch(&server, &dir, &["--per-page", "10", "--concurrency", "1"]);
-    assert_eq!(ran.code, Some(0), "{}", ran.all());
+    assert_eq!(ran.code, 0, "{}", ran.all());
     assert_eq!(stored(&dir), expected(&server.sessions()));
     assert_eq!(row(&ran.stdout, "listed"), "31 sessions on 8 pages");
     assert!(ran.stderr.contains("listing it again"), "{}", ran.stderr);
@@ -433,22 +371,10 @@ fn a_killed_fetch_resumes_without_fetching_a_finished_session_twice() {
     let ids: Vec<&str> = all.iter().map(|s| s.id.as_str()).collect();
     let list = ids_file(tmp.path(), &ids);
     let dir = tmp.path().join("store");
-    let args = [
-        "fetch",
-        "--api-url",
-        &server.url,
-        "--out",
-        dir.to_str().unwrap(),
-        "--ids",
-        list.to_str().unwrap(),
-        "--concurrency",
-        "2",
-    ];
-    let mut child = command(&[("VIDEOSDK_TOKEN", TOKEN)], &args)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = fetch_run(&server.url, &dir)
+        .args(["--ids", list.to_str().unwrap(), "--concurrency", "2"])
+        .env("VIDEOSDK_TOKEN", TOKEN)
+        .spawn();
     let deadline = Instant::now() + Duration::from_secs(30);
     while stored(&dir).len() < 6 {
         assert!(Instant::now() < deadline, "the first fetch stored nothing");
@@ -456,7 +382,7 @@ fn a_killed_fetch_resumes_without_fetching_a_finished_session_twice() {
     }
     // A second fetch on the same folder is refused while the first runs.
     let second = fetch(&server, &dir, &["--ids", list.to_str().unwrap()]);
-    assert_eq!(second.code, Some(1), "{}", second.all());
+    assert_eq!(second.code, 1, "{}", second.all());
     assert!(
         second.stderr.contains("already writing"),
         "{}",
@@ -476,7 +402,7 @@ fn a_killed_fetch_resumes_without_fetching_a_finished_session_twice() {
         &dir,
         &["--ids", list.to_str().unwrap(), "--concurrency", "4"],
     );
-    assert_eq!(ran.code, Some(0), "{}", ran.all());
+    assert_eq!(ran.code, 0, "{}", ran.all());
     assert_eq!(stored(&dir), expected(&all), "every session exactly once");
     let leftovers: Vec<_> = files(&dir)
         .into_keys()
@@ -510,7 +436,7 @@ fn hostile_session_ids_stay_inside_the_folder() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("store");
     let ran = fetch(&server, &dir, &[]);
-    assert_eq!(ran.code, Some(0), "{}", ran.all());
+    assert_eq!(ran.code, 0, "{}", ran.all());
     // A leading dot is encoded too: no name is hidden, `.` or `..`.
     let names = ["%2E.%2F..%2Fx", "%2E.%5Cy", "%2Ehidden", "a%2Fb"];
     let want: BTreeMap<String, String> = names
@@ -519,11 +445,7 @@ fn hostile_session_ids_stay_inside_the_folder() {
         .map(|(name, s)| (format!("2024-05-01/{name}.json"), s.doc.clone()))
         .collect();
     assert_eq!(stored(&dir), want);
-    let outside: Vec<_> = std::fs::read_dir(tmp.path())
-        .unwrap()
-        .map(|e| e.unwrap().file_name())
-        .collect();
-    assert_eq!(outside, ["store"]);
+    assert_eq!(listing(tmp.path()), ["store"]);
 
     // By id: the id is one encoded path segment; an id of dots cannot be asked for.
     let list = ids_file(tmp.path(), &["../../x", ".."]);
@@ -533,7 +455,7 @@ fn hostile_session_ids_stay_inside_the_folder() {
         &dir,
         &["--ids", list.to_str().unwrap(), "--refresh"],
     );
-    assert_eq!(ran.code, Some(2), "{}", ran.all());
+    assert_eq!(ran.code, 2, "{}", ran.all());
     assert_eq!(server.hits_of("/v2/sessions/..%2F..%2Fx").len(), 1);
     let got = stored(&dir);
     assert_eq!(
@@ -554,23 +476,13 @@ fn minted_tokens_and_secrets_appear_nowhere() {
     let list = ids_file(tmp.path(), &["s00", "s01", "s02", "missing"]);
     let dir = tmp.path().join("store");
     let (key, secret) = ("key-93a1c", "secret-5f0e77d2b1");
-    let ran = run_with(
-        &[("VIDEOSDK_API_KEY", key), ("VIDEOSDK_SECRET", secret)],
-        &[
-            "fetch",
-            "--api-url",
-            &server.url,
-            "--out",
-            dir.to_str().unwrap(),
-            "--ids",
-            list.to_str().unwrap(),
-            "--retries",
-            "1",
-            "--retry-delay",
-            "0.05",
-        ],
-    );
-    assert_eq!(ran.code, Some(2), "{}", ran.all());
+    let ran = fetch_run(&server.url, &dir)
+        .args(["--ids", list.to_str().unwrap()])
+        .args(["--retries", "1", "--retry-delay", "0.05"])
+        .env("VIDEOSDK_API_KEY", key)
+        .env("VIDEOSDK_SECRET", secret)
+        .output();
+    assert_eq!(ran.code, 2, "{}", ran.all());
     assert_eq!(stored(&dir).len(), 2);
     let minted = server.hits()[0].authorization.clone().unwrap();
     let mut everything = ran.all();
@@ -615,11 +527,10 @@ fn run_fetches_the_previous_day_and_writes_its_reports() {
         ),
     )
     .unwrap();
-    let ran = run_with(
-        &[("VIDEOSDK_TOKEN", TOKEN)],
-        &["run", "--config", config.to_str().unwrap()],
-    );
-    assert_eq!(ran.code, Some(0), "{}", ran.all());
+    let ran = Run::new(["run", "--config", config.to_str().unwrap()])
+        .env("VIDEOSDK_TOKEN", TOKEN)
+        .output();
+    assert_eq!(ran.code, 0, "{}", ran.all());
     assert_eq!(
         stored(&store),
         expected(&all[..3]),
@@ -655,19 +566,12 @@ fn a_listing_killed_part_way_resumes_with_every_session_once() {
     server.set_delay(Duration::from_millis(80));
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("store");
-    let listing = |concurrency: &'static str| {
-        let mut args = vec!["fetch", "--api-url", &server.url, "--out"];
-        args.push(dir.to_str().unwrap());
-        args.extend(["--per-page", "5", "--concurrency", concurrency]);
-        args.into_iter().map(String::from).collect::<Vec<_>>()
+    let listing = |concurrency: &str| {
+        fetch_run(&server.url, &dir)
+            .args(["--per-page", "5", "--concurrency", concurrency])
+            .env("VIDEOSDK_TOKEN", TOKEN)
     };
-    let args = listing("1");
-    let mut child = command(&[("VIDEOSDK_TOKEN", TOKEN)], &[])
-        .args(&args)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = listing("1").spawn();
     let deadline = Instant::now() + Duration::from_secs(30);
     while !stored(&dir).keys().any(|k| !k.contains("/.")) {
         assert!(Instant::now() < deadline, "the first fetch stored nothing");
@@ -701,10 +605,8 @@ fn a_listing_killed_part_way_resumes_with_every_session_once() {
         "the killed run's lock file stays behind"
     );
 
-    let args = listing("4");
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let ran = run_with(&[("VIDEOSDK_TOKEN", TOKEN)], &args);
-    assert_eq!(ran.code, Some(0), "{}", ran.all());
+    let ran = listing("4").output();
+    assert_eq!(ran.code, 0, "{}", ran.all());
     assert_eq!(stored(&dir), expected(&all), "every session exactly once");
     let hidden: Vec<_> = files(&dir)
         .into_keys()
@@ -725,7 +627,7 @@ fn a_429_holds_back_every_request_for_its_retry_after() {
     let dir = tmp.path().join("store");
     let args = ["--ids", list.to_str().unwrap(), "--concurrency", "2"];
     let ran = fetch(&server, &dir, &args);
-    assert_eq!(ran.code, Some(0), "{}", ran.all());
+    assert_eq!(ran.code, 0, "{}", ran.all());
     assert_eq!(stored(&dir), expected(&all));
     let refused = server.hits_of("/v2/sessions/s00")[0].at;
     let pause = refused..refused + Duration::from_millis(900);
@@ -751,7 +653,7 @@ fn an_answer_that_is_not_a_list_page_is_a_failure_not_an_empty_list() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("store");
     let ran = fetch(&server, &dir, &["--retries", "1", "--retry-delay", "0.05"]);
-    assert_eq!(ran.code, Some(1), "{}", ran.all());
+    assert_eq!(ran.code, 1, "{}", ran.all());
     assert_eq!(server.hits().len(), 2, "one attempt and one retry");
     let failures = std::fs::read_to_string(dir.join("fetch-failures.csv")).unwrap();
     assert!(failures.contains("not a list page"), "{failures}");
@@ -769,25 +671,16 @@ fn an_unusable_api_url_is_said_and_its_password_never_shown() {
     };
     let with_password = format!("http://operator:hunter2@127.0.0.1:{closed}");
     let fetch_from = |url: &str| {
-        let args = [
-            "fetch",
-            "--api-url",
-            url,
-            "--out",
-            dir.to_str().unwrap(),
-            "--ids",
-            list.to_str().unwrap(),
-            "--retries",
-            "1",
-            "--retry-delay",
-            "0.05",
-        ];
-        run_with(&[("VIDEOSDK_TOKEN", TOKEN)], &args)
+        fetch_run(url, &dir)
+            .args(["--ids", list.to_str().unwrap()])
+            .args(["--retries", "1", "--retry-delay", "0.05"])
+            .env("VIDEOSDK_TOKEN", TOKEN)
+            .output()
     };
 
     // Nobody listens: every request fails after its retry, and no message repeats the URL.
     let ran = fetch_from(&with_password);
-    assert_eq!(ran.code, Some(1), "{}", ran.all());
+    assert_eq!(ran.code, 1, "{}", ran.all());
     let failures = std::fs::read_to_string(dir.join("fetch-failures.csv")).unwrap();
     assert!(failures.contains("network error"), "{failures}");
     let everything = format!("{}\n{failures}", ran.all());
@@ -798,7 +691,7 @@ fn an_unusable_api_url_is_said_and_its_password_never_shown() {
     for url in ["api.videosdk.live", "http://", "http://bad host"] {
         let started = Instant::now();
         let ran = fetch_from(url);
-        assert_eq!(ran.code, Some(1), "{url}: {}", ran.all());
+        assert_eq!(ran.code, 1, "{url}: {}", ran.all());
         assert!(ran.stderr.contains("--api-url"), "{url}: {}", ran.stderr);
         assert!(started.elapsed() < Duration::from_secs(5), "{url}: retried");
     }
@@ -825,7 +718,7 @@ fn a_last_page_past_the_end_costs_a_few_requests_not_the_run() {
     let dir = tmp.path().join("store");
     let started = Instant::now();
     let ran = fetch(&server, &dir, &["--per-page", "10"]);
-    assert_eq!(ran.code, Some(0), "{}", ran.all());
+    assert_eq!(ran.code, 0, "{}", ran.all());
     assert_eq!(stored(&dir), expected(&all));
     let asked = server.hits_of("/v2/sessions/").len();
     assert!(asked <= 40, "{asked} list requests");
@@ -848,7 +741,7 @@ fn a_long_ids_file_is_fetched_whole() {
     let dir = tmp.path().join("store");
     let args = ["--ids", list.to_str().unwrap(), "--concurrency", "16"];
     let ran = fetch(&server, &dir, &args);
-    assert_eq!(ran.code, Some(0), "{}", ran.all());
+    assert_eq!(ran.code, 0, "{}", ran.all());
     assert_eq!(row(&ran.stdout, "downloaded"), "1100");
     assert_eq!(stored(&dir), expected(&all));
     assert_eq!(server.hits().len(), 1100);
@@ -883,19 +776,14 @@ fn stored_ongoing_sessions_outside_the_window_are_fetched_again_by_id() {
     let day = |since: &'static str, until: &'static str| ["--since", since, "--until", until];
 
     let first = fetch(&server, &dir, &day("2024-05-01", "2024-05-02"));
-    assert_eq!(first.code, Some(0), "{}", first.all());
+    assert_eq!(first.code, 0, "{}", first.all());
     assert_eq!(stored(&dir), expected([&late, &vanished]));
 
     // Overnight `late` ends and the API forgets `vanished`; the next window excludes both.
     server.replace(late_ended.clone());
     server.remove("vanished");
     let second = fetch(&server, &dir, &day("2024-05-02", "2024-05-03"));
-    assert_eq!(
-        second.code,
-        Some(2),
-        "the 404 is a failure: {}",
-        second.all()
-    );
+    assert_eq!(second.code, 2, "the 404 is a failure: {}", second.all());
     assert_eq!(row(&second.stdout, "listed"), "1 session on 1 page");
     assert_eq!(row(&second.stdout, "downloaded"), "1");
     assert!(
@@ -936,7 +824,7 @@ fn a_stored_ongoing_session_is_requested_once_per_run() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("store");
     let first = fetch(&server, &dir, &[]);
-    assert_eq!(first.code, Some(0), "{}", first.all());
+    assert_eq!(first.code, 0, "{}", first.all());
     assert_eq!(stored(&dir), expected([&listed, &outside]));
 
     // Both end; the second listing only returns `listed` (its room), and --details GETs it.
@@ -946,7 +834,7 @@ fn a_stored_ongoing_session_is_requested_once_per_run() {
         ..outside_ended.clone()
     });
     let second = fetch(&server, &dir, &["--room", "r1", "--details"]);
-    assert_eq!(second.code, Some(0), "{}", second.all());
+    assert_eq!(second.code, 0, "{}", second.all());
     assert_eq!(
         server.hits_of("/v2/sessions/listed").len(),
         1,
@@ -985,15 +873,15 @@ fn run_completes_a_session_stored_ongoing_the_night_before() {
             "--until",
             until,
         ];
-        run_with(&[("VIDEOSDK_TOKEN", TOKEN)], &args)
+        Run::new(args).env("VIDEOSDK_TOKEN", TOKEN).output()
     };
     let one = night("2024-05-01", "2024-05-02");
-    assert_eq!(one.code, Some(0), "{}", one.all());
+    assert_eq!(one.code, 0, "{}", one.all());
     assert_eq!(stored(&store), expected([&late]));
 
     server.replace(late_ended.clone());
     let two = night("2024-05-02", "2024-05-03");
-    assert_eq!(two.code, Some(0), "{}", two.all());
+    assert_eq!(two.code, 0, "{}", two.all());
     assert_eq!(server.hits_of("/v2/sessions/late").len(), 1);
     assert_eq!(stored(&store), expected([&late_ended]), "{}", two.all());
     assert!(

@@ -1,55 +1,50 @@
 //! `sessionstats gen` end to end: determinism, every shape readable, the session count.
+use crate::util::{listing, walk, Ran, Run};
 use flate2::read::GzDecoder;
 use serde_json::Value;
 use std::collections::{BTreeMap, HashSet};
 use std::io::Read;
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::Path;
 
-fn gen_command(out: &Path, sessions: u64, seed: u64, extra: &[&str]) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_sessionstats"));
-    command
-        .args(["gen", "--sessions", &sessions.to_string()])
+/// `sessionstats gen --sessions N --seed SEED --out OUT EXTRA`.
+fn gen_run(out: &Path, sessions: u64, seed: u64, extra: &[&str]) -> Run {
+    Run::new(["gen", "--sessions", &sessions.to_string()])
         .args(["--seed", &seed.to_string(), "--out"])
         .arg(out)
-        .args(extra);
-    command
+        .args(extra)
 }
 
-fn gen(out: &Path, sessions: u64, seed: u64, extra: &[&str]) -> std::process::Output {
-    gen_command(out, sessions, seed, extra).output().unwrap()
+fn gen(out: &Path, sessions: u64, seed: u64, extra: &[&str]) -> Ran {
+    gen_run(out, sessions, seed, extra).output()
 }
 
-/// Every file under `dir`, by path relative to it, with its (decompressed) bytes.
-fn tree(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
-    fn walk(root: &Path, dir: &Path, files: &mut BTreeMap<PathBuf, Vec<u8>>) {
-        for entry in std::fs::read_dir(dir).unwrap() {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
-                walk(root, &path, files);
+/// Every file under the folder `dir`, by path relative to it, with its (decompressed) bytes.
+fn tree(dir: &Path) -> BTreeMap<String, Vec<u8>> {
+    assert!(dir.is_dir(), "{} is not a folder", dir.display());
+    walk(dir)
+        .into_iter()
+        .map(|rel| {
+            let raw = std::fs::read(dir.join(&rel)).unwrap();
+            let bytes = if Path::new(&rel).extension().is_some_and(|e| e == "gz") {
+                let mut text = Vec::new();
+                GzDecoder::new(&raw[..]).read_to_end(&mut text).unwrap();
+                text
             } else {
-                let raw = std::fs::read(&path).unwrap();
-                let bytes = if path.extension().is_some_and(|e| e == "gz") {
-                    let mut text = Vec::new();
-                    GzDecoder::new(&raw[..]).read_to_end(&mut text).unwrap();
-                    text
-                } else {
-                    raw
-                };
-                files.insert(path.strip_prefix(root).unwrap().to_owned(), bytes);
-            }
-        }
-    }
-    let mut files = BTreeMap::new();
-    walk(dir, dir, &mut files);
-    files
+                raw
+            };
+            (rel, bytes)
+        })
+        .collect()
 }
 
 /// Every file under `dir` with its bytes as stored (compressed or not).
-fn raw(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+fn raw(dir: &Path) -> Vec<(String, Vec<u8>)> {
     tree(dir)
         .into_keys()
-        .map(|p| (p.clone(), std::fs::read(dir.join(p)).unwrap()))
+        .map(|p| {
+            let bytes = std::fs::read(dir.join(&p)).unwrap();
+            (p, bytes)
+        })
         .collect()
 }
 
@@ -71,7 +66,7 @@ fn documents(dir: &Path) -> Vec<Value> {
     let mut all = Vec::new();
     for (path, bytes) in tree(dir) {
         let text = String::from_utf8(bytes).unwrap();
-        let name = path.to_string_lossy().trim_end_matches(".gz").to_owned();
+        let name = path.trim_end_matches(".gz");
         if name.ends_with(".ndjson") || name.ends_with(".jsonl") {
             for line in text.lines().filter(|l| !l.trim().is_empty()) {
                 all.extend(sessions_of(serde_json::from_str(line).unwrap()));
@@ -93,11 +88,10 @@ fn same_seed_same_bytes_whatever_the_threads_other_seed_other_bytes() {
         dir.path().join("c"),
     );
     for (out, seed, threads) in [(&a, 5, "2"), (&b, 5, "1"), (&c, 6, "2")] {
-        let run = gen_command(out, 400, seed, &["--gzip"])
+        let run = gen_run(out, 400, seed, &["--gzip"])
             .env("RAYON_NUM_THREADS", threads)
-            .output()
-            .unwrap();
-        assert!(run.status.success(), "{run:?}");
+            .output();
+        assert_eq!(run.code, 0, "{run:?}");
     }
     assert_eq!(tree(&a), tree(&b));
     assert!(raw(&a) == raw(&b), "the compressed bytes are the same too");
@@ -112,14 +106,15 @@ fn every_shape_parses_and_holds_n_distinct_sessions() {
             let out = dir.path().join(format!("{shape}-{gzip}"));
             let flags: &[&str] = if gzip { &["--gzip"] } else { &[] };
             let run = gen(&out, 250, 1, &[&["--shape", shape], flags].concat());
-            assert!(run.status.success(), "{run:?}");
-            let summary = String::from_utf8(run.stdout).unwrap();
-            assert!(summary.contains("250 sessions"), "{summary}");
+            assert_eq!(run.code, 0, "{run:?}");
+            assert!(run.stdout.contains("250 sessions"), "{}", run.stdout);
             let docs = documents(&out);
             let ids: HashSet<_> = docs.iter().map(|d| d["id"].as_str().unwrap()).collect();
             assert_eq!(ids.len(), 250, "{shape} gzip={gzip}");
             assert!(docs.len() >= 250);
-            let gz = tree(&out).keys().all(|p| p.extension().unwrap() == "gz");
+            let gz = tree(&out)
+                .keys()
+                .all(|p| Path::new(p).extension().unwrap() == "gz");
             assert_eq!(gz, gzip);
         }
     }
@@ -129,7 +124,7 @@ fn every_shape_parses_and_holds_n_distinct_sessions() {
 fn the_mix_has_both_api_shapes_ongoing_sessions_and_offsets() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("corpus");
-    assert!(gen(&out, 1500, 2, &["--shape", "single"]).status.success());
+    assert_eq!(gen(&out, 1500, 2, &["--shape", "single"]).code, 0);
     let docs = documents(&out);
     let count = |f: &dyn Fn(&Value) -> bool| docs.iter().filter(|d| f(d)).count();
     assert!(count(&|d| d.get("meetingId").is_some()) > 300);
@@ -145,26 +140,23 @@ fn a_folder_that_is_not_empty_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("keep.json"), "{}").unwrap();
     let run = gen(dir.path(), 10, 1, &[]);
-    assert_eq!(run.status.code(), Some(1));
-    let stderr = String::from_utf8(run.stderr).unwrap();
-    assert!(stderr.contains("is not empty"), "{stderr}");
-    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+    assert_eq!(run.code, 1);
+    assert!(run.stderr.contains("is not empty"), "{}", run.stderr);
+    assert_eq!(listing(dir.path()), ["keep.json"]);
 }
 
 #[test]
 fn analyze_uses_every_generated_document() {
     let dir = tempfile::tempdir().unwrap();
     let (corpus, reports) = (dir.path().join("corpus"), dir.path().join("reports"));
-    assert!(gen(&corpus, 600, 3, &["--gzip"]).status.success());
-    let run = Command::new(env!("CARGO_BIN_EXE_sessionstats"))
-        .arg("analyze")
+    assert_eq!(gen(&corpus, 600, 3, &["--gzip"]).code, 0);
+    let run = Run::new(["analyze"])
         .arg(&corpus)
         .arg("--out")
         .arg(&reports)
         .args(["--as-of", "2024-04-01T00:00:00Z", "--quiet"])
-        .output()
-        .unwrap();
-    assert_eq!(run.status.code(), Some(0), "{run:?}");
+        .output();
+    assert_eq!(run.code, 0, "{run:?}");
     let lines = |name: &str| {
         let text = std::fs::read_to_string(reports.join(name)).unwrap();
         text.lines().count()
@@ -185,7 +177,7 @@ fn the_golden_fixture_corpus_is_reproduced_byte_for_byte() {
     let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/corpus");
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("corpus");
-    assert!(gen(&out, 400, 11, &["--gzip"]).status.success());
+    assert_eq!(gen(&out, 400, 11, &["--gzip"]).code, 0);
     assert!(
         raw(&out) == raw(&fixture),
         "gen no longer reproduces tests/fixtures/corpus"

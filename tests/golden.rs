@@ -4,9 +4,9 @@
 //! `corpus-reports.sha256` holds the SHA-256 of each CSV report that `analyze` wrote for it
 //! (with `--as-of 2026-01-01T00:00:00Z`) before any optimisation. Every later version of
 //! `analyze` must write the same bytes, with one thread or several.
+use crate::util::Run;
 use sha2::{Digest, Sha256};
 use std::path::Path;
-use std::process::Command;
 
 fn expected() -> Vec<(String, String)> {
     let listing = std::fs::read_to_string(
@@ -27,21 +27,16 @@ fn reports_of_the_generated_corpus_are_unchanged() {
     let corpus = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/corpus");
     for threads in ["1", "2"] {
         let out = tempfile::tempdir().unwrap();
-        let status = Command::new(env!("CARGO_BIN_EXE_sessionstats"))
-            .args([
-                "analyze",
-                "--quiet",
-                "--as-of",
-                "2026-01-01T00:00:00Z",
-                "--threads",
-                threads,
-                "--out",
-            ])
+        let ran = Run::new(["analyze", "--quiet", "--as-of", "2026-01-01T00:00:00Z"])
+            .args(["--threads", threads, "--out"])
             .arg(out.path())
             .arg(&corpus)
-            .status()
-            .unwrap();
-        assert!(status.success(), "analyze failed on the fixture corpus");
+            .output();
+        assert_eq!(
+            ran.code, 0,
+            "analyze failed on the fixture corpus: {}",
+            ran.stderr
+        );
         for (name, hash) in expected() {
             let bytes = std::fs::read(out.path().join(&name)).unwrap();
             let actual = format!("{:x}", Sha256::digest(&bytes));

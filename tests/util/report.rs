@@ -1,12 +1,7 @@
-//! Helpers for the integration tests: run the built binary, write input files, read reports.
-#![allow(dead_code)]
+//! The reports read back: their columns in SPEC order, and a CSV report as a table of strings
+//! whose cells are checked by column name.
 
-use std::fs;
-use std::io::Write;
-use std::path::{Path, PathBuf};
-use std::process::Command;
-
-pub const BIN: &str = env!("CARGO_BIN_EXE_sessionstats");
+use std::path::Path;
 
 pub const SESSIONS_COLS: &[&str] = &[
     "session_id",
@@ -114,77 +109,6 @@ pub const REPORTS: &[(&str, &[&str])] = &[
 /// Columns holding ratios: compared as numbers with a tolerance, never as strings.
 pub const FLOAT_COLS: &[&str] = &["avg_concurrency", "attendance_pct"];
 
-/// What a run of the binary gave.
-#[derive(Debug)]
-pub struct Run {
-    pub code: i32,
-    pub stdout: String,
-    pub stderr: String,
-}
-
-/// Runs `sessionstats ARGS` in `cwd`.
-pub fn run_in(cwd: &Path, args: &[&str]) -> Run {
-    let out = Command::new(BIN)
-        .args(args)
-        .current_dir(cwd)
-        .env_remove("RUST_LOG")
-        .output()
-        .expect("cannot start the sessionstats binary");
-    Run {
-        code: out.status.code().expect("killed by a signal"),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
-}
-
-/// Runs `sessionstats analyze INPUTS --out OUT --quiet EXTRA` in `cwd`.
-pub fn analyze(cwd: &Path, inputs: &[&str], out: &str, extra: &[&str]) -> Run {
-    let mut args = vec!["analyze"];
-    args.extend_from_slice(inputs);
-    args.extend_from_slice(&["--out", out, "--quiet"]);
-    args.extend_from_slice(extra);
-    run_in(cwd, &args)
-}
-
-/// Writes `bytes` to `path`, creating the parent folders.
-pub fn write(path: &Path, bytes: impl AsRef<[u8]>) {
-    if let Some(parent) = path.parent() {
-        fs::create_dir_all(parent).unwrap();
-    }
-    fs::write(path, bytes).unwrap();
-}
-
-/// Gzip-compresses `bytes`.
-pub fn gz(bytes: impl AsRef<[u8]>) -> Vec<u8> {
-    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-    enc.write_all(bytes.as_ref()).unwrap();
-    enc.finish().unwrap()
-}
-
-/// `"10:05"` → `"2024-03-01T10:05:00.000Z"`; `"10:58:30"` → `"2024-03-01T10:58:30.000Z"`;
-/// `"10:00:00.500"` → `"2024-03-01T10:00:00.500Z"`. The day of every hand-made session.
-pub fn t(hms: &str) -> String {
-    match hms.len() {
-        5 => format!("2024-03-01T{hms}:00.000Z"),
-        8 => format!("2024-03-01T{hms}.000Z"),
-        12 => format!("2024-03-01T{hms}Z"),
-        _ => panic!("bad time {hms}"),
-    }
-}
-
-/// A timelog entry `{start, end}` on the test day.
-pub fn iv(start: &str, end: &str) -> serde_json::Value {
-    serde_json::json!({"start": t(start), "end": t(end)})
-}
-
-/// A session that ran `start`..`end` on the test day with one participant present throughout.
-pub fn simple_session(id: &str, start: &str, end: &str) -> serde_json::Value {
-    serde_json::json!({
-        "id": id, "roomId": "room-x", "start": t(start), "end": t(end), "status": "ended",
-        "participants": [{"participantId": "pp000001", "name": "Solo", "timelog": [iv(start, end)]}]
-    })
-}
-
 /// A CSV report read back with the csv crate: header and rows of strings.
 #[derive(Debug, Clone)]
 pub struct Table {
@@ -281,20 +205,4 @@ pub fn assert_cell(table: &str, key: &[(&str, &str)], col: &str, got: &str, want
     } else {
         assert_eq!(got, want, "{table} {key:?} column {col}");
     }
-}
-
-/// Names of the entries of `dir`, sorted.
-pub fn listing(dir: &Path) -> Vec<String> {
-    let mut names: Vec<String> = fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    names.sort();
-    names
-}
-
-pub fn sample_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("data")
-        .join("sample")
 }

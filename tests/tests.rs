@@ -1,0 +1,8 @@
+//! The integration tests, as one binary so the crate is linked once: one module per theme, and
+//! the helpers they share in `util`.
+
+mod analyze;
+mod fetch;
+mod gen;
+mod golden;
+mod util;

@@ -184,8 +184,8 @@ fn session_metrics_by_hand() {
         &[
             ("room_id", "room-m"),
             ("status", "ended"),
-            ("start", &t("10:00")),
-            ("end", &t("11:00")),
+            ("started_at", &t("10:00")),
+            ("ended_at", &t("11:00")),
             ("ongoing", "false"),
             ("duration_ms", "3600000"),
             ("reported_active_duration", ""),
@@ -210,8 +210,8 @@ fn session_metrics_by_hand() {
         &[
             ("room_id", "room-o"),
             ("status", ""),
-            ("start", &t("10:00")),
-            ("end", &t("10:30")),
+            ("started_at", &t("10:00")),
+            ("ended_at", &t("10:30")),
             ("ongoing", "true"),
             ("duration_ms", "1800000"),
             ("reported_active_duration", "7"),
@@ -235,8 +235,8 @@ fn session_metrics_by_hand() {
         &[("session_id", "m3")],
         &[
             ("room_id", "room-c3"),
-            ("start", &t("10:05")),
-            ("end", &t("10:20")),
+            ("started_at", &t("10:05")),
+            ("ended_at", &t("10:20")),
             ("ongoing", "false"),
             ("duration_ms", "900000"),
             ("participants", "2"),
@@ -258,8 +258,8 @@ fn session_metrics_by_hand() {
         &[
             ("room_id", "custom-4"),
             ("status", "completed"),
-            ("start", &t("12:00")),
-            ("end", &t("12:00")),
+            ("started_at", &t("12:00")),
+            ("ended_at", &t("12:00")),
             ("duration_ms", "0"),
             ("participants", "1"),
             ("attendees", "0"),
@@ -294,8 +294,8 @@ fn session_metrics_by_hand() {
     s.expect(
         &[("session_id", "m6")],
         &[
-            ("start", &t("13:00")),
-            ("end", &t("13:00")),
+            ("started_at", &t("13:00")),
+            ("ended_at", &t("13:00")),
             ("ongoing", "false"),
             ("duration_ms", "0"),
             ("participants", "0"),
@@ -306,8 +306,8 @@ fn session_metrics_by_hand() {
     s.expect(
         &[("session_id", "m7")],
         &[
-            ("start", "2024-03-01T10:00:00.000Z"),
-            ("end", "2024-03-01T10:10:00.123Z"),
+            ("started_at", "2024-03-01T10:00:00.000Z"),
+            ("ended_at", "2024-03-01T10:10:00.123Z"),
             ("duration_ms", "600123"),
             ("participant_ms", "300499"),
             ("peak_at", "2024-03-01T10:00:00.500Z"),
@@ -320,7 +320,7 @@ fn session_metrics_by_hand() {
         &[("session_id", "m8")],
         &[
             ("status", "ended"),
-            ("end", &t("10:30")),
+            ("ended_at", &t("10:30")),
             ("ongoing", "true"),
             ("duration_ms", "1800000"),
             ("participant_ms", "1800000"),
@@ -444,7 +444,7 @@ fn concurrency_timeline_by_hand() {
             .into_iter()
             .map(|i| {
                 (
-                    c.get(i, "at").to_string(),
+                    c.get(i, "changed_at").to_string(),
                     c.get(i, "concurrency").to_string(),
                 )
             })
@@ -1033,7 +1033,7 @@ fn duplicate_session_ids_keep_one_copy() {
         &[("session_id", "dup")],
         &[
             ("status", "ended-d"),
-            ("end", &t("10:30")),
+            ("ended_at", &t("10:30")),
             ("ongoing", "false"),
             ("duration_ms", "1800000"),
             ("participant_ms", "1500000"),
@@ -1052,7 +1052,7 @@ fn duplicate_session_ids_keep_one_copy() {
         &[("session_id", "dup4")],
         &[
             ("status", "late-end"),
-            ("end", &t("10:50")),
+            ("ended_at", &t("10:50")),
             ("participant_ms", "2700000"),
         ],
     );
@@ -1186,19 +1186,23 @@ mod parquet {
         Float,
         Bool,
         Time,
+        Date,
         /// reported_active_duration: a number passed through as given (Int64 or Float64).
         Number,
     }
     use Kind::*;
 
-    fn kind(col: &str) -> Kind {
+    fn kind(table: &str, col: &str) -> Kind {
         match col {
+            // Counts in `sessions` and `rooms`, flags in `participants`.
+            "present" if matches!(table, "sessions" | "rooms") => Int,
+            "ongoing" if table == "rooms" => Int,
             "session_id" | "room_id" | "status" | "participant_id" | "name" | "participant_a"
             | "participant_b" | "name_a" | "name_b" | "path" | "reason" => Str,
-            "start" | "end" | "peak_at" | "first_join" | "last_leave" | "first_overlap" | "at" => {
-                Time
-            }
-            "ongoing" | "pairs_skipped" | "open" => Bool,
+            "started_at" | "ended_at" | "peak_at" | "first_join" | "last_leave"
+            | "first_overlap" | "changed_at" | "first_start" | "last_end" => Time,
+            "period" => Date,
+            "ongoing" | "pairs_skipped" | "open" | "present" => Bool,
             "avg_concurrency" | "attendance_pct" => Float,
             "reported_active_duration" => Number,
             _ => Int,
@@ -1221,7 +1225,11 @@ mod parquet {
             AnyValue::StringOwned(s) => s.to_string(),
             AnyValue::Int64(i) => i.to_string(),
             AnyValue::Float64(f) => f.to_string(),
-            AnyValue::Datetime(ms, TimeUnit::Milliseconds, _) => fmt_ms(*ms),
+            AnyValue::Datetime(ms, TimeUnit::Milliseconds, _)
+            | AnyValue::DatetimeOwned(ms, TimeUnit::Milliseconds, _) => fmt_ms(*ms),
+            AnyValue::Date(days) => chrono::NaiveDate::from_epoch_days(*days)
+                .unwrap()
+                .to_string(),
             other => panic!("unexpected Parquet value {other:?}"),
         }
     }
@@ -1232,12 +1240,13 @@ mod parquet {
         for col in df.columns() {
             let cname = col.name().to_string();
             let dtype = col.dtype();
-            let ok = match kind(&cname) {
+            let ok = match kind(name, &cname) {
                 Str => *dtype == DataType::String,
                 Int => *dtype == DataType::Int64,
                 Float => *dtype == DataType::Float64,
                 Bool => *dtype == DataType::Boolean,
                 Number => *dtype == DataType::Int64 || *dtype == DataType::Float64,
+                Date => *dtype == DataType::Date,
                 Time => matches!(dtype,
                     DataType::Datetime(TimeUnit::Milliseconds, Some(tz)) if tz.to_string() == "UTC"),
             };
@@ -1322,6 +1331,10 @@ mod parquet {
         }
     }
 
+    /// Rows of account_concurrency for the metric sessions (each a change of the summed
+    /// timelines; the rollups' property test checks the sweep against a brute-force model).
+    const ACCOUNT_CONCURRENCY_ROWS: usize = 14;
+
     #[test]
     fn format_parquet_writes_only_parquet() {
         let dir = tempfile::tempdir().unwrap();
@@ -1336,11 +1349,15 @@ mod parquet {
         assert_eq!(
             listing(&dir.path().join("out")),
             [
+                "account_concurrency.parquet",
                 "concurrency.parquet",
                 "overlaps.parquet",
                 "participants.parquet",
+                "people.parquet",
                 "rejects.parquet",
-                "sessions.parquet"
+                "rooms.parquet",
+                "sessions.parquet",
+                "usage.parquet"
             ]
         );
         for (name, cols) in REPORTS {
@@ -1361,6 +1378,11 @@ mod parquet {
                 "participants" => 14,
                 "overlaps" => 9,
                 "concurrency" => 28,
+                // Eight rooms (one without a room id) and 14 distinct people on one UTC day.
+                "rooms" => 8,
+                "people" => 14,
+                "usage" => 1,
+                "account_concurrency" => ACCOUNT_CONCURRENCY_ROWS,
                 _ => 0,
             };
             assert_eq!(df.height(), rows, "rows of {name}.parquet");
@@ -1401,7 +1423,7 @@ fn sample_analyses_cleanly() {
         &[
             ("ongoing", "true"),
             ("status", "ongoing"),
-            ("end", "2021-10-29T10:00:00.000Z"),
+            ("ended_at", "2021-10-29T10:00:00.000Z"),
             ("room_id", "dfrt-k2mq-8xzp"),
         ],
     );
@@ -1420,7 +1442,7 @@ fn sample_analyses_cleanly() {
     assert!(o.rows_where("session_id", SAMPLE_WEBINAR).is_empty());
     assert!(!o.rows.is_empty());
     // sessions by start (the UTC text sorts like the instant)
-    let starts = s.column("start");
+    let starts = s.column("started_at");
     assert!(starts.windows(2).all(|w| w[0] <= w[1]), "{starts:?}");
 }
 
@@ -1447,7 +1469,7 @@ fn same_bytes_with_one_and_two_threads() {
     }
     let (a, b) = (dir.path().join("t1"), dir.path().join("t2"));
     let files = listing(&a);
-    assert_eq!(files.len(), 10, "{files:?}");
+    assert_eq!(files.len(), 18, "{files:?}");
     assert_eq!(files, listing(&b));
     for f in &files {
         let (x, y) = (fs::read(a.join(f)).unwrap(), fs::read(b.join(f)).unwrap());
@@ -1773,7 +1795,7 @@ fn timestamps_without_offset_are_unparsable() {
     s.expect(
         &[("session_id", "tz")],
         &[
-            ("start", &t("10:02")),
+            ("started_at", &t("10:02")),
             ("duration_ms", "480000"),
             ("intervals", "2"),
             ("invalid_intervals", "1"),
@@ -1807,7 +1829,7 @@ fn duplicate_end_compared_as_instants() {
         &[("session_id", "dup5")],
         &[
             ("status", "utc"),
-            ("end", &t("10:40")),
+            ("ended_at", &t("10:40")),
             ("duration_ms", "2400000"),
         ],
     );
@@ -1844,7 +1866,7 @@ fn ongoing_follows_the_end_not_the_status() {
         &[("session_id", "o2")],
         &[
             ("ongoing", "true"),
-            ("end", &t("10:30")),
+            ("ended_at", &t("10:30")),
             ("duration_ms", "0"),
             ("intervals", "0"),
             ("invalid_intervals", "1"),
@@ -2008,4 +2030,385 @@ fn exit_status_tells_empty_input_from_missing_or_rejected_input() {
     let r = analyze(dir.path(), &["none"], "o3", &as_of);
     assert_eq!(r.code, 1, "{}", r.stderr);
     assert!(r.stderr.contains("no .json"), "{}", r.stderr);
+}
+
+// ------------------------------------------------------------------------------------------
+// Presence, periods and rollups (docs/reference.md §9–§11), worked out by hand: weeks in
+// Asia/Kolkata (UTC+05:30, so a week starts on Sunday 18:30Z), presence at 75 %, quota 3.
+
+/// A: room r1, Sun 2024-03-03 23:30–Mon 00:30 IST, so in the week of 2024-02-26 (by its start)
+/// though it runs into the next. B: room r1, starts exactly at the week's local midnight. C: no
+/// room, two days later.
+fn write_week_sessions(dir: &Path) {
+    let at = |hms: &str| format!("2024-03-03T{hms}Z");
+    let span = |a: &str, b: &str| json!({"start": at(a), "end": at(b)});
+    let sessions = [
+        json!({"id": "A", "roomId": "r1", "start": at("18:00:00"), "end": at("19:00:00"),
+            "participants": [
+                {"participantId": "a1", "name": "Ann", "timelog": [span("18:00:00", "19:00:00")]},
+                {"participantId": "a2", "name": "Al", "timelog": [span("18:20:00", "18:40:00")]}]}),
+        json!({"id": "B", "roomId": "r1", "start": at("18:30:00"), "end": at("18:50:00"),
+            "participants": [
+                {"participantId": "a1", "name": "Ann", "timelog": [span("18:30:00", "18:45:00")]},
+                {"participantId": "b1", "name": "Bea", "timelog": [span("18:31:00", "18:50:00")]},
+                {"participantId": "b2", "name": "Bo",
+                 "timelog": [span("18:40:00", "18:50:00"), span("18:45:00", "18:50:00")]}]}),
+        json!({"id": "C", "start": "2024-03-05T10:00:00Z", "end": "2024-03-05T10:10:00Z",
+            "participants": [{"participantId": "c1",
+                "timelog": [{"start": "2024-03-05T10:00:00Z", "end": "2024-03-05T10:10:00Z"}]}]}),
+    ];
+    let lines: Vec<String> = sessions.iter().map(|s| s.to_string()).collect();
+    write(&dir.join("in/week.ndjson"), lines.join("\n"));
+}
+
+const WEEK_ARGS: &[&str] = &[
+    "--as-of",
+    "2024-03-10T00:00:00Z",
+    "--tz",
+    "Asia/Kolkata",
+    "--period",
+    "week",
+    "--present",
+    "75%",
+    "--quota",
+    "3",
+];
+
+#[test]
+fn presence_periods_and_rollups_by_hand() {
+    let dir = tempfile::tempdir().unwrap();
+    write_week_sessions(dir.path());
+    // Not --quiet: the summary's figures are checked too.
+    let r = Run::new(["analyze", "in", "--out", "out"])
+        .args(WEEK_ARGS)
+        .current_dir(dir.path())
+        .output();
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let out = dir.path().join("out");
+
+    // §9: a1 in B attended 15 of 20 minutes, exactly 75 %: present. b2's two connections make
+    // 10 minutes (50 %): not present. a2 attended 20 of 60 minutes.
+    let p = Table::report(&out, "participants");
+    for (session, id, late, early, present) in [
+        ("A", "a1", "0", "0", "true"),
+        ("A", "a2", "1200000", "1200000", "false"),
+        ("B", "a1", "0", "300000", "true"),
+        ("B", "b1", "60000", "0", "true"),
+        ("B", "b2", "600000", "0", "false"),
+        ("C", "c1", "0", "0", "true"),
+    ] {
+        p.expect(
+            &[("session_id", session), ("participant_id", id)],
+            &[
+                ("late_ms", late),
+                ("early_leave_ms", early),
+                ("present", present),
+            ],
+        );
+    }
+    let s = Table::report(&out, "sessions");
+    assert_eq!(s.column("present"), ["1", "2", "1"]);
+
+    // §10 rooms: A is in the week of 2024-02-26 by its start; B and C in the week of 03-04;
+    // C's missing room is a group of its own, first in its period.
+    let rooms = Table::report(&out, "rooms");
+    assert_eq!(rooms.rows.len(), 3);
+    let room_rows: Vec<Vec<&str>> = rooms
+        .rows
+        .iter()
+        .map(|r| r.iter().map(String::as_str).collect())
+        .collect();
+    assert_eq!(
+        room_rows,
+        [
+            vec![
+                "2024-02-26",
+                "r1",
+                "1",
+                "0",
+                "2",
+                "1",
+                "4800000",
+                "3600000",
+                "2",
+                "2024-03-03T18:00:00.000Z",
+                "2024-03-03T19:00:00.000Z"
+            ],
+            vec![
+                "2024-03-04",
+                "",
+                "1",
+                "0",
+                "1",
+                "1",
+                "600000",
+                "600000",
+                "1",
+                "2024-03-05T10:00:00.000Z",
+                "2024-03-05T10:10:00.000Z"
+            ],
+            vec![
+                "2024-03-04",
+                "r1",
+                "1",
+                "0",
+                "3",
+                "2",
+                "2640000",
+                "1200000",
+                "3",
+                "2024-03-03T18:30:00.000Z",
+                "2024-03-03T18:50:00.000Z"
+            ],
+        ]
+    );
+
+    // §10 people: a1 appears in both weeks, c1 has no name and no room.
+    let people = Table::report(&out, "people");
+    let people_rows: Vec<Vec<&str>> = people
+        .rows
+        .iter()
+        .map(|r| r.iter().map(String::as_str).collect())
+        .collect();
+    assert_eq!(
+        people_rows,
+        [
+            vec![
+                "2024-02-26",
+                "a1",
+                "Ann",
+                "1",
+                "1",
+                "1",
+                "3600000",
+                "2024-03-03T18:00:00.000Z",
+                "2024-03-03T19:00:00.000Z"
+            ],
+            vec![
+                "2024-02-26",
+                "a2",
+                "Al",
+                "1",
+                "0",
+                "1",
+                "1200000",
+                "2024-03-03T18:20:00.000Z",
+                "2024-03-03T18:40:00.000Z"
+            ],
+            vec![
+                "2024-03-04",
+                "a1",
+                "Ann",
+                "1",
+                "1",
+                "1",
+                "900000",
+                "2024-03-03T18:30:00.000Z",
+                "2024-03-03T18:45:00.000Z"
+            ],
+            vec![
+                "2024-03-04",
+                "b1",
+                "Bea",
+                "1",
+                "1",
+                "1",
+                "1140000",
+                "2024-03-03T18:31:00.000Z",
+                "2024-03-03T18:50:00.000Z"
+            ],
+            vec![
+                "2024-03-04",
+                "b2",
+                "Bo",
+                "1",
+                "0",
+                "1",
+                "600000",
+                "2024-03-03T18:40:00.000Z",
+                "2024-03-03T18:50:00.000Z"
+            ],
+            vec![
+                "2024-03-04",
+                "c1",
+                "",
+                "1",
+                "1",
+                "0",
+                "600000",
+                "2024-03-05T10:00:00.000Z",
+                "2024-03-05T10:10:00.000Z"
+            ],
+        ]
+    );
+
+    // §11: at 18:40 a2 leaves A as b2 joins B, so A does not change there.
+    let account = Table::report(&out, "account_concurrency");
+    let steps: Vec<(&str, &str)> = account
+        .rows
+        .iter()
+        .map(|r| (r[0].as_str(), r[1].as_str()))
+        .collect();
+    assert_eq!(
+        steps,
+        [
+            ("2024-03-03T18:00:00.000Z", "1"),
+            ("2024-03-03T18:20:00.000Z", "2"),
+            ("2024-03-03T18:30:00.000Z", "3"),
+            ("2024-03-03T18:31:00.000Z", "4"),
+            ("2024-03-03T18:45:00.000Z", "3"),
+            ("2024-03-03T18:50:00.000Z", "1"),
+            ("2024-03-03T19:00:00.000Z", "0"),
+            ("2024-03-05T10:00:00.000Z", "1"),
+            ("2024-03-05T10:10:00.000Z", "0"),
+        ]
+    );
+    // Week of 02-26 ends at 18:30Z: A's first half hour, 20 min at 1 and 10 at 2. Week of
+    // 03-04: the rest of A and B (3 + 56 + 15 + 10 minutes of presence) and C's 10 minutes;
+    // over the quota of 3 from 18:31 to 18:45.
+    let usage = Table::report(&out, "usage");
+    let usage_rows: Vec<Vec<&str>> = usage
+        .rows
+        .iter()
+        .map(|r| r.iter().map(String::as_str).collect())
+        .collect();
+    assert_eq!(
+        usage_rows,
+        [
+            vec![
+                "2024-02-26",
+                "1",
+                "1",
+                "2",
+                "2400000",
+                "2",
+                "2024-03-03T18:20:00.000Z",
+                "0"
+            ],
+            vec![
+                "2024-03-04",
+                "2",
+                "1",
+                "4",
+                "5640000",
+                "4",
+                "2024-03-03T18:31:00.000Z",
+                "840000"
+            ],
+        ]
+    );
+    assert!(
+        r.stdout
+            .contains("account peak:       4 participants at 2024-03-03T18:31:00.000Z"),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout.contains("participant-hours:  2.23"),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout
+            .contains("present:            4 of 6 participants (threshold 75%)"),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout.contains("over quota (3):    14m 0.000s"),
+        "{}",
+        r.stdout
+    );
+
+    // §10 window: a date is local midnight in --tz (2024-03-03T18:30Z), applied to the start;
+    // A is left out and every report covers B and C only.
+    let mut args = WEEK_ARGS.to_vec();
+    args.extend(["--since", "2024-03-04"]);
+    let r = Run::new(["analyze", "in", "--out", "window"])
+        .args(args)
+        .current_dir(dir.path())
+        .output();
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let out = dir.path().join("window");
+    assert_eq!(
+        Table::report(&out, "sessions").column("session_id"),
+        ["B", "C"]
+    );
+    assert_eq!(
+        Table::report(&out, "usage").column("period"),
+        ["2024-03-04"]
+    );
+    assert_eq!(
+        Table::report(&out, "account_concurrency").column("changed_at")[0],
+        "2024-03-03T18:30:00.000Z"
+    );
+    assert!(r.stdout.contains("1 session left out"), "{}", r.stdout);
+}
+
+#[test]
+fn the_sample_in_kolkata_weeks_adds_up() {
+    let dir = tempfile::tempdir().unwrap();
+    let sample = sample_dir();
+    let r = analyze(
+        dir.path(),
+        &[sample.to_str().unwrap()],
+        "out",
+        &[
+            "--as-of",
+            SAMPLE_AS_OF,
+            "--tz",
+            "Asia/Kolkata",
+            "--period",
+            "week",
+            "--present",
+            "75%",
+            "--quota",
+            "3",
+        ],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let out = dir.path().join("out");
+    let sum = |t: &Table, col: &str| {
+        t.column(col)
+            .iter()
+            .map(|v| v.parse::<i64>().unwrap())
+            .sum::<i64>()
+    };
+    let (s, p) = (
+        Table::report(&out, "sessions"),
+        Table::report(&out, "participants"),
+    );
+    let (rooms, people, usage) = (
+        Table::report(&out, "rooms"),
+        Table::report(&out, "people"),
+        Table::report(&out, "usage"),
+    );
+    // The sample's 28 sessions start between 18 and 29 October 2021: the IST weeks of
+    // Monday 18 and Monday 25 October.
+    assert_eq!(usage.column("period"), ["2021-10-18", "2021-10-25"]);
+    assert_eq!(sum(&usage, "sessions"), 28);
+    assert_eq!(sum(&usage, "participant_ms"), sum(&s, "participant_ms"));
+    assert_eq!(sum(&rooms, "participant_ms"), sum(&s, "participant_ms"));
+    assert_eq!(sum(&rooms, "sessions"), 28);
+    assert_eq!(sum(&people, "sessions"), p.rows.len() as i64);
+    assert_eq!(sum(&people, "attended_ms"), sum(&p, "attended_ms"));
+    assert_eq!(
+        sum(&people, "present_sessions"),
+        p.column("present").iter().filter(|v| **v == "true").count() as i64
+    );
+    assert_eq!(sum(&s, "present"), sum(&people, "present_sessions"));
+    let account = Table::report(&out, "account_concurrency");
+    let peak = account
+        .column("concurrency")
+        .iter()
+        .map(|v| v.parse::<i64>().unwrap())
+        .max();
+    assert_eq!(
+        usage
+            .column("peak_concurrency")
+            .iter()
+            .map(|v| v.parse::<i64>().unwrap())
+            .max(),
+        peak
+    );
 }

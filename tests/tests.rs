@@ -2,6 +2,7 @@
 //! the helpers they share in `util`.
 
 mod analyze;
+#[cfg(feature = "fetch")]
 mod fetch;
 mod gen;
 mod golden;

@@ -78,7 +78,8 @@ pub struct AnswerOptions {
 }
 
 impl AnswerOptions {
-    /// Values from `other` (a config file) where this one has none.
+    /// Values from `other` (`run`'s config file) where this one has none.
+    #[cfg(feature = "fetch")]
     pub fn or(self, other: AnswerOptions) -> AnswerOptions {
         AnswerOptions {
             present: self.present.or(other.present),

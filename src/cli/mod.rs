@@ -32,7 +32,7 @@ Run `sessionstats help <COMMAND>` for every option of a command.";
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    Analyze(analyze::AnalyzeArgs),
+    Analyze(Box<analyze::AnalyzeArgs>),
     #[cfg(feature = "fetch")]
     Fetch(fetch::FetchArgs),
     #[cfg(feature = "fetch")]

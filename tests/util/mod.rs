@@ -3,6 +3,7 @@
 //! back with [`report`]; [`server`] is a local VideoSDK API for the fetch tests.
 
 pub mod report;
+#[cfg(feature = "fetch")]
 pub mod server;
 
 pub use report::*;
@@ -11,7 +12,7 @@ use std::ffi::OsStr;
 use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 
 /// Variables of the caller's environment that no run sees: credentials a developer has set must
 /// not reach the binary, nor a log level change what it prints.
@@ -94,7 +95,8 @@ impl Run {
     }
 
     /// Starts the run and returns at once; what it prints is thrown away.
-    pub fn spawn(mut self) -> Child {
+    #[cfg(feature = "fetch")]
+    pub fn spawn(mut self) -> std::process::Child {
         self.0
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -105,6 +107,7 @@ impl Run {
 
 impl Ran {
     /// Stdout and stderr, for assertion messages.
+    #[cfg(feature = "fetch")]
     pub fn all(&self) -> String {
         format!("{}\n{}", self.stdout, self.stderr)
     }

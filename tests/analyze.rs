@@ -1332,6 +1332,84 @@ mod parquet {
         }
     }
 
+    /// pyarrow and pandas cannot join or sort `string_view` columns, which they read wherever the
+    /// footer's Arrow schema says so: the files carry no Arrow schema, every text column is a
+    /// plain UTF-8 byte array, and the columns that are never empty are `required`.
+    #[test]
+    fn text_is_plain_utf8_and_never_empty_columns_are_required() {
+        use polars_parquet::parquet::schema::types::{
+            ParquetType, PhysicalType, PrimitiveLogicalType,
+        };
+        use polars_parquet::parquet::schema::Repetition;
+        let dir = tempfile::tempdir().unwrap();
+        write_metric_sessions(dir.path());
+        let r = analyze(
+            dir.path(),
+            &["in"],
+            "out",
+            &["--as-of", AS_OF, "--format", "parquet"],
+        );
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        for (name, _) in REPORTS {
+            let mut file =
+                std::fs::File::open(dir.path().join(format!("out/{name}.parquet"))).unwrap();
+            let meta = polars_parquet::read::read_metadata(&mut file).unwrap();
+            let keys: Vec<&str> = meta
+                .key_value_metadata
+                .iter()
+                .flatten()
+                .map(|kv| kv.key.as_str())
+                .collect();
+            assert!(
+                !keys.contains(&"ARROW:schema"),
+                "{name}.parquet declares an Arrow schema"
+            );
+            for field in meta.schema().fields() {
+                let ParquetType::PrimitiveType(p) = field else {
+                    panic!("{name}.parquet: nested column {field:?}");
+                };
+                let column = p.field_info.name.as_str();
+                if kind(name, column) == Str {
+                    assert_eq!(
+                        (p.physical_type, p.logical_type),
+                        (PhysicalType::ByteArray, Some(PrimitiveLogicalType::String)),
+                        "{name}.{column}"
+                    );
+                }
+                let nullable = matches!(
+                    (*name, column),
+                    (
+                        "sessions",
+                        "room_id"
+                            | "status"
+                            | "reported_active_duration"
+                            | "peak_at"
+                            | "avg_concurrency"
+                    ) | (
+                        "participants",
+                        "room_id"
+                            | "name"
+                            | "first_join"
+                            | "last_leave"
+                            | "attendance_pct"
+                            | "late_ms"
+                            | "early_leave_ms"
+                    ) | ("overlaps", "name_a" | "name_b")
+                        | ("rooms", "room_id")
+                        | ("people", "name" | "first_join" | "last_leave")
+                        | ("usage", "peak_at" | "over_quota_ms")
+                        | ("rejects", "line" | "session_id")
+                );
+                let expected = if nullable {
+                    Repetition::Optional
+                } else {
+                    Repetition::Required
+                };
+                assert_eq!(p.field_info.repetition, expected, "{name}.{column}");
+            }
+        }
+    }
+
     /// Rows of account_concurrency for the metric sessions (each a change of the summed
     /// timelines; the rollups' property test checks the sweep against a brute-force model).
     const ACCOUNT_CONCURRENCY_ROWS: usize = 14;

@@ -35,6 +35,9 @@ pub enum ColumnType {
 pub struct Column {
     pub name: &'static str,
     pub ty: ColumnType,
+    /// The column may hold empty cells (CSV) / nulls (Parquet); the others are `required`
+    /// in the Parquet schema.
+    pub nullable: bool,
 }
 
 /// A report table's name (its file name without suffix) and columns, in report order.

@@ -1,9 +1,18 @@
-//! Parquet through polars: timestamps `Datetime(ms, UTC)`, counts and durations `Int64`,
-//! ratios `Float64`, flags `Boolean`, text `String`. Columns are built straight from the
-//! rows with polars' typed builders, one row group of at most 16,384 rows at a time (the memory a Parquet report holds).
+//! Parquet through polars: timestamps `Datetime(ms, UTC)`, dates `Date`, counts and durations
+//! `Int64`, ratios `Float64`, flags `Boolean`, text `String`. Columns are built straight from
+//! the rows with polars' typed builders, one row group of at most 16,384 rows at a time (the
+//! memory a Parquet report holds).
+//!
+//! Every reader must be able to join on our text columns, so the file carries no Arrow schema
+//! of polars' newest flavour (which makes pyarrow and pandas read text as `string_view`, which
+//! they cannot join or sort): readers take the types from the Parquet schema itself (UTF-8
+//! strings, `TIMESTAMP(MILLIS, UTC)`, `DATE`), where columns that are never empty are
+//! `required`.
 use super::{Cell, Column as ReportColumn, ColumnType, Format, Table};
 use anyhow::{anyhow, Result};
+use polars::io::parquet::write::{get_encodings, ParquetCompression, StatisticsOptions};
 use polars::prelude::*;
+use polars_parquet::write::{FileWriter, RowGroupIterator, Version, WriteOptions};
 use std::io::Write;
 
 pub struct Parquet;
@@ -80,6 +89,60 @@ fn data_type(ty: ColumnType) -> DataType {
     }
 }
 
+/// Writes frames as row groups under a Parquet schema that marks the columns that are never
+/// empty as `required`, and ends with a footer that holds no Arrow schema (see the module doc).
+struct Sink<W: Write> {
+    writer: FileWriter<W>,
+    schema: ArrowSchema,
+    options: WriteOptions,
+}
+
+impl<W: Write> Sink<W> {
+    fn new(columns: &[ReportColumn], out: W) -> Result<Sink<W>> {
+        let schema: ArrowSchema = columns
+            .iter()
+            .map(|c| {
+                let name = PlSmallStr::from_static(c.name);
+                let dtype = data_type(c.ty).to_arrow(CompatLevel::newest());
+                (name.clone(), ArrowField::new(name, dtype, c.nullable))
+            })
+            .collect();
+        let options = WriteOptions {
+            statistics: StatisticsOptions::default(),
+            compression: ParquetCompression::default().into(),
+            version: Version::V1,
+            data_page_size: None,
+        };
+        Ok(Sink {
+            writer: FileWriter::try_new(out, schema.clone(), options)?,
+            schema,
+            options,
+        })
+    }
+
+    /// Writes `frame` as one row group per chunk.
+    fn write(&mut self, frame: &DataFrame) -> Result<()> {
+        for batch in frame.iter_chunks(CompatLevel::newest(), false) {
+            let rows = batch.len() as u64;
+            let mut groups = RowGroupIterator::try_new(
+                std::iter::once(Ok(batch)),
+                &self.schema,
+                self.options,
+                get_encodings(&self.schema),
+            )?;
+            if let Some(group) = groups.next() {
+                self.writer.write(rows, group?)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn finish(mut self) -> Result<()> {
+        self.writer.end(Some(Vec::new()))?;
+        Ok(())
+    }
+}
+
 /// Rows per row group: the columns of one batch are all the memory the writer holds.
 const BATCH_ROWS: usize = 1 << 14;
 
@@ -124,24 +187,20 @@ impl Format for Parquet {
 
     fn write(&self, table: &(dyn Table + Sync), out: &mut dyn Write) -> Result<()> {
         let columns = table.spec().columns;
-        let schema: Schema = columns
-            .iter()
-            .map(|c| Field::new(PlSmallStr::from_static(c.name), data_type(c.ty)))
-            .collect();
-        let mut writer = ParquetWriter::new(out).batched(&schema)?;
+        let mut writer = Sink::new(columns, out)?;
         let capacity = table.row_count().min(BATCH_ROWS);
         let mut batch = Batch::new(columns, capacity);
         let mut written = 0;
         table.for_each_row(&mut |cells| {
             batch.push(cells)?;
             if batch.rows == BATCH_ROWS {
-                writer.write_batch(&batch.take_frame(capacity)?)?;
+                writer.write(&batch.take_frame(capacity)?)?;
                 written += BATCH_ROWS;
             }
             Ok(())
         })?;
         if batch.rows > 0 || written == 0 {
-            writer.write_batch(&batch.take_frame(0)?)?;
+            writer.write(&batch.take_frame(0)?)?;
         }
         writer.finish()?;
         Ok(())

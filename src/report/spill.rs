@@ -313,22 +313,27 @@ mod tests {
         Column {
             name: "t",
             ty: ColumnType::Text,
+            nullable: true,
         },
         Column {
             name: "at",
             ty: ColumnType::Time,
+            nullable: true,
         },
         Column {
             name: "n",
             ty: ColumnType::Int,
+            nullable: true,
         },
         Column {
             name: "x",
             ty: ColumnType::Float,
+            nullable: true,
         },
         Column {
             name: "f",
             ty: ColumnType::Flag,
+            nullable: true,
         },
     ];
 

@@ -8,8 +8,22 @@ use crate::ingest::Reject;
 use anyhow::Result;
 use std::ops::Range;
 
+/// A column that always has a value.
 const fn col(name: &'static str, ty: ColumnType) -> Column {
-    Column { name, ty }
+    Column {
+        name,
+        ty,
+        nullable: false,
+    }
+}
+
+/// A column that may be empty.
+const fn opt(name: &'static str, ty: ColumnType) -> Column {
+    Column {
+        name,
+        ty,
+        nullable: true,
+    }
 }
 
 use ColumnType::{Date, Flag, Float, Int, Text, Time};
@@ -19,20 +33,20 @@ pub const SESSIONS: TableSpec = TableSpec {
     name: "sessions",
     columns: &[
         col("session_id", Text),
-        col("room_id", Text),
-        col("status", Text),
+        opt("room_id", Text),
+        opt("status", Text),
         col("started_at", Time),
         col("ended_at", Time),
         col("ongoing", Flag),
         col("duration_ms", Int),
-        col("reported_active_duration", Float),
+        opt("reported_active_duration", Float),
         col("participants", Int),
         col("attendees", Int),
         col("participant_ms", Int),
         col("peak_concurrency", Int),
-        col("peak_at", Time),
+        opt("peak_at", Time),
         col("peak_ms", Int),
-        col("avg_concurrency", Float),
+        opt("avg_concurrency", Float),
         col("empty_ms", Int),
         col("intervals", Int),
         col("invalid_intervals", Int),
@@ -48,22 +62,22 @@ pub const PARTICIPANTS: TableSpec = TableSpec {
     name: "participants",
     columns: &[
         col("session_id", Text),
-        col("room_id", Text),
+        opt("room_id", Text),
         col("participant_id", Text),
-        col("name", Text),
+        opt("name", Text),
         col("intervals", Int),
         col("segments", Int),
         col("rejoins", Int),
-        col("first_join", Time),
-        col("last_leave", Time),
+        opt("first_join", Time),
+        opt("last_leave", Time),
         col("attended_ms", Int),
         col("raw_ms", Int),
         col("self_overlap_ms", Int),
         col("gap_ms", Int),
-        col("attendance_pct", Float),
+        opt("attendance_pct", Float),
         col("open", Flag),
-        col("late_ms", Int),
-        col("early_leave_ms", Int),
+        opt("late_ms", Int),
+        opt("early_leave_ms", Int),
         col("present", Flag),
     ],
 };
@@ -75,8 +89,8 @@ pub const OVERLAPS: TableSpec = TableSpec {
         col("session_id", Text),
         col("participant_a", Text),
         col("participant_b", Text),
-        col("name_a", Text),
-        col("name_b", Text),
+        opt("name_a", Text),
+        opt("name_b", Text),
         col("overlap_ms", Int),
         col("first_overlap", Time),
     ],
@@ -97,8 +111,8 @@ pub const REJECTS: TableSpec = TableSpec {
     name: "rejects",
     columns: &[
         col("path", Text),
-        col("line", Int),
-        col("session_id", Text),
+        opt("line", Int),
+        opt("session_id", Text),
         col("reason", Text),
     ],
 };
@@ -108,7 +122,7 @@ pub const ROOMS: TableSpec = TableSpec {
     name: "rooms",
     columns: &[
         col("period", Date),
-        col("room_id", Text),
+        opt("room_id", Text),
         col("sessions", Int),
         col("ongoing", Int),
         col("participants", Int),
@@ -127,13 +141,13 @@ pub const PEOPLE: TableSpec = TableSpec {
     columns: &[
         col("period", Date),
         col("participant_id", Text),
-        col("name", Text),
+        opt("name", Text),
         col("sessions", Int),
         col("present_sessions", Int),
         col("rooms", Int),
         col("attended_ms", Int),
-        col("first_join", Time),
-        col("last_leave", Time),
+        opt("first_join", Time),
+        opt("last_leave", Time),
     ],
 };
 
@@ -153,8 +167,8 @@ pub const USAGE: TableSpec = TableSpec {
         col("participants", Int),
         col("participant_ms", Int),
         col("peak_concurrency", Int),
-        col("peak_at", Time),
-        col("over_quota_ms", Int),
+        opt("peak_at", Time),
+        opt("over_quota_ms", Int),
     ],
 };
 

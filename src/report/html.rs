@@ -15,8 +15,10 @@ use crate::pipeline::Analysis;
 use crate::time::{to_rfc3339, Millis};
 use anyhow::{anyhow, Result};
 use maud::{html, Markup, PreEscaped, DOCTYPE};
-use plotters::coord::ranged1d::SegmentValue;
+use plotters::coord::ranged1d::{SegmentValue, SegmentedCoord};
+use plotters::coord::types::RangedCoordusize;
 use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
 use std::collections::{BTreeMap, HashMap};
 use std::io::Write;
 use std::path::Path;
@@ -395,7 +397,7 @@ fn step_chart(
             .label_style(("sans-serif", font).into_font().color(&INK))
             .axis_desc_style(("sans-serif", font).into_font().color(&INK))
             .axis_style(INK)
-            .light_line_style(INK.mix(0.08))
+            .light_line_style(TRANSPARENT)
             .bold_line_style(INK.mix(0.15))
             .draw()
             .map_err(drawing)?;
@@ -418,7 +420,10 @@ fn step_chart(
                 .draw_series(std::iter::once(Text::new(
                     format!("quota {q}"),
                     (from, q),
-                    ("sans-serif", font).into_font().color(&RED),
+                    ("sans-serif", font)
+                        .into_font()
+                        .color(&RED)
+                        .pos(Pos::new(HPos::Left, VPos::Bottom)),
                 )))
                 .map_err(drawing)?;
         }
@@ -457,7 +462,7 @@ fn usage_chart(analysis: &Analysis) -> Result<String> {
             .x_label_area_size(28)
             .y_label_area_size(60)
             .right_y_label_area_size(60)
-            .build_cartesian_2d((0..n).into_segmented(), 0.0..top_hours)
+            .build_cartesian_2d(segments(n), 0.0..top_hours)
             .map_err(drawing)?
             .set_secondary_coord(0.0..n as f64, 0.0..top_sessions);
         let label_every = n.div_ceil(10).max(1);
@@ -475,7 +480,7 @@ fn usage_chart(analysis: &Analysis) -> Result<String> {
             .label_style(("sans-serif", 13).into_font().color(&INK))
             .axis_desc_style(("sans-serif", 13).into_font().color(&INK))
             .axis_style(INK)
-            .light_line_style(INK.mix(0.08))
+            .light_line_style(TRANSPARENT)
             .bold_line_style(INK.mix(0.15))
             .draw()
             .map_err(drawing)?;
@@ -521,6 +526,11 @@ fn usage_chart(analysis: &Analysis) -> Result<String> {
     Ok(svg)
 }
 
+/// `n` categories side by side (plotters' integer ranges include their end).
+fn segments(n: usize) -> SegmentedCoord<RangedCoordusize> {
+    (0..n.saturating_sub(1)).into_segmented()
+}
+
 /// A histogram of `counts` over the categories `labels`.
 fn bar_chart(
     counts: &[i64],
@@ -534,12 +544,12 @@ fn bar_chart(
     let top = top + (top / 10).max(1);
     let mut svg = String::new();
     {
-        let root = SVGBackend::with_string(&mut svg, (470, 280)).into_drawing_area();
+        let root = SVGBackend::with_string(&mut svg, (520, 300)).into_drawing_area();
         let mut chart = ChartBuilder::on(&root)
             .margin(10)
             .x_label_area_size(40)
             .y_label_area_size(56)
-            .build_cartesian_2d((0..n).into_segmented(), 0..top)
+            .build_cartesian_2d(segments(n), 0..top)
             .map_err(drawing)?;
         chart
             .configure_mesh()
@@ -553,10 +563,10 @@ fn bar_chart(
             })
             .x_desc(x_desc)
             .y_desc(y_desc)
-            .label_style(("sans-serif", 12).into_font().color(&INK))
+            .label_style(("sans-serif", 11).into_font().color(&INK))
             .axis_desc_style(("sans-serif", 12).into_font().color(&INK))
             .axis_style(INK)
-            .light_line_style(INK.mix(0.08))
+            .light_line_style(TRANSPARENT)
             .bold_line_style(INK.mix(0.15))
             .draw()
             .map_err(drawing)?;

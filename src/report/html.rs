@@ -469,12 +469,19 @@ fn usage_chart(analysis: &Analysis) -> Result<String> {
         chart
             .configure_mesh()
             .disable_x_mesh()
-            .x_labels(n.min(12))
+            .x_labels(n)
             .x_label_formatter(&|v| match v {
-                SegmentValue::CenterOf(i) if i % label_every == 0 => {
+                SegmentValue::CenterOf(i) if i.is_multiple_of(label_every) => {
                     labels.get(*i).cloned().unwrap_or_default()
                 }
                 _ => String::new(),
+            })
+            .y_label_formatter(&|v| {
+                if top_hours >= 100.0 {
+                    grouped(v.round() as i64)
+                } else {
+                    format!("{v:.1}")
+                }
             })
             .y_desc("participant-hours")
             .label_style(("sans-serif", 13).into_font().color(&INK))
@@ -486,6 +493,13 @@ fn usage_chart(analysis: &Analysis) -> Result<String> {
             .map_err(drawing)?;
         chart
             .configure_secondary_axes()
+            .y_label_formatter(&|v| {
+                if top_sessions >= 10.0 {
+                    grouped(v.round() as i64)
+                } else {
+                    format!("{v:.1}")
+                }
+            })
             .y_desc("sessions")
             .label_style(("sans-serif", 13).into_font().color(&INK))
             .axis_desc_style(("sans-serif", 13).into_font().color(&INK))
@@ -556,7 +570,7 @@ fn bar_chart(
             .disable_x_mesh()
             .x_labels(n)
             .x_label_formatter(&|v| match v {
-                SegmentValue::CenterOf(i) if n <= 12 || i % 2 == 0 => {
+                SegmentValue::CenterOf(i) if n <= 12 || i.is_multiple_of(2) => {
                     labels.get(*i).cloned().unwrap_or_default()
                 }
                 _ => String::new(),
@@ -755,8 +769,8 @@ fn rooms_table(rows: &[RoomRow]) -> Markup {
                             td.num data-value=(r.participant_ms) { (hours(r.participant_ms)) }
                             td.num data-value=(r.duration_ms) { (hours(r.duration_ms)) }
                             td.num { (grouped(r.peak_concurrency)) }
-                            td { (to_rfc3339(r.first_start)) }
-                            td { (to_rfc3339(r.last_end)) }
+                            td.time { (to_rfc3339(r.first_start)) }
+                            td.time { (to_rfc3339(r.last_end)) }
                         }
                     }
                 }
@@ -913,7 +927,7 @@ fn grouped(n: i64) -> String {
         out.push('-');
     }
     for (i, d) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(d);

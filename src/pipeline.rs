@@ -1,7 +1,9 @@
 //! The `analyze` pipeline: read every input file in parallel, analyse each session while its
 //! file's bytes are in memory, park its report rows in the spill, keep one copy of each session
 //! id, keep the sessions of the `--since`/`--until` window, put them in report order, and roll
-//! them up (rooms, people, account concurrency, usage).
+//! them up (rooms, people, account concurrency, usage; and the HTML report's overview, in the
+//! same pass).
+use crate::analysis::overview::Overview;
 use crate::analysis::rollups::{ParticipantFacts, RollupTables, Rollups, SessionFacts};
 use crate::analysis::{analyze_session, Config, SessionReport};
 use crate::ingest::walk::InputFile;
@@ -27,6 +29,8 @@ pub struct Analysis {
     /// Sessions whose start lies outside `--since`/`--until` (docs/reference.md §10).
     pub outside_window: usize,
     pub rollups: RollupTables,
+    /// What the HTML report shows beyond the tables (SPEC §12).
+    pub overview: Overview,
     spill: Spill,
 }
 
@@ -100,6 +104,7 @@ impl Analysis {
 
 /// Where the figures the rollups need stand in the spilled rows.
 struct FactColumns {
+    session_id: usize,
     room_id: usize,
     started_at: usize,
     ended_at: usize,
@@ -107,12 +112,17 @@ struct FactColumns {
     duration_ms: usize,
     participant_ms: usize,
     peak_concurrency: usize,
+    invalid_intervals: usize,
+    invalid_participants: usize,
+    clipped_ms: usize,
+    pairs_skipped: usize,
     participant_id: usize,
     name: usize,
     present: usize,
     attended_ms: usize,
     first_join: usize,
     last_leave: usize,
+    attendance_pct: usize,
     changed_at: usize,
     concurrency: usize,
 }
@@ -134,6 +144,7 @@ impl FactColumns {
             &tables::CONCURRENCY,
         );
         FactColumns {
+            session_id: position(s, "session_id"),
             room_id: position(s, "room_id"),
             started_at: position(s, "started_at"),
             ended_at: position(s, "ended_at"),
@@ -141,12 +152,17 @@ impl FactColumns {
             duration_ms: position(s, "duration_ms"),
             participant_ms: position(s, "participant_ms"),
             peak_concurrency: position(s, "peak_concurrency"),
+            invalid_intervals: position(s, "invalid_intervals"),
+            invalid_participants: position(s, "invalid_participants"),
+            clipped_ms: position(s, "clipped_ms"),
+            pairs_skipped: position(s, "pairs_skipped"),
             participant_id: position(p, "participant_id"),
             name: position(p, "name"),
             present: position(p, "present"),
             attended_ms: position(p, "attended_ms"),
             first_join: position(p, "first_join"),
             last_leave: position(p, "last_leave"),
+            attendance_pct: position(p, "attendance_pct"),
             changed_at: position(c, "changed_at"),
             concurrency: position(c, "concurrency"),
         }
@@ -167,6 +183,13 @@ fn int_cell(cells: &[Cell<'_>], at: usize) -> Option<i64> {
     }
 }
 
+fn float_cell(cells: &[Cell<'_>], at: usize) -> Option<f64> {
+    match cells.get(at) {
+        Some(Cell::Float(value)) => *value,
+        _ => None,
+    }
+}
+
 fn flag_cell(cells: &[Cell<'_>], at: usize) -> bool {
     matches!(cells.get(at), Some(Cell::Flag(true)))
 }
@@ -181,6 +204,7 @@ fn session_facts(
     let mut facts = SessionFacts::default();
     spill.read(session.part(&tables::SESSIONS), buf)?;
     decode_rows(tables::SESSIONS.columns, buf, &mut |cells| {
+        facts.session_id = text_cell(cells, at.session_id).unwrap_or_default();
         facts.room_id = text_cell(cells, at.room_id);
         facts.started_at = int_cell(cells, at.started_at).unwrap_or_default();
         facts.ended_at = int_cell(cells, at.ended_at).unwrap_or_default();
@@ -188,6 +212,10 @@ fn session_facts(
         facts.duration_ms = int_cell(cells, at.duration_ms).unwrap_or_default();
         facts.participant_ms = int_cell(cells, at.participant_ms).unwrap_or_default();
         facts.peak_concurrency = int_cell(cells, at.peak_concurrency).unwrap_or_default();
+        facts.invalid_intervals = int_cell(cells, at.invalid_intervals).unwrap_or_default();
+        facts.invalid_participants = int_cell(cells, at.invalid_participants).unwrap_or_default();
+        facts.clipped_ms = int_cell(cells, at.clipped_ms).unwrap_or_default();
+        facts.pairs_skipped = flag_cell(cells, at.pairs_skipped);
         Ok(())
     })?;
     spill.read(session.part(&tables::PARTICIPANTS), buf)?;
@@ -199,6 +227,7 @@ fn session_facts(
             attended_ms: int_cell(cells, at.attended_ms).unwrap_or_default(),
             first_join: int_cell(cells, at.first_join),
             last_leave: int_cell(cells, at.last_leave),
+            attendance_pct: float_cell(cells, at.attendance_pct),
         });
         Ok(())
     })?;
@@ -213,15 +242,22 @@ fn session_facts(
     Ok(facts)
 }
 
-/// The rollup tables of the kept sessions (in report order).
-fn roll_up(spill: &Spill, sessions: &[Parked], config: &Config) -> Result<RollupTables> {
+/// The rollup tables and the overview of the kept sessions (in report order), in one pass.
+fn roll_up(
+    spill: &Spill,
+    sessions: &[Parked],
+    config: &Config,
+) -> Result<(RollupTables, Overview)> {
     let columns = FactColumns::new();
     let mut rollups = Rollups::new(config.calendar, config.quota);
+    let mut overview = Overview::default();
     let mut buf = Vec::new();
     for session in sessions {
-        rollups.add(&session_facts(spill, session, &columns, &mut buf)?);
+        let facts = session_facts(spill, session, &columns, &mut buf)?;
+        rollups.add(&facts);
+        overview.add(&facts);
     }
-    Ok(rollups.finish())
+    Ok((rollups.finish(), overview))
 }
 
 impl Parked {
@@ -347,7 +383,7 @@ pub fn analyze_files(
     let before_window = sessions.len();
     sessions.retain(|s| config.in_window(s.start));
     let outside_window = before_window - sessions.len();
-    let rollups = roll_up(&spill, &sessions, config)?;
+    let (rollups, overview) = roll_up(&spill, &sessions, config)?;
     // Stable: rejects of one (path, line) stay in the order they were found in the file.
     rejects.sort_by(|a, b| {
         a.path
@@ -361,6 +397,7 @@ pub fn analyze_files(
         duplicates_dropped,
         outside_window,
         rollups,
+        overview,
         spill,
     })
 }

@@ -6,4 +6,5 @@ mod analyze;
 mod fetch;
 mod gen;
 mod golden;
+mod html;
 mod util;

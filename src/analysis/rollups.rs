@@ -16,6 +16,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 /// `participants` rows and its `concurrency` timeline.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct SessionFacts {
+    pub session_id: String,
     pub room_id: Option<String>,
     pub started_at: Millis,
     pub ended_at: Millis,
@@ -23,6 +24,11 @@ pub struct SessionFacts {
     pub duration_ms: i64,
     pub participant_ms: i64,
     pub peak_concurrency: i64,
+    /// Data-quality counts of the `sessions` row (for the HTML report's overview).
+    pub invalid_intervals: i64,
+    pub invalid_participants: i64,
+    pub clipped_ms: i64,
+    pub pairs_skipped: bool,
     pub participants: Vec<ParticipantFacts>,
     /// `(changed_at, concurrency)`, as in the concurrency report.
     pub timeline: Vec<(Millis, i64)>,
@@ -36,6 +42,8 @@ pub struct ParticipantFacts {
     pub attended_ms: i64,
     pub first_join: Option<Millis>,
     pub last_leave: Option<Millis>,
+    /// Empty when the session lasted 0 ms.
+    pub attendance_pct: Option<f64>,
 }
 
 /// A `rooms` row.
@@ -541,6 +549,7 @@ mod tests {
                     attended_ms,
                     first_join: times.first().copied(),
                     last_leave: times.last().map(|t| t + 1),
+                    ..ParticipantFacts::default()
                 }
             })
             .collect::<Vec<_>>();
@@ -562,6 +571,7 @@ mod tests {
             peak_concurrency: timeline.iter().map(|s| s.1).max().unwrap_or(0),
             participants,
             timeline,
+            ..SessionFacts::default()
         }
     }
 

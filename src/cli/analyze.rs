@@ -26,7 +26,8 @@ pub struct AnalyzeArgs {
     /// Folder the reports are written to (created if missing; existing reports are replaced).
     #[arg(long, default_value = "report", value_name = "DIR")]
     pub out: PathBuf,
-    /// Report formats: csv, parquet, or both as csv,parquet.
+    /// Report formats: csv, parquet, html (report.html: one page with charts), or several,
+    /// comma-separated, such as csv,html.
     #[arg(long, default_value = report::DEFAULT_FORMATS, value_name = "FORMATS")]
     pub format: String,
     /// The instant that closes open connections and ongoing sessions, RFC 3339
@@ -153,7 +154,19 @@ pub fn analyze(args: &AnalyzeArgs) -> Result<(Outcome, Headline)> {
     let tables = analysis.tables();
     let tables: Vec<&(dyn Table + Sync)> = tables.iter().map(|t| t.as_ref()).collect();
     let writing = writing_spinner(&analysis, args.quiet);
-    let written = pool.install(|| report::write_all(&args.out, &tables, &formats))?;
+    let mut written = pool.install(|| report::write_all(&args.out, &tables, &formats.tables))?;
+    if formats.html {
+        let context = report::html::Context {
+            inputs: args.paths.iter().map(|p| p.display().to_string()).collect(),
+            generated_at: chrono::Utc::now().timestamp_millis(),
+            files_read,
+            files_skipped: found.skipped,
+        };
+        written.push(
+            report::html::write(&args.out, &analysis, &config, &context)
+                .context("cannot write the HTML report")?,
+        );
+    }
     writing.finish_and_clear();
 
     let outcome = match (analysis.sessions.is_empty(), analysis.rejects.is_empty()) {

@@ -41,7 +41,7 @@ pub struct RunArgs {
     #[serde(flatten)]
     pub load: LoadOptions,
     #[arg(long, value_name = "FORMATS", help = format!(
-        "Report formats: csv, parquet, or csv,parquet [default: {DEFAULT_FORMATS}]"
+        "Report formats: csv, parquet, html, or several, such as csv,html [default: {DEFAULT_FORMATS}]"
     ))]
     pub format: Option<String>,
     #[arg(long, value_name = "N", help = format!(

@@ -2,8 +2,11 @@
 //!
 //! A table ([`tables`]) has a [`TableSpec`] and hands out rows of typed [`Cell`]s; a format
 //! ([`csv`], [`parquet`]) turns any table into bytes. Each file is written under a temporary
-//! name and renamed, so a report is complete or absent.
+//! name and renamed, so a report is complete or absent. The HTML report ([`html`], SPEC §12)
+//! is not a table format: it is one page over the whole analysis, asked for with the others
+//! in `--format`.
 pub mod csv;
+pub mod html;
 #[cfg(feature = "parquet")]
 pub mod parquet;
 pub mod spill;
@@ -91,12 +94,25 @@ pub trait Format: Sync {
 /// The report formats written unless `--format` says otherwise.
 pub const DEFAULT_FORMATS: &str = "csv";
 
-/// The formats named by `--format`: `csv`, `parquet` or both, comma-separated.
-pub fn parse_formats(spec: &str) -> Result<Vec<&'static dyn Format>> {
-    let mut formats: Vec<&'static dyn Format> = Vec::new();
+/// What `--format` asks for: the table formats, and whether to write `report.html`.
+pub struct Formats {
+    pub tables: Vec<&'static dyn Format>,
+    pub html: bool,
+}
+
+/// The formats named by `--format`: `csv`, `parquet` and `html`, comma-separated, in any mix.
+pub fn parse_formats(spec: &str) -> Result<Formats> {
+    let mut formats = Formats {
+        tables: Vec::new(),
+        html: false,
+    };
     for name in spec.split(',').map(str::trim) {
         let format: &'static dyn Format = match name.to_ascii_lowercase().as_str() {
             "csv" => &csv::Csv,
+            "html" => {
+                formats.html = true;
+                continue;
+            }
             #[cfg(feature = "parquet")]
             "parquet" => &parquet::Parquet,
             #[cfg(not(feature = "parquet"))]
@@ -104,10 +120,17 @@ pub fn parse_formats(spec: &str) -> Result<Vec<&'static dyn Format>> {
                 "--format parquet needs a build with the `parquet` feature \
                  (cargo install --path . --features parquet)"
             ),
-            _ => bail!("unknown report format `{name}` in --format {spec:?}: use csv, parquet or csv,parquet"),
+            _ => bail!(
+                "unknown report format `{name}` in --format {spec:?}: use csv, parquet, html \
+                 or several of them, such as csv,html"
+            ),
         };
-        if !formats.iter().any(|f| f.extension() == format.extension()) {
-            formats.push(format);
+        if !formats
+            .tables
+            .iter()
+            .any(|f| f.extension() == format.extension())
+        {
+            formats.tables.push(format);
         }
     }
     Ok(formats)
@@ -151,6 +174,7 @@ mod tests {
         let names = |spec| {
             parse_formats(spec)
                 .unwrap()
+                .tables
                 .iter()
                 .map(|f| f.extension())
                 .collect::<Vec<_>>()
@@ -168,6 +192,16 @@ mod tests {
             .err()
             .map(|e| e.to_string())
             .unwrap_or_default();
-        assert!(err.contains("xlsx") && err.contains("csv,parquet"), "{err}");
+        assert!(err.contains("xlsx") && err.contains("html"), "{err}");
+    }
+
+    #[test]
+    fn html_is_a_flag_beside_the_table_formats() {
+        let formats = parse_formats("csv, HTML,html").unwrap();
+        assert!(formats.html);
+        assert_eq!(formats.tables.len(), 1);
+        let formats = parse_formats("html").unwrap();
+        assert!(formats.html && formats.tables.is_empty());
+        assert!(!parse_formats("csv").unwrap().html);
     }
 }

@@ -2,8 +2,9 @@
 //! file's bytes are in memory, park its report rows in the spill, keep one copy of each session
 //! id, and put the sessions in report order.
 use crate::analysis::{analyze_session, Config, SessionReport};
+use crate::ingest::rejects::{RejectLog, RejectSpill};
 use crate::ingest::walk::InputFile;
-use crate::ingest::{read_file, Origin, Reject};
+use crate::ingest::{read_file, Limits, Origin, Reject};
 use crate::report::spill::{encode_rows, Part, Spill, SpilledTable};
 use crate::report::tables::{Rejects, PER_SESSION};
 use crate::report::Table;
@@ -17,8 +18,8 @@ use std::path::Path;
 pub struct Analysis {
     /// One per session id, ordered by (`start`, `session_id`).
     pub sessions: Vec<Parked>,
-    /// Ordered by (`path`, `line`), then position in the file.
-    pub rejects: Vec<Reject>,
+    /// Ordered by (`path`, `line`), then position in the file; kept in a temporary file.
+    pub rejects: RejectLog,
     /// Copies of a session id that lost to another copy (SPEC §2).
     pub duplicates_dropped: usize,
     spill: Spill,
@@ -122,16 +123,18 @@ impl Parker<'_> {
 
 /// Reads and analyses `files` (already in path order) on the current rayon pool, parking rows
 /// in a temporary file in `spill_dir` and calling `file_done` after each file. `extra_rejects`
-/// (from the walk) join the rejects report.
+/// (from the walk) join the rejects report; `limits` bound what one document may cost.
 pub fn analyze_files(
     files: &[InputFile],
     config: &Config,
+    limits: &Limits,
     extra_rejects: Vec<Reject>,
     spill_dir: &Path,
     file_done: &(dyn Fn() + Sync),
 ) -> Result<Analysis> {
     let spill = Spill::create_in(spill_dir)?;
-    let per_file: Vec<(Vec<Parked>, Vec<Reject>)> = files
+    let reject_spill = RejectSpill::create_in(spill_dir)?;
+    let per_file: Vec<(Vec<Parked>, _)> = files
         .par_iter()
         .enumerate()
         .map(|(rank, file)| {
@@ -141,10 +144,10 @@ pub fn analyze_files(
                 pending: Vec::new(),
                 parked: Vec::new(),
             };
-            let mut rejects = Vec::new();
+            let mut rejects = reject_spill.for_file();
             let mut failure = Ok(());
             let rank = u32::try_from(rank).unwrap_or(u32::MAX);
-            read_file(file, rank, &mut rejects, |session| {
+            read_file(file, rank, limits, &mut rejects, |session| {
                 if failure.is_err() {
                     return;
                 }
@@ -166,25 +169,19 @@ pub fn analyze_files(
             failure?;
             parker.flush()?;
             file_done();
-            Ok((parker.parked, rejects))
+            Ok((parker.parked, rejects.finish()?))
         })
         .collect::<Result<_>>()?;
     spill.finish_writing()?;
 
-    let mut rejects = extra_rejects;
+    let mut file_rejects = Vec::new();
     let mut candidates = Vec::new();
-    for (file_sessions, file_rejects) in per_file {
+    for (file_sessions, file_log) in per_file {
         candidates.extend(file_sessions);
-        rejects.extend(file_rejects);
+        file_rejects.push(file_log);
     }
     let (sessions, duplicates_dropped) = keep_one_per_id(candidates);
-    // Stable: rejects of one (path, line) stay in the order they were found in the file.
-    rejects.sort_by(|a, b| {
-        a.path
-            .as_bytes()
-            .cmp(b.path.as_bytes())
-            .then(a.line.cmp(&b.line))
-    });
+    let rejects = reject_spill.finish(extra_rejects, file_rejects)?;
     Ok(Analysis {
         sessions,
         rejects,
@@ -230,7 +227,16 @@ mod tests {
             fs::write(dir.path().join(name), content).unwrap();
         }
         let found = discover(&[dir.path().to_path_buf()]);
-        analyze_files(&found.files, &CONFIG, found.rejects, dir.path(), &|| {}).unwrap()
+        let limits = Limits::default();
+        analyze_files(
+            &found.files,
+            &CONFIG,
+            &limits,
+            found.rejects,
+            dir.path(),
+            &|| {},
+        )
+        .unwrap()
     }
 
     /// The text cells of one column of one of `analysis`'s tables, read back from the spill.

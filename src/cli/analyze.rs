@@ -3,9 +3,11 @@ use anyhow::{anyhow, bail, Context, Result};
 use indicatif::{ProgressBar, ProgressStyle};
 use sessionstats::analysis::{Config, DEFAULT_MAX_PAIR_PARTICIPANTS};
 use sessionstats::ingest::walk::discover;
+use sessionstats::ingest::Limits;
 use sessionstats::outcome::Outcome;
 use sessionstats::pipeline::{analyze_files, Analysis};
 use sessionstats::report::{self, Table};
+use sessionstats::text::{escape_for_terminal as shown, path_for_terminal};
 use sessionstats::time::{parse_rfc3339, to_rfc3339, Millis};
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
@@ -35,8 +37,13 @@ pub struct AnalyzeArgs {
     #[arg(long, default_value_t = DEFAULT_MAX_PAIR_PARTICIPANTS, value_name = "N")]
     pub max_pair_participants: usize,
     /// Worker threads; default: all cores.
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", help = format!("Worker threads, 1 to {MAX_THREADS} [default: all cores]"))]
     pub threads: Option<usize>,
+    #[arg(long, value_name = "SIZE", help = format!(
+        "Largest JSON document read (a .json file after gunzip, or one NDJSON line); larger ones          are rejected. Bytes, or with K, M or G (powers of 1024) [default: {}M]",
+        sessionstats::ingest::DEFAULT_MAX_DOCUMENT_BYTES >> 20
+    ))]
+    pub max_document_size: Option<String>,
     /// Print nothing but errors.
     #[arg(long, short)]
     pub quiet: bool,
@@ -50,6 +57,12 @@ pub fn execute(args: &AnalyzeArgs) -> Result<Outcome> {
         max_pair_participants: args.max_pair_participants,
     };
     let pool = thread_pool(args.threads)?;
+    let limits = Limits {
+        max_document_bytes: match &args.max_document_size {
+            Some(text) => super::parse_size(text, "--max-document-size")?,
+            None => sessionstats::ingest::DEFAULT_MAX_DOCUMENT_BYTES,
+        },
+    };
 
     std::fs::create_dir_all(&args.out)
         .with_context(|| format!("cannot create the report folder {}", args.out.display()))?;
@@ -57,9 +70,14 @@ pub fn execute(args: &AnalyzeArgs) -> Result<Outcome> {
     let files_read = found.files.len();
     let progress = progress_bar(files_read as u64, args.quiet);
     let analysis = pool.install(|| {
-        analyze_files(&found.files, &config, found.rejects, &args.out, &|| {
-            progress.inc(1)
-        })
+        analyze_files(
+            &found.files,
+            &config,
+            &limits,
+            found.rejects,
+            &args.out,
+            &|| progress.inc(1),
+        )
     })?;
     progress.finish_and_clear();
 
@@ -91,7 +109,7 @@ pub fn execute(args: &AnalyzeArgs) -> Result<Outcome> {
         super::say(summary);
     }
     if outcome == Outcome::Failed {
-        eprintln!(
+        super::warn(format_args!(
             "error: no session could be analysed from {}: {}",
             describe_paths(&args.paths),
             if analysis.rejects.is_empty() {
@@ -101,10 +119,10 @@ pub fn execute(args: &AnalyzeArgs) -> Result<Outcome> {
                 format!(
                     "{} inputs were rejected and nothing else held a session; see the rejects report in {}",
                     analysis.rejects.len(),
-                    args.out.display()
+                    path_for_terminal(&args.out)
                 )
             }
-        );
+        ));
     }
     Ok(outcome)
 }
@@ -120,11 +138,17 @@ fn as_of(arg: Option<&str>) -> Result<Millis> {
     }
 }
 
+/// The most worker threads `--threads` may ask for: far more than any machine this runs on
+/// has cores, few enough to start in an instant.
+pub const MAX_THREADS: usize = 1024;
+
 /// The rayon pool for `--threads`; polars (Parquet writing) is held to the same count, unless
 /// POLARS_MAX_THREADS says otherwise.
 fn thread_pool(threads: Option<usize>) -> Result<rayon::ThreadPool> {
-    if threads == Some(0) {
-        bail!("--threads must be at least 1");
+    if let Some(n) = threads {
+        if n == 0 || n > MAX_THREADS {
+            bail!("--threads must be from 1 to {MAX_THREADS}, not {n}");
+        }
     }
     if let Some(n) = threads {
         if std::env::var_os("POLARS_MAX_THREADS").is_none() {
@@ -172,7 +196,7 @@ fn writing_spinner(analysis: &Analysis, quiet: bool) -> ProgressBar {
 }
 
 fn describe_paths(paths: &[PathBuf]) -> String {
-    let names: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
+    let names: Vec<String> = paths.iter().map(|p| path_for_terminal(p)).collect();
     names.join(", ")
 }
 
@@ -219,7 +243,8 @@ impl std::fmt::Display for Summary<'_> {
         writeln!(f, "  rejected input:     {}", a.rejects.len())?;
         for reject in a.rejects.iter().take(LISTED) {
             let line = reject.line.map(|l| format!(":{l}")).unwrap_or_default();
-            writeln!(f, "    {}{line}: {}", reject.path, reject.reason)?;
+            let reason = reject.reason.to_string();
+            writeln!(f, "    {}{line}: {}", shown(&reject.path), shown(&reason))?;
         }
         if a.rejects.len() > LISTED {
             writeln!(
@@ -229,11 +254,11 @@ impl std::fmt::Display for Summary<'_> {
                 self.out.join("rejects.*").display()
             )?;
         }
-        let skipped: Vec<&str> = a
+        let skipped: Vec<std::borrow::Cow<'_, str>> = a
             .sessions
             .iter()
             .filter(|s| s.pairs_skipped)
-            .map(|s| s.session_id.as_str())
+            .map(|s| shown(&s.session_id))
             .collect();
         write!(
             f,

@@ -185,6 +185,7 @@ pub fn execute(args: &RunArgs) -> Result<Outcome> {
             .max_pair_participants
             .unwrap_or(DEFAULT_MAX_PAIR_PARTICIPANTS),
         threads: args.threads,
+        max_document_size: None,
         quiet: false,
     })?;
     let outcome = fetched.max(analyzed);

@@ -2,7 +2,7 @@
 //! columns in the documented order) and a plain function that emits one session's rows.
 use super::{Cell, Column, ColumnType, Table, TableSpec};
 use crate::analysis::SessionReport;
-use crate::ingest::Reject;
+use crate::ingest::rejects::RejectLog;
 use anyhow::Result;
 use std::ops::Range;
 
@@ -210,8 +210,9 @@ pub const PER_SESSION: [PerSession; 4] = [
     },
 ];
 
-/// `rejects`: by (`path`, `line`), one group per reject.
-pub struct Rejects<'a>(pub &'a [Reject]);
+/// `rejects`: by (`path`, `line`), one group per reject of the walk or per file's rejects,
+/// read back from the temporary file they were kept in.
+pub struct Rejects<'a>(pub &'a RejectLog);
 
 impl Table for Rejects<'_> {
     fn spec(&self) -> &'static TableSpec {
@@ -221,18 +222,17 @@ impl Table for Rejects<'_> {
         self.0.len()
     }
     fn group_count(&self) -> usize {
-        self.0.len()
+        self.0.group_count()
     }
     fn for_each_row_in(&self, groups: Range<usize>, emit: Emit<'_>) -> Result<()> {
-        for reject in self.0.get(groups).unwrap_or_default() {
+        self.0.for_each_in(groups, &mut |reject| {
             let reason = reject.reason.to_string();
             emit(&[
                 Cell::Text(Some(reject.path.as_bytes())),
                 Cell::Int(reject.line.and_then(|l| i64::try_from(l).ok())),
                 Cell::Text(reject.session_id.as_deref().map(str::as_bytes)),
                 Cell::Text(Some(reason.as_bytes())),
-            ])?;
-        }
-        Ok(())
+            ])
+        })
     }
 }

@@ -75,10 +75,24 @@ impl RunArgs {
 /// Reads a config file, refusing keys that are not long options of `run` (a typo must not
 /// be ignored silently in a nightly job).
 fn read_config(path: &Path) -> Result<RunArgs> {
+    let shown = sessionstats::text::path_for_terminal(path);
     let text = std::fs::read_to_string(path)
-        .with_context(|| format!("cannot read the config file {}", path.display()))?;
-    let table: toml::Table =
-        toml::from_str(&text).with_context(|| format!("{} is not valid TOML", path.display()))?;
+        .with_context(|| format!("cannot read the config file {shown}"))?;
+    // toml's own message quotes the offending line, which may be a secret (`--config
+    // credentials.env`, a slip the crontab line invites): only the place is said.
+    let table: toml::Table = toml::from_str(&text).map_err(|e| {
+        let at = e
+            .span()
+            .map(|span| {
+                let line = text[..span.start.min(text.len())].matches('\n').count() + 1;
+                format!(" at line {line}")
+            })
+            .unwrap_or_default();
+        anyhow::anyhow!(
+            "{shown} is not a TOML config file{at} (its lines are `key = value`, the keys the \
+             long options of run; credentials belong in the environment, not here)"
+        )
+    })?;
     let command = <RunArgs as clap::Args>::augment_args(clap::Command::new("run"));
     let known: Vec<&str> = command
         .get_arguments()
@@ -87,20 +101,47 @@ fn read_config(path: &Path) -> Result<RunArgs> {
         .collect();
     if let Some(key) = table.keys().find(|k| !known.contains(&k.as_str())) {
         bail!(
-            "{}: unknown key {key:?}; the keys are the long options of run: {}",
-            path.display(),
+            "{shown}: unknown key {:?}; the keys are the long options of run: {}",
+            sessionstats::text::escape_for_terminal(key),
             known.join(", ")
         );
     }
+    // Each key on its own, so the error names the key; serde's message would quote the value.
+    for (key, value) in &table {
+        let mut one = toml::Table::new();
+        one.insert(key.clone(), value.clone());
+        if toml::Value::Table(one).try_into::<RunArgs>().is_err() {
+            bail!("{shown}: `{key}` must be {}", expected_type(key));
+        }
+    }
     toml::Value::Table(table)
         .try_into()
-        .with_context(|| format!("{}: a value has the wrong type", path.display()))
+        .map_err(|_| anyhow::anyhow!("{shown}: a value has the wrong type"))
+}
+
+/// What a config key holds, for the message about a value of the wrong type.
+fn expected_type(key: &str) -> &'static str {
+    match key {
+        "room" => "a list of strings, such as [\"abcd-efgh-ijkl\"]",
+        "concurrency" | "retries" | "per-page" | "max-pair-participants" | "threads" => {
+            "a whole number"
+        }
+        "rate" | "timeout" | "retry-delay" => "a number",
+        "details" | "refresh" => "true or false",
+        "status" => "\"ended\" or \"ongoing\"",
+        _ => "a string",
+    }
 }
 
 /// The window `[since, until)` in epoch ms: the options, or the previous UTC day.
 fn window(select: &SelectOptions, now: DateTime<Utc>) -> Result<(i64, Option<i64>)> {
     let (since, until) = plan::window(select.since.as_deref(), select.until.as_deref())?;
     match (since, until) {
+        // The window would be [since, now): empty, and nothing would say so.
+        (Some(since), None) if since > now.timestamp_millis() => bail!(
+            "--since is in the future and --until is not given (it would be now): give a past \
+             --since, or --until too"
+        ),
         (Some(since), until) => Ok((since, until)),
         (None, None) => {
             let today = now.date_naive().and_time(NaiveTime::MIN).and_utc();
@@ -287,5 +328,41 @@ mod tests {
         std::fs::write(&path, "concurency = 4\n").unwrap();
         let err = format!("{:#}", cli.resolved().unwrap_err());
         assert!(err.contains("unknown key \"concurency\""), "{err}");
+    }
+
+    #[test]
+    fn config_errors_name_the_key_and_type_never_the_value() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("credentials.env");
+        let cli = RunArgs {
+            config: Some(path.clone()),
+            ..RunArgs::default()
+        };
+        std::fs::write(&path, "export VIDEOSDK_SECRET=s3cr3t-value\n").unwrap();
+        let err = format!("{:#}", cli.resolved().unwrap_err());
+        assert!(!err.contains("s3cr3t") && !err.contains("export"), "{err}");
+        assert!(err.contains("line 1"), "{err}");
+        std::fs::write(&path, "concurrency = \"s3cr3t-value\"\n").unwrap();
+        let err = format!("{:#}", cli.resolved().unwrap_err());
+        assert!(!err.contains("s3cr3t"), "{err}");
+        assert!(
+            err.contains("`concurrency` must be a whole number"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_future_since_without_until_is_refused() {
+        let select = SelectOptions {
+            since: Some("2099-01-01".into()),
+            ..SelectOptions::default()
+        };
+        let err = window(&select, at("2024-03-01T00:30:00Z")).unwrap_err();
+        assert!(err.to_string().contains("future"), "{err}");
+        let bounded = SelectOptions {
+            until: Some("2099-01-02".into()),
+            ..select
+        };
+        assert!(window(&bounded, at("2024-03-01T00:30:00Z")).is_ok());
     }
 }

@@ -52,12 +52,22 @@ pub struct FileLog {
 /// All the rejects of a run, in report order: the rejects report reads them from here.
 pub struct RejectLog {
     file: Option<File>,
+    /// The paths of the files that had rejects.
+    paths: Vec<String>,
     groups: Vec<Group>,
     count: usize,
 }
 
-/// A group of rows of the rejects report: one reject of the walk, or one file's rejects.
+/// A group of rows of the rejects report: one reject of the walk, or one stretch of a file's
+/// rejects (at most about [`FLUSH_BYTES`] of them, so a writer that renders a group in memory
+/// holds little).
 enum Group {
+    Walk(Reject),
+    Segment { path: usize, segment: Segment },
+}
+
+/// Before the groups are cut into segments: one per walk reject or per file.
+enum Entry {
     Walk(Reject),
     File(FileLog),
 }
@@ -106,18 +116,39 @@ impl RejectSpill {
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         file.flush()
             .context("cannot write the rejects to a temporary file")?;
-        let mut groups: Vec<Group> = walk.into_iter().map(Group::Walk).collect();
-        groups.extend(
+        let mut entries: Vec<Entry> = walk.into_iter().map(Entry::Walk).collect();
+        entries.extend(
             files
                 .into_iter()
                 .filter(|f| !f.segments.is_empty())
-                .map(Group::File),
+                .map(Entry::File),
         );
         // Stable: the walk's rejects of one path keep their order and come first.
-        groups.sort_by(|a, b| a.path().as_bytes().cmp(b.path().as_bytes()));
-        let count = groups.iter().map(Group::count).sum::<u64>();
+        entries.sort_by(|a, b| a.path().as_bytes().cmp(b.path().as_bytes()));
+        let mut count = 0u64;
+        let mut paths = Vec::new();
+        let mut groups = Vec::new();
+        for entry in entries {
+            match entry {
+                Entry::Walk(reject) => {
+                    count += 1;
+                    groups.push(Group::Walk(reject));
+                }
+                Entry::File(log) => {
+                    for segment in log.segments {
+                        count += segment.count;
+                        groups.push(Group::Segment {
+                            path: paths.len(),
+                            segment,
+                        });
+                    }
+                    paths.push(log.path);
+                }
+            }
+        }
         Ok(RejectLog {
             file: Some(file),
+            paths,
             groups,
             count: usize::try_from(count).unwrap_or(usize::MAX),
         })
@@ -176,18 +207,11 @@ impl FileRejects<'_> {
     }
 }
 
-impl Group {
+impl Entry {
     fn path(&self) -> &str {
         match self {
-            Group::Walk(reject) => &reject.path,
-            Group::File(log) => &log.path,
-        }
-    }
-
-    fn count(&self) -> u64 {
-        match self {
-            Group::Walk(_) => 1,
-            Group::File(log) => log.segments.iter().map(|s| s.count).sum(),
+            Entry::Walk(reject) => &reject.path,
+            Entry::File(log) => &log.path,
         }
     }
 }
@@ -195,12 +219,13 @@ impl Group {
 impl RejectLog {
     /// Rejects held in memory only (tests, and runs that read no file).
     pub fn from_walk(walk: Vec<Reject>) -> RejectLog {
-        let mut groups: Vec<Group> = walk.into_iter().map(Group::Walk).collect();
-        groups.sort_by(|a, b| a.path().as_bytes().cmp(b.path().as_bytes()));
+        let mut walk = walk;
+        walk.sort_by(|a, b| a.path.as_bytes().cmp(b.path.as_bytes()));
         RejectLog {
             file: None,
-            count: groups.len(),
-            groups,
+            paths: Vec::new(),
+            count: walk.len(),
+            groups: walk.into_iter().map(Group::Walk).collect(),
         }
     }
 
@@ -212,7 +237,7 @@ impl RejectLog {
         self.count == 0
     }
 
-    /// Groups of rows (one reject of the walk, or one file's rejects), for the report writers.
+    /// Groups of rows (one reject of the walk, or a stretch of a file's), for the writers.
     pub fn group_count(&self) -> usize {
         self.groups.len()
     }
@@ -226,11 +251,9 @@ impl RejectLog {
         for group in self.groups.get(groups).unwrap_or_default() {
             match group {
                 Group::Walk(reject) => each(reject)?,
-                Group::File(log) => {
-                    for segment in &log.segments {
-                        for reject in self.read_segment(&log.path, segment)? {
-                            each(&reject)?;
-                        }
+                Group::Segment { path, segment } => {
+                    for reject in self.read_segment(*path, segment)? {
+                        each(&reject)?;
                     }
                 }
             }
@@ -244,17 +267,15 @@ impl RejectLog {
         self.groups.iter().flat_map(move |group| -> Vec<Reject> {
             match group {
                 Group::Walk(reject) => vec![reject.clone()],
-                Group::File(log) => log
-                    .segments
-                    .iter()
-                    .map_while(|segment| self.read_segment(&log.path, segment).ok())
-                    .flatten()
-                    .collect(),
+                Group::Segment { path, segment } => {
+                    self.read_segment(*path, segment).unwrap_or_default()
+                }
             }
         })
     }
 
-    fn read_segment(&self, path: &str, segment: &Segment) -> Result<Vec<Reject>> {
+    fn read_segment(&self, path: usize, segment: &Segment) -> Result<Vec<Reject>> {
+        let path = self.paths.get(path).map_or("", String::as_str);
         let file = self.file.as_ref().context("the rejects file is missing")?;
         let len = usize::try_from(segment.len).context("a rejects segment is too large")?;
         let mut bytes = vec![0; len];

@@ -200,18 +200,31 @@ fn absurd_thread_counts_are_refused_at_once() {
 
 #[test]
 fn a_closed_stderr_is_exit_1_not_a_panic() {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_sessionstats"))
-        .args(["analyze", "/nonexistent/sessionstats-input", "--out"])
-        .arg(tempfile::tempdir().unwrap().path().join("out"))
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    // Closing the read end: every write to stderr fails with a broken pipe.
-    drop(child.stderr.take());
-    let status = child.wait().unwrap();
-    assert_eq!(status.code(), Some(1));
+    use std::os::fd::FromRawFd;
+    let mut fds = [0; 2];
+    // SAFETY: `pipe` fills the two descriptors it is given.
+    assert_eq!(unsafe { libc::pipe(fds.as_mut_ptr()) }, 0);
+    // The read end is closed before the child starts: every write to its stderr fails with a
+    // broken pipe.
+    // SAFETY: both descriptors were just created and are owned here.
+    unsafe { libc::close(fds[0]) };
+    let write_end = unsafe { std::os::fd::OwnedFd::from_raw_fd(fds[1]) };
+    let out = tempfile::tempdir().unwrap();
+    for args in [
+        vec!["analyze", "/nonexistent/sessionstats-input"],
+        vec!["analyze", "/nonexistent", "--threads", "0"],
+    ] {
+        let status = Command::new(env!("CARGO_BIN_EXE_sessionstats"))
+            .args(&args)
+            .arg("--out")
+            .arg(out.path().join("out"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::from(write_end.try_clone().unwrap()))
+            .status()
+            .unwrap();
+        assert_eq!(status.code(), Some(1), "{args:?}");
+    }
 }
 
 #[test]

@@ -8,7 +8,9 @@ use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::thread;
 
-const TOKEN: &str = "eyJhbGciOiJIUzI1NiJ9.eyJnaXZlbiI6dHJ1ZX0.GIVEN-TOKEN-SIGNATURE";
+/// A token that expired in 2001 (`{"exp":1000000000}`): the SDK replaced such a token with
+/// one minted from the key and secret when those were set too.
+const TOKEN: &str = "eyJhbGciOiJIUzI1NiJ9.eyJleHAiOjEwMDAwMDAwMDB9.EXPIRED-TOKEN-SIGNATURE";
 
 #[derive(Debug, Clone)]
 struct Req {

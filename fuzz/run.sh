@@ -52,7 +52,7 @@ for target in "${targets[@]}"; do
   seed "$target"
   echo "fuzz: $target for ${seconds}s"
   nice -n 19 cargo +nightly fuzz run "$target" "corpus/$target" -- \
-    -max_total_time="$seconds" -max_len=65536 -rss_limit_mb=2048 -timeout=10 \
+    -max_total_time="$seconds" -max_len=65536 -rss_limit_mb=2048 -timeout=120 \
     -print_final_stats=1 2>&1 | tee "$CARGO_TARGET_DIR/fuzz-$target.log" \
     | grep -E '^(#[0-9]+.*DONE|Done|stat::number_of_executed_units|stat::peak_rss|==[0-9]+==ERROR|SUMMARY)' || true
   if grep -qE '==[0-9]+==ERROR|^SUMMARY|panicked at|deadly signal' "$CARGO_TARGET_DIR/fuzz-$target.log"; then

@@ -2,8 +2,8 @@
 //! resumably: every file is complete or absent, a stored ended session is not fetched again,
 //! and a killed run started again finishes the job.
 //!
-//! [`client`] makes the requests (reqwest, tokens signed by the official SDK, within the load limits of
-//! [`limiter`]), [`store`] owns the folder, [`plan`] says what to ask for, [`head`] reads
+//! [`client`] makes the requests (reqwest; tokens signed by the official SDK) within the load
+//! limits of [`limiter`], [`store`] owns the folder, [`plan`] says what to ask for, [`head`] reads
 //! the little of a document that matters here, [`progress`] shows what happens.
 //! A run walks a [`listing`] or fetches [`by_id`], and ends with a [`summary`].
 mod by_id;

@@ -14,4 +14,5 @@ pub mod ingest;
 pub mod outcome;
 pub mod pipeline;
 pub mod report;
+pub mod text;
 pub mod time;

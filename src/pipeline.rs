@@ -6,8 +6,9 @@
 use crate::analysis::overview::Overview;
 use crate::analysis::rollups::{ParticipantFacts, RollupTables, Rollups, SessionFacts};
 use crate::analysis::{analyze_session, Config, SessionReport};
+use crate::ingest::rejects::{RejectLog, RejectSpill};
 use crate::ingest::walk::InputFile;
-use crate::ingest::{read_file, Origin, Reject};
+use crate::ingest::{read_file, Limits, Origin, Reject};
 use crate::report::spill::decode_rows;
 use crate::report::spill::{encode_rows, Part, Spill, SpilledTable};
 use crate::report::tables::{self, InMemory, PER_SESSION};
@@ -22,8 +23,8 @@ use std::path::Path;
 pub struct Analysis {
     /// One per session id, ordered by (`start`, `session_id`).
     pub sessions: Vec<Parked>,
-    /// Ordered by (`path`, `line`), then position in the file.
-    pub rejects: Vec<Reject>,
+    /// Ordered by (`path`, `line`), then position in the file; kept in a temporary file.
+    pub rejects: RejectLog,
     /// Copies of a session id that lost to another copy (docs/reference.md §2).
     pub duplicates_dropped: usize,
     /// Sessions whose start lies outside `--since`/`--until` (docs/reference.md §10).
@@ -93,11 +94,7 @@ impl Analysis {
             rows: &r.usage,
             emit: tables::usage_row,
         }));
-        out.push(Box::new(InMemory {
-            spec: &tables::REJECTS,
-            rows: &self.rejects,
-            emit: tables::reject_row,
-        }));
+        out.push(Box::new(tables::Rejects(&self.rejects)));
         out
     }
 }
@@ -324,16 +321,18 @@ impl Parker<'_> {
 
 /// Reads and analyses `files` (already in path order) on the current rayon pool, parking rows
 /// in a temporary file in `spill_dir` and calling `file_done` after each file. `extra_rejects`
-/// (from the walk) join the rejects report.
+/// (from the walk) join the rejects report; `limits` bound what one document may cost.
 pub fn analyze_files(
     files: &[InputFile],
     config: &Config,
+    limits: &Limits,
     extra_rejects: Vec<Reject>,
     spill_dir: &Path,
     file_done: &(dyn Fn() + Sync),
 ) -> Result<Analysis> {
     let spill = Spill::create_in(spill_dir)?;
-    let per_file: Vec<(Vec<Parked>, Vec<Reject>)> = files
+    let reject_spill = RejectSpill::create_in(spill_dir)?;
+    let per_file: Vec<(Vec<Parked>, _)> = files
         .par_iter()
         .enumerate()
         .map(|(rank, file)| {
@@ -343,10 +342,10 @@ pub fn analyze_files(
                 pending: Vec::new(),
                 parked: Vec::new(),
             };
-            let mut rejects = Vec::new();
+            let mut rejects = reject_spill.for_file();
             let mut failure = Ok(());
             let rank = u32::try_from(rank).unwrap_or(u32::MAX);
-            read_file(file, rank, &mut rejects, |session| {
+            read_file(file, rank, limits, &mut rejects, |session| {
                 if failure.is_err() {
                     return;
                 }
@@ -368,29 +367,23 @@ pub fn analyze_files(
             failure?;
             parker.flush()?;
             file_done();
-            Ok((parker.parked, rejects))
+            Ok((parker.parked, rejects.finish()?))
         })
         .collect::<Result<_>>()?;
     spill.finish_writing()?;
 
-    let mut rejects = extra_rejects;
+    let mut file_rejects = Vec::new();
     let mut candidates = Vec::new();
-    for (file_sessions, file_rejects) in per_file {
+    for (file_sessions, file_log) in per_file {
         candidates.extend(file_sessions);
-        rejects.extend(file_rejects);
+        file_rejects.push(file_log);
     }
     let (mut sessions, duplicates_dropped) = keep_one_per_id(candidates);
     let before_window = sessions.len();
     sessions.retain(|s| config.in_window(s.start));
     let outside_window = before_window - sessions.len();
     let (rollups, overview) = roll_up(&spill, &sessions, config)?;
-    // Stable: rejects of one (path, line) stay in the order they were found in the file.
-    rejects.sort_by(|a, b| {
-        a.path
-            .as_bytes()
-            .cmp(b.path.as_bytes())
-            .then(a.line.cmp(&b.line))
-    });
+    let rejects = reject_spill.finish(extra_rejects, file_rejects)?;
     Ok(Analysis {
         sessions,
         rejects,
@@ -436,7 +429,16 @@ mod tests {
             fs::write(dir.path().join(name), content).unwrap();
         }
         let found = discover(&[dir.path().to_path_buf()]);
-        analyze_files(&found.files, &CONFIG, found.rejects, dir.path(), &|| {}).unwrap()
+        let limits = Limits::default();
+        analyze_files(
+            &found.files,
+            &CONFIG,
+            &limits,
+            found.rejects,
+            dir.path(),
+            &|| {},
+        )
+        .unwrap()
     }
 
     /// The text cells of one column of one of `analysis`'s tables, read back from the spill.

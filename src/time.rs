@@ -5,6 +5,17 @@
 //! by hand without allocating; everything else RFC 3339 allows (lower-case `t`/`z`, a space as
 //! separator, leap seconds) goes through chrono, so both paths accept the same language.
 
+/// A length of time for people: `1h 02m 3.004s`, `4m 0.000s`, `45.000s`.
+pub fn describe_duration(ms: i64) -> String {
+    let (h, m, s) = (ms / 3_600_000, ms / 60_000 % 60, ms % 60_000);
+    let seconds = format!("{}.{:03}s", s / 1000, s % 1000);
+    match (h, m) {
+        (0, 0) => seconds,
+        (0, m) => format!("{m}m {seconds}"),
+        (h, m) => format!("{h}h {m:02}m {seconds}"),
+    }
+}
+
 /// The UTC calendar day of an instant (the store's day folders and the generator's are named
 /// after it, `2024-03-04`); `None` outside chrono's range.
 pub fn utc_date(ms: Millis) -> Option<chrono::NaiveDate> {

@@ -6,5 +6,8 @@ mod analyze;
 mod fetch;
 mod gen;
 mod golden;
+mod hostile_analyze;
+#[cfg(feature = "fetch")]
+mod hostile_fetch;
 mod html;
 mod util;

@@ -6,10 +6,12 @@ use sessionstats::analysis::presence::Threshold;
 use sessionstats::analysis::rollups::Headline;
 use sessionstats::analysis::{Config, DEFAULT_MAX_PAIR_PARTICIPANTS};
 use sessionstats::ingest::walk::discover;
+use sessionstats::ingest::Limits;
 use sessionstats::outcome::Outcome;
 use sessionstats::pipeline::{analyze_files, Analysis};
 use sessionstats::report::{self, Table};
-use sessionstats::time::{parse_rfc3339, to_rfc3339, Millis};
+use sessionstats::text::{escape_for_terminal as shown, path_for_terminal};
+use sessionstats::time::{describe_duration, parse_rfc3339, to_rfc3339, Millis};
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -48,8 +50,13 @@ pub struct AnalyzeArgs {
     #[arg(long, value_name = "WHEN")]
     pub until: Option<String>,
     /// Worker threads; default: all cores.
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", help = format!("Worker threads, 1 to {MAX_THREADS} [default: all cores]"))]
     pub threads: Option<usize>,
+    #[arg(long, value_name = "SIZE", help = format!(
+        "Largest JSON document read (a .json file after gunzip, or one NDJSON line); larger ones          are rejected. Bytes, or with K, M or G (powers of 1024) [default: {}M]",
+        sessionstats::ingest::DEFAULT_MAX_DOCUMENT_BYTES >> 20
+    ))]
+    pub max_document_size: Option<String>,
     /// Print nothing but errors.
     #[arg(long, short)]
     pub quiet: bool,
@@ -138,6 +145,12 @@ pub fn analyze(args: &AnalyzeArgs) -> Result<(Outcome, Headline)> {
         }
     }
     let pool = thread_pool(args.threads)?;
+    let limits = Limits {
+        max_document_bytes: match &args.max_document_size {
+            Some(text) => super::parse_size(text, "--max-document-size")?,
+            None => sessionstats::ingest::DEFAULT_MAX_DOCUMENT_BYTES,
+        },
+    };
 
     std::fs::create_dir_all(&args.out)
         .with_context(|| format!("cannot create the report folder {}", args.out.display()))?;
@@ -145,9 +158,14 @@ pub fn analyze(args: &AnalyzeArgs) -> Result<(Outcome, Headline)> {
     let files_read = found.files.len();
     let progress = progress_bar(files_read as u64, args.quiet);
     let analysis = pool.install(|| {
-        analyze_files(&found.files, &config, found.rejects, &args.out, &|| {
-            progress.inc(1)
-        })
+        analyze_files(
+            &found.files,
+            &config,
+            &limits,
+            found.rejects,
+            &args.out,
+            &|| progress.inc(1),
+        )
     })?;
     progress.finish_and_clear();
 
@@ -191,7 +209,7 @@ pub fn analyze(args: &AnalyzeArgs) -> Result<(Outcome, Headline)> {
         super::say(summary);
     }
     if outcome == Outcome::Failed {
-        eprintln!(
+        super::warn(format_args!(
             "error: no session could be analysed from {}: {}",
             describe_paths(&args.paths),
             if analysis.rejects.is_empty() {
@@ -201,10 +219,10 @@ pub fn analyze(args: &AnalyzeArgs) -> Result<(Outcome, Headline)> {
                 format!(
                     "{} inputs were rejected and nothing else held a session; see the rejects report in {}",
                     analysis.rejects.len(),
-                    args.out.display()
+                    path_for_terminal(&args.out)
                 )
             }
-        );
+        ));
     }
     Ok((outcome, analysis.rollups.headline()))
 }
@@ -220,11 +238,17 @@ fn as_of(arg: Option<&str>) -> Result<Millis> {
     }
 }
 
+/// The most worker threads `--threads` may ask for: far more than any machine this runs on
+/// has cores, few enough to start in an instant.
+pub const MAX_THREADS: usize = 1024;
+
 /// The rayon pool for `--threads`; polars (Parquet writing) is held to the same count, unless
 /// POLARS_MAX_THREADS says otherwise.
 fn thread_pool(threads: Option<usize>) -> Result<rayon::ThreadPool> {
-    if threads == Some(0) {
-        bail!("--threads must be at least 1");
+    if let Some(n) = threads {
+        if n == 0 || n > MAX_THREADS {
+            bail!("--threads must be from 1 to {MAX_THREADS}, not {n}");
+        }
     }
     if let Some(n) = threads {
         if std::env::var_os("POLARS_MAX_THREADS").is_none() {
@@ -272,7 +296,7 @@ fn writing_spinner(analysis: &Analysis, quiet: bool) -> ProgressBar {
 }
 
 fn describe_paths(paths: &[PathBuf]) -> String {
-    let names: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
+    let names: Vec<String> = paths.iter().map(|p| path_for_terminal(p)).collect();
     names.join(", ")
 }
 
@@ -290,17 +314,6 @@ struct Summary<'a> {
 /// `12.35` participant-hours from milliseconds.
 pub fn hours(ms: i64) -> String {
     format!("{:.2}", ms as f64 / 3_600_000.0)
-}
-
-/// `1h 02m 03.004s`, `45.000s`.
-pub fn duration(ms: i64) -> String {
-    let (h, m, s) = (ms / 3_600_000, ms / 60_000 % 60, ms % 60_000);
-    let seconds = format!("{}.{:03}s", s / 1000, s % 1000);
-    match (h, m) {
-        (0, 0) => seconds,
-        (0, m) => format!("{m}m {seconds}"),
-        (h, m) => format!("{h}h {m:02}m {seconds}"),
-    }
 }
 
 /// `7 participants at 2024-05-01T10:00:00.000Z`, or `nobody was present`.
@@ -367,7 +380,7 @@ impl std::fmt::Display for Summary<'_> {
                 f,
                 "  over quota ({}):    {}",
                 self.config.quota.unwrap_or_default(),
-                duration(over)
+                describe_duration(over)
             )?;
         }
         writeln!(
@@ -379,7 +392,8 @@ impl std::fmt::Display for Summary<'_> {
         writeln!(f, "  rejected input:     {}", a.rejects.len())?;
         for reject in a.rejects.iter().take(LISTED) {
             let line = reject.line.map(|l| format!(":{l}")).unwrap_or_default();
-            writeln!(f, "    {}{line}: {}", reject.path, reject.reason)?;
+            let reason = reject.reason.to_string();
+            writeln!(f, "    {}{line}: {}", shown(&reject.path), shown(&reason))?;
         }
         if a.rejects.len() > LISTED {
             writeln!(
@@ -389,11 +403,11 @@ impl std::fmt::Display for Summary<'_> {
                 self.out.join("rejects.*").display()
             )?;
         }
-        let skipped: Vec<&str> = a
+        let skipped: Vec<std::borrow::Cow<'_, str>> = a
             .sessions
             .iter()
             .filter(|s| s.pairs_skipped)
-            .map(|s| s.session_id.as_str())
+            .map(|s| shown(&s.session_id))
             .collect();
         write!(
             f,

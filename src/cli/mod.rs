@@ -40,6 +40,42 @@ pub enum Command {
     Gen(gen::GenArgs),
 }
 
+/// Writes `text` and a line end to stderr. A closed or broken stderr (a cron wrapper that went
+/// away) loses the message but never panics: the exit status still says what happened.
+pub fn warn(text: impl std::fmt::Display) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr().lock(), "{text}");
+}
+
+/// `--max-document-size`, `--max-body-size`: bytes, or a number with `K`, `M` or `G` (powers of
+/// 1024, an optional `iB`/`B` after it), at least 1 byte.
+pub fn parse_size(text: &str, option: &str) -> anyhow::Result<u64> {
+    let trimmed = text.trim();
+    let upper = trimmed.to_ascii_uppercase();
+    let number = upper
+        .trim_end_matches("IB")
+        .trim_end_matches('B')
+        .trim_end();
+    let (digits, shift) = match number.char_indices().last() {
+        Some((i, 'K')) => (&number[..i], 10),
+        Some((i, 'M')) => (&number[..i], 20),
+        Some((i, 'G')) => (&number[..i], 30),
+        _ => (number, 0),
+    };
+    digits
+        .trim()
+        .parse::<u64>()
+        .ok()
+        .and_then(|n| n.checked_mul(1u64 << shift))
+        .filter(|&n| n > 0)
+        .ok_or_else(|| {
+            anyhow::anyhow!(
+                "{option} must be a size such as 64M, 1G or 1048576 (bytes), not {:?}",
+                sessionstats::text::escape_for_terminal(trimmed)
+            )
+        })
+}
+
 /// Writes `text` to stdout. A closed stdout (`sessionstats … | head`) only ends the printing:
 /// the work is done by then, and a broken pipe is no reason to fail or panic.
 pub fn say(text: impl std::fmt::Display) {
@@ -55,6 +91,8 @@ pub fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(err) => {
+            // clap's own message (usage, help): printed as clap renders it, errors to a stderr
+            // that may be closed without a panic.
             let _ = err.print();
             return if err.use_stderr() {
                 ExitCode::from(1)
@@ -74,8 +112,29 @@ pub fn main() -> ExitCode {
     match result {
         Ok(outcome) => outcome.exit_code(),
         Err(err) => {
-            eprintln!("error: {err:#}");
+            // Errors quote paths, ids and API messages: escaped, never acted on by a terminal.
+            let message = format!("{err:#}");
+            warn(format_args!(
+                "error: {}",
+                sessionstats::text::escape_for_terminal(&message)
+            ));
             ExitCode::from(1)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn sizes_take_binary_units_and_refuse_nonsense() {
+        let size = |t: &str| super::parse_size(t, "--x").ok();
+        assert_eq!(size("1048576"), Some(1 << 20));
+        assert_eq!(size("64M"), Some(64 << 20));
+        assert_eq!(size("64MiB"), Some(64 << 20));
+        assert_eq!(size("2g"), Some(2 << 30));
+        assert_eq!(size("512K"), Some(512 << 10));
+        for bad in ["", "0", "-1", "1.5M", "M", "99999999999G", "ten"] {
+            assert_eq!(size(bad), None, "{bad}");
         }
     }
 }

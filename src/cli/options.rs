@@ -3,8 +3,8 @@
 use anyhow::{bail, Result};
 use serde::Deserialize;
 use sessionstats::fetch::client::{
-    Settings, DEFAULT_API_URL, DEFAULT_CONCURRENCY, DEFAULT_RETRIES, DEFAULT_RETRY_DELAY,
-    DEFAULT_TIMEOUT,
+    Settings, DEFAULT_API_URL, DEFAULT_CONCURRENCY, DEFAULT_MAX_BODY_BYTES, DEFAULT_RETRIES,
+    DEFAULT_RETRY_DELAY, DEFAULT_TIMEOUT, MAX_RATE, MIN_RATE,
 };
 use sessionstats::fetch::plan::{self, Listing, DEFAULT_PER_PAGE};
 use std::time::Duration;
@@ -44,8 +44,10 @@ pub struct LoadOptions {
     pub api_url: Option<String>,
     #[arg(long, value_name = "N", help = format!("Requests in flight at most [default: {DEFAULT_CONCURRENCY}]"))]
     pub concurrency: Option<usize>,
-    /// Requests started per second at most [default: no limit]
-    #[arg(long, value_name = "PER_SECOND")]
+    #[arg(long, value_name = "PER_SECOND", help = format!(
+        "Requests started per second at most, from {MIN_RATE:.6} (one an hour) to {MAX_RATE} \
+         [default: no limit]"
+    ))]
     pub rate: Option<f64>,
     #[arg(long, value_name = "SECONDS", help = format!(
         "Seconds one request may take, from connecting to the last byte [default: {}]",
@@ -64,6 +66,12 @@ pub struct LoadOptions {
     pub retry_delay: Option<f64>,
     #[arg(long, value_name = "N", help = format!("Sessions per list page [default: {DEFAULT_PER_PAGE}]"))]
     pub per_page: Option<u32>,
+    #[arg(long, value_name = "SIZE", help = format!(
+        "Largest API answer read; a larger one is a failed request. Bytes, or with K, M or G \
+         [default: {}M]",
+        DEFAULT_MAX_BODY_BYTES >> 20
+    ))]
+    pub max_body_size: Option<String>,
 }
 
 /// A number of seconds as a duration, or a message naming the option.
@@ -85,6 +93,7 @@ impl LoadOptions {
             retries: self.retries.or(other.retries),
             retry_delay: self.retry_delay.or(other.retry_delay),
             per_page: self.per_page.or(other.per_page),
+            max_body_size: self.max_body_size.or(other.max_body_size),
         }
     }
 
@@ -95,8 +104,11 @@ impl LoadOptions {
             bail!("--concurrency must be at least 1");
         }
         if let Some(rate) = self.rate {
-            if !(rate.is_finite() && rate > 0.0) {
-                bail!("--rate must be a positive number of requests per second, not {rate}");
+            if !(MIN_RATE..=MAX_RATE).contains(&rate) {
+                bail!(
+                    "--rate must be from {MIN_RATE:.6} (one request an hour) to {MAX_RATE} \
+                     requests per second, not {rate}"
+                );
             }
         }
         let api_url = self.api_url.clone().unwrap_or(defaults.api_url);
@@ -124,6 +136,10 @@ impl LoadOptions {
             retry_delay: match self.retry_delay {
                 Some(value) => seconds(value, "retry-delay")?,
                 None => defaults.retry_delay,
+            },
+            max_body_bytes: match &self.max_body_size {
+                Some(text) => super::parse_size(text, "--max-body-size")?,
+                None => defaults.max_body_bytes,
             },
         })
     }
@@ -181,5 +197,29 @@ impl SelectOptions {
             status: self.status.clone(),
             per_page: load.per_page()?,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rates_outside_the_range_are_refused() {
+        for rate in [1e-19, 1e-30, 0.0, -1.0, f64::NAN, f64::INFINITY, 1e7] {
+            let load = LoadOptions {
+                rate: Some(rate),
+                ..LoadOptions::default()
+            };
+            let err = load.settings().unwrap_err().to_string();
+            assert!(err.contains("--rate"), "{rate}: {err}");
+        }
+        for rate in [MIN_RATE, 0.5, 10.0, MAX_RATE] {
+            let load = LoadOptions {
+                rate: Some(rate),
+                ..LoadOptions::default()
+            };
+            assert!(load.settings().is_ok(), "{rate}");
+        }
     }
 }

@@ -11,8 +11,7 @@ use sessionstats::analysis::DEFAULT_MAX_PAIR_PARTICIPANTS;
 use sessionstats::fetch::{FetchConfig, Target};
 use sessionstats::outcome::Outcome;
 use sessionstats::report::DEFAULT_FORMATS;
-use sessionstats::time::utc_date;
-use sessionstats::time::{to_rfc3339, Millis};
+use sessionstats::time::{describe_duration, to_rfc3339, utc_date, Millis};
 use std::path::{Path, PathBuf};
 
 /// Fetch a window of sessions (default: the previous local day in --tz), then analyze
@@ -81,10 +80,24 @@ impl RunArgs {
 /// Reads a config file, refusing keys that are not long options of `run` (a typo must not
 /// be ignored silently in a nightly job).
 fn read_config(path: &Path) -> Result<RunArgs> {
+    let shown = sessionstats::text::path_for_terminal(path);
     let text = std::fs::read_to_string(path)
-        .with_context(|| format!("cannot read the config file {}", path.display()))?;
-    let table: toml::Table =
-        toml::from_str(&text).with_context(|| format!("{} is not valid TOML", path.display()))?;
+        .with_context(|| format!("cannot read the config file {shown}"))?;
+    // toml's own message quotes the offending line, which may be a secret (`--config
+    // credentials.env`, a slip the crontab line invites): only the place is said.
+    let table: toml::Table = toml::from_str(&text).map_err(|e| {
+        let at = e
+            .span()
+            .map(|span| {
+                let line = text[..span.start.min(text.len())].matches('\n').count() + 1;
+                format!(" at line {line}")
+            })
+            .unwrap_or_default();
+        anyhow::anyhow!(
+            "{shown} is not a TOML config file{at} (its lines are `key = value`, the keys the \
+             long options of run; credentials belong in the environment, not here)"
+        )
+    })?;
     let command = <RunArgs as clap::Args>::augment_args(clap::Command::new("run"));
     let known: Vec<&str> = command
         .get_arguments()
@@ -93,14 +106,36 @@ fn read_config(path: &Path) -> Result<RunArgs> {
         .collect();
     if let Some(key) = table.keys().find(|k| !known.contains(&k.as_str())) {
         bail!(
-            "{}: unknown key {key:?}; the keys are the long options of run: {}",
-            path.display(),
+            "{shown}: unknown key {:?}; the keys are the long options of run: {}",
+            sessionstats::text::escape_for_terminal(key),
             known.join(", ")
         );
     }
+    // Each key on its own, so the error names the key; serde's message would quote the value.
+    for (key, value) in &table {
+        let mut one = toml::Table::new();
+        one.insert(key.clone(), value.clone());
+        if toml::Value::Table(one).try_into::<RunArgs>().is_err() {
+            bail!("{shown}: `{key}` must be {}", expected_type(key));
+        }
+    }
     toml::Value::Table(table)
         .try_into()
-        .with_context(|| format!("{}: a value has the wrong type", path.display()))
+        .map_err(|_| anyhow::anyhow!("{shown}: a value has the wrong type"))
+}
+
+/// What a config key holds, for the message about a value of the wrong type.
+fn expected_type(key: &str) -> &'static str {
+    match key {
+        "room" => "a list of strings, such as [\"abcd-efgh-ijkl\"]",
+        "concurrency" | "retries" | "per-page" | "max-pair-participants" | "threads" | "quota" => {
+            "a whole number"
+        }
+        "rate" | "timeout" | "retry-delay" => "a number",
+        "details" | "refresh" => "true or false",
+        "status" => "\"ended\" or \"ongoing\"",
+        _ => "a string",
+    }
 }
 
 /// The window `[since, until)` in epoch ms, parsed once: the options (dates are local
@@ -220,6 +255,7 @@ pub fn execute(args: &RunArgs) -> Result<Outcome> {
         since: Some(to_rfc3339(since)),
         until: Some(to_rfc3339(until)),
         threads: args.threads,
+        max_document_size: None,
         quiet: false,
     })?;
     let outcome = fetched.max(analyzed);
@@ -235,7 +271,7 @@ pub fn execute(args: &RunArgs) -> Result<Outcome> {
         analyze::describe_peak(&headline),
         headline
             .over_quota_ms
-            .map(|ms| format!(", {} over quota", analyze::duration(ms)))
+            .map(|ms| format!(", {} over quota", describe_duration(ms)))
             .unwrap_or_default(),
         report.display()
     ));
@@ -363,5 +399,26 @@ mod tests {
         std::fs::write(&path, "concurency = 4\n").unwrap();
         let err = format!("{:#}", cli.resolved().unwrap_err());
         assert!(err.contains("unknown key \"concurency\""), "{err}");
+    }
+
+    #[test]
+    fn config_errors_name_the_key_and_type_never_the_value() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("credentials.env");
+        let cli = RunArgs {
+            config: Some(path.clone()),
+            ..RunArgs::default()
+        };
+        std::fs::write(&path, "export VIDEOSDK_SECRET=s3cr3t-value\n").unwrap();
+        let err = format!("{:#}", cli.resolved().unwrap_err());
+        assert!(!err.contains("s3cr3t") && !err.contains("export"), "{err}");
+        assert!(err.contains("line 1"), "{err}");
+        std::fs::write(&path, "concurrency = \"s3cr3t-value\"\n").unwrap();
+        let err = format!("{:#}", cli.resolved().unwrap_err());
+        assert!(!err.contains("s3cr3t"), "{err}");
+        assert!(
+            err.contains("`concurrency` must be a whole number"),
+            "{err}"
+        );
     }
 }

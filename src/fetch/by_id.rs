@@ -9,7 +9,7 @@ use tokio::task::JoinSet;
 
 /// Fetch tasks of an `--ids` run waiting at once: plenty to keep every request slot busy,
 /// and a file of millions of ids does not become millions of tasks held in memory.
-const MAX_QUEUED: usize = 1024;
+pub(super) const MAX_QUEUED: usize = 1024;
 
 /// Fetches sessions by id, skipping those stored as ended.
 pub(super) async fn fetch_ids(run: &Arc<Run>, ids: &[String], api: ApiVersion) -> Result<(), Stop> {
@@ -62,7 +62,7 @@ async fn fetch_each(
 }
 
 /// What a finished task says: nothing, or why the run stops.
-fn settle(done: Result<Result<(), Stop>, tokio::task::JoinError>) -> Result<(), Stop> {
+pub(super) fn settle(done: Result<Result<(), Stop>, tokio::task::JoinError>) -> Result<(), Stop> {
     done.context("a fetch task was interrupted").and_then(|r| r)
 }
 

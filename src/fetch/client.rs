@@ -1,20 +1,21 @@
 //! Requests to the VideoSDK REST API.
 //!
-//! The official SDK (`videosdk-server-sdk`) does what it does well: it mints and refreshes the
-//! JWT from `VIDEOSDK_API_KEY`/`VIDEOSDK_SECRET` (or carries a ready token), sends it as a raw
-//! `Authorization` header, applies the base URL and the per-request timeout, and turns answers
-//! into typed errors (status, parsed `Retry-After`). We call its raw escape hatch
-//! (`client.api().get` with `Expect::Text`) because the store keeps documents byte for byte,
-//! which its typed `sessions()` resource (decoded and normalised) cannot give.
+//! The transport is reqwest, driven here rather than through the official SDK's request path,
+//! because the SDK cannot: keep the bytes of an answer as sent (it decodes them as text),
+//! bound the size of an answer while it streams in (it buffers every body whole), refuse a
+//! redirect to another origin (it follows any), or send the token it was given when a key and
+//! secret are in the environment too (it mints one instead). The SDK still signs the tokens
+//! minted from `VIDEOSDK_API_KEY`/`VIDEOSDK_SECRET` ([`videosdk::AccessTokenBuilder`]).
 //!
-//! Its own retry loop is switched off (`max_retries(0)`) and replaced by [`Api::get`], because
-//! that loop cannot: put each attempt through our concurrency and rate limits, count retries,
-//! retry an unusable (truncated) body, or release the in-flight slot while backing off.
+//! [`Api::get`] puts every attempt, and every redirect hop, through our concurrency and rate
+//! limits, counts retries, retries an unusable (truncated) body, and releases the in-flight
+//! slot while backing off.
 use super::limiter::Limiter;
+use crate::text::escape_for_terminal;
+use reqwest::header::{HeaderValue, ACCEPT, AUTHORIZATION, LOCATION, RETRY_AFTER, USER_AGENT};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::OnceLock;
-use std::time::Duration;
-use videosdk::{Expect, RawRequest, Value};
+use std::sync::{Mutex, OnceLock};
+use std::time::{Duration, Instant, SystemTime};
 
 /// The production API.
 pub const DEFAULT_API_URL: &str = "https://api.videosdk.live";
@@ -26,18 +27,35 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 pub const DEFAULT_RETRIES: u32 = 5;
 /// The first backoff step, unless `--retry-delay` says otherwise.
 pub const DEFAULT_RETRY_DELAY: Duration = Duration::from_secs(1);
+/// The largest answer read, unless `--max-body-size` says otherwise: a page of 100 sessions
+/// of 1,000-participant webinars is about 20 MB.
+pub const DEFAULT_MAX_BODY_BYTES: u64 = 64 << 20;
+/// `--rate` bounds, in requests per second: one an hour at the least (a smaller rate would
+/// space requests beyond what a clock can add), and a million at the most (no limit, really).
+pub const MIN_RATE: f64 = 1.0 / 3600.0;
+pub const MAX_RATE: f64 = 1_000_000.0;
 /// Characters of a server's error message kept in a failure reason.
 const MAX_MESSAGE_CHARS: usize = 200;
+/// Bytes of an error answer read for its message.
+const MAX_ERROR_BODY: u64 = 64 << 10;
 /// The longest `Retry-After` honoured as given; longer ones are cut to this.
 const MAX_RETRY_AFTER: Duration = Duration::from_secs(300);
 /// The longest exponential backoff step.
 const MAX_BACKOFF: Duration = Duration::from_secs(60);
+/// Redirects (to the same origin) followed for one request.
+const MAX_REDIRECTS: u32 = 5;
+/// A minted token's lifetime: a run's needs, not a day's.
+pub const MINTED_TOKEN_LIFETIME: Duration = Duration::from_secs(15 * 60);
+/// A minted token is replaced when less than this is left of it.
+const TOKEN_RENEW_BEFORE: Duration = Duration::from_secs(2 * 60);
+const USER_AGENT_VALUE: &str = concat!("sessionstats/", env!("CARGO_PKG_VERSION"));
 
 /// How requests are authorised. Never printed: `Debug` shows only which kind it is.
 pub enum Credentials {
-    /// A ready JWT from `VIDEOSDK_TOKEN`.
+    /// A ready JWT from `VIDEOSDK_TOKEN`: sent as it is, and only it.
     Token(String),
-    /// Key and secret from `VIDEOSDK_API_KEY` and `VIDEOSDK_SECRET`: the SDK mints the token.
+    /// Key and secret from `VIDEOSDK_API_KEY` and `VIDEOSDK_SECRET`: short-lived tokens are
+    /// minted from them on this machine.
     KeyAndSecret { key: String, secret: String },
 }
 
@@ -69,6 +87,53 @@ impl Credentials {
     }
 }
 
+/// Mints an API token (`roles: ["crawler"]`) that lives [`MINTED_TOKEN_LIFETIME`] and
+/// carries only `allow_join`: reading sessions needs no moderator permission.
+pub fn mint_token(key: &str, secret: &str) -> Result<String, String> {
+    videosdk::AccessTokenBuilder::new(key, secret)
+        .for_api()
+        .grant(videosdk::Grant::AllowJoin)
+        .expires_in(MINTED_TOKEN_LIFETIME)
+        .to_jwt()
+        // The SDK's messages name what is wrong, never the secret's value.
+        .map_err(|e| format!("cannot make an API token from the key and secret: {e}"))
+}
+
+/// The token of each request: the given one, or a minted one renewed before it expires.
+enum Tokens {
+    Given(String),
+    Minted {
+        key: String,
+        secret: String,
+        current: Mutex<Option<(String, Instant)>>,
+    },
+}
+
+impl Tokens {
+    fn current(&self) -> Result<String, String> {
+        match self {
+            Tokens::Given(token) => Ok(token.clone()),
+            Tokens::Minted {
+                key,
+                secret,
+                current,
+            } => {
+                let mut current = current
+                    .lock()
+                    .unwrap_or_else(|poisoned| poisoned.into_inner());
+                if let Some((token, minted)) = &*current {
+                    if minted.elapsed() + TOKEN_RENEW_BEFORE < MINTED_TOKEN_LIFETIME {
+                        return Ok(token.clone());
+                    }
+                }
+                let token = mint_token(key, secret)?;
+                *current = Some((token.clone(), Instant::now()));
+                Ok(token)
+            }
+        }
+    }
+}
+
 /// How requests are made and retried.
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -82,6 +147,8 @@ pub struct Settings {
     pub retries: u32,
     /// The first backoff step; it doubles with each retry.
     pub retry_delay: Duration,
+    /// The largest answer read; a larger one is a failed request.
+    pub max_body_bytes: u64,
 }
 
 impl Default for Settings {
@@ -93,6 +160,7 @@ impl Default for Settings {
             timeout: DEFAULT_TIMEOUT,
             retries: DEFAULT_RETRIES,
             retry_delay: DEFAULT_RETRY_DELAY,
+            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
         }
     }
 }
@@ -108,7 +176,7 @@ pub enum GetError {
 
 /// One attempt's result.
 enum Attempt {
-    Done(String),
+    Done(Vec<u8>),
     Retry {
         reason: String,
         after: Option<Duration>,
@@ -119,10 +187,14 @@ enum Attempt {
 
 /// The API client of one run, shared by all its tasks.
 pub struct Api {
-    sdk: videosdk::Client,
+    http: reqwest::Client,
+    base: reqwest::Url,
+    tokens: Tokens,
     limiter: Limiter,
+    timeout: Duration,
     retries: u32,
     retry_delay: Duration,
+    max_body_bytes: u64,
     requests: AtomicU64,
     retried: AtomicU64,
     /// Set by the first fatal answer: every later request stops at once with it.
@@ -131,30 +203,51 @@ pub struct Api {
 
 impl Api {
     pub fn new(credentials: &Credentials, settings: &Settings) -> anyhow::Result<Api> {
-        let builder = videosdk::Client::builder()
-            .base_url(settings.api_url.trim_end_matches('/'))
-            .request_timeout(settings.timeout)
-            .max_retries(0);
-        let builder = match credentials {
-            Credentials::Token(token) => builder.token(token),
-            Credentials::KeyAndSecret { key, secret } => builder.api_key(key).secret(secret),
-        };
-        // The SDK's configuration errors name what is wrong, never the secret's value.
-        let sdk = builder
+        let base = reqwest::Url::parse(settings.api_url.trim_end_matches('/')).map_err(|e| {
+            anyhow::anyhow!(
+                "--api-url (or VIDEOSDK_API_ENDPOINT) is not a usable URL ({e}); \
+                 use one such as {DEFAULT_API_URL}"
+            )
+        })?;
+        if !matches!(base.scheme(), "http" | "https") || base.host_str().is_none() {
+            anyhow::bail!(
+                "--api-url (or VIDEOSDK_API_ENDPOINT) must be an http:// or https:// URL with a \
+                 host, such as {DEFAULT_API_URL}"
+            );
+        }
+        let http = reqwest::Client::builder()
+            // Redirects are followed here, one hop at a time, so each is checked and counted.
+            .redirect(reqwest::redirect::Policy::none())
             .build()
-            .map_err(|e| anyhow::anyhow!("cannot set up the API client: {e}"))?;
+            .map_err(|e| anyhow::anyhow!("cannot set up the HTTP client: {e}"))?;
+        let tokens = match credentials {
+            Credentials::Token(token) => Tokens::Given(token.clone()),
+            Credentials::KeyAndSecret { key, secret } => {
+                // Minted once now, so a key that cannot sign stops the run before any request.
+                let token = mint_token(key, secret).map_err(anyhow::Error::msg)?;
+                Tokens::Minted {
+                    key: key.clone(),
+                    secret: secret.clone(),
+                    current: Mutex::new(Some((token, Instant::now()))),
+                }
+            }
+        };
         Ok(Api {
-            sdk,
+            http,
+            base,
+            tokens,
             limiter: Limiter::new(settings.concurrency, settings.rate),
+            timeout: settings.timeout,
             retries: settings.retries,
             retry_delay: settings.retry_delay,
+            max_body_bytes: settings.max_body_bytes,
             requests: AtomicU64::new(0),
             retried: AtomicU64::new(0),
             fatal: OnceLock::new(),
         })
     }
 
-    /// Requests sent so far (every attempt counts).
+    /// Requests sent so far (every attempt and every redirect hop counts).
     pub fn requests(&self) -> u64 {
         self.requests.load(Ordering::Relaxed)
     }
@@ -164,14 +257,15 @@ impl Api {
         self.retried.load(Ordering::Relaxed)
     }
 
-    /// `GET path?query` with retries. `usable` checks the body (a reason when it is not), and
-    /// an unusable body is retried like a broken connection: it is usually a truncated answer.
+    /// `GET path?query` with retries; the answer's bytes exactly as sent. `usable` checks the
+    /// body (a reason when it is not), and an unusable body is retried like a broken
+    /// connection: it is usually a truncated answer.
     pub async fn get(
         &self,
         path: &str,
         query: &[(String, String)],
-        usable: impl Fn(&str) -> Result<(), String>,
-    ) -> Result<String, GetError> {
+        usable: impl Fn(&[u8]) -> Result<(), String>,
+    ) -> Result<Vec<u8>, GetError> {
         let mut attempt = 0;
         loop {
             if let Some(reason) = self.fatal.get() {
@@ -224,71 +318,204 @@ impl Api {
         }
     }
 
+    /// One attempt: the request and the redirects it leads to (same origin only), each hop
+    /// within the time limit and spaced by the rate, the answer read up to the size limit.
     async fn attempt(&self, path: &str, query: &[(String, String)]) -> Attempt {
-        let request = RawRequest {
-            query: query.to_vec(),
-            expect: Expect::Text,
-            ..RawRequest::default()
+        let token = match self.tokens.current() {
+            Ok(token) => token,
+            Err(reason) => return Attempt::Fatal(format!("{reason}; {CREDENTIALS_HINT}")),
         };
-        match self.sdk.api().get(path, request).await {
-            Ok(Value::String(body)) => Attempt::Done(body),
-            // `Expect::Text` always answers with a string; anything else is a body we cannot use.
-            Ok(_) => Attempt::Done(String::new()),
-            Err(err) => classify(&err, path),
-        }
-    }
-}
-
-/// Sorts an SDK error into what the run does about it.
-fn classify(err: &videosdk::Error, path: &str) -> Attempt {
-    match err {
-        videosdk::Error::Api(api) => {
-            let message = api.message.trim();
-            let message: String = message.chars().take(MAX_MESSAGE_CHARS).collect();
-            let reason = if message.is_empty() {
-                format!("HTTP {}", api.status)
-            } else {
-                format!("HTTP {}: {message}", api.status)
-            };
-            match api.status {
-                401 | 403 => Attempt::Fatal(format!(
-                    "the API refused the credentials (HTTP {} on GET {path}): {CREDENTIALS_HINT}",
-                    api.status
-                )),
-                429 => Attempt::Retry {
-                    reason,
-                    after: api.retry_after,
-                },
-                s if s >= 500 => Attempt::Retry {
-                    reason,
-                    after: None,
-                },
-                _ => Attempt::GiveUp(reason),
+        let Ok(mut authorization) = HeaderValue::from_str(&token) else {
+            return Attempt::Fatal(format!(
+                "the API token holds characters a header cannot carry; {CREDENTIALS_HINT}"
+            ));
+        };
+        authorization.set_sensitive(true);
+        let mut url = self.base.clone();
+        {
+            let joined = format!("{}{path}", self.base.path().trim_end_matches('/'));
+            url.set_path(&joined);
+            url.set_query(None);
+            if !query.is_empty() {
+                url.query_pairs_mut().extend_pairs(query);
             }
         }
-        videosdk::Error::Timeout { elapsed, .. } => Attempt::Retry {
-            reason: format!("no complete answer within {:.1?}", elapsed),
-            after: None,
-        },
-        videosdk::Error::Network { source, .. } => {
-            // reqwest names the URL without its user and password (it moves them to a header).
-            let text = error_chain(source);
-            if source.is_builder() {
-                // A request that could not even be built (an unusable base URL) never will be.
-                Attempt::Fatal(format!(
-                    "cannot make a request to the API (GET {path}): {text}; check --api-url \
-                     or VIDEOSDK_API_ENDPOINT"
-                ))
-            } else {
-                Attempt::Retry {
-                    reason: format!("network error: {text}"),
-                    after: None,
+        let mut hops = 0;
+        loop {
+            let request = self
+                .http
+                .get(url.clone())
+                .header(AUTHORIZATION, authorization.clone())
+                .header(ACCEPT, "application/json")
+                .header(USER_AGENT, USER_AGENT_VALUE);
+            let hop = tokio::time::timeout(self.timeout, self.exchange(request, path)).await;
+            let answer = match hop {
+                Ok(answer) => answer,
+                Err(_) => {
+                    return Attempt::Retry {
+                        reason: format!("no complete answer within {:.1?}", self.timeout),
+                        after: None,
+                    }
+                }
+            };
+            match answer {
+                Exchange::Redirect(location) => {
+                    let Some(next) = location.and_then(|l| url.join(&l).ok()) else {
+                        return Attempt::GiveUp("a redirect without a usable Location".to_string());
+                    };
+                    if next.origin() != self.base.origin() {
+                        return Attempt::GiveUp(format!(
+                            "refused a redirect to another origin ({}); only {} is asked",
+                            escape_for_terminal(&next.origin().ascii_serialization()),
+                            self.base.origin().ascii_serialization()
+                        ));
+                    }
+                    hops += 1;
+                    if hops > MAX_REDIRECTS {
+                        return Attempt::GiveUp(format!("more than {MAX_REDIRECTS} redirects"));
+                    }
+                    // Each hop is a request: counted, and spaced by the rate (the in-flight
+                    // slot of this attempt is still held).
+                    self.limiter.pace().await;
+                    self.requests.fetch_add(1, Ordering::Relaxed);
+                    url = next;
+                }
+                Exchange::Done(attempt) => return attempt,
+            }
+        }
+    }
+
+    /// Sends one request and reads its answer.
+    async fn exchange(&self, request: reqwest::RequestBuilder, path: &str) -> Exchange {
+        let mut response = match request.send().await {
+            Ok(response) => response,
+            Err(e) => return Exchange::Done(network_error(&e, path)),
+        };
+        let status = response.status();
+        if status.is_redirection() && status != reqwest::StatusCode::NOT_MODIFIED {
+            let location = response
+                .headers()
+                .get(LOCATION)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned);
+            return Exchange::Redirect(location);
+        }
+        let retry_after = parse_retry_after(response.headers());
+        let limit = if status.is_success() {
+            self.max_body_bytes
+        } else {
+            MAX_ERROR_BODY
+        };
+        if status.is_success() {
+            if let Some(length) = response.content_length() {
+                if length > limit {
+                    return Exchange::Done(Attempt::GiveUp(too_large(limit)));
                 }
             }
         }
-        // Configuration errors (a token that cannot be a header, a failed token mint): no
-        // request of this run can succeed.
-        other => Attempt::Fatal(format!("{other}; {CREDENTIALS_HINT}")),
+        let mut body = Vec::new();
+        loop {
+            match response.chunk().await {
+                Ok(Some(chunk)) => {
+                    let room = usize::try_from(limit).unwrap_or(usize::MAX) - body.len();
+                    if chunk.len() > room {
+                        if status.is_success() {
+                            return Exchange::Done(Attempt::GiveUp(too_large(limit)));
+                        }
+                        // An error's message is in its first bytes.
+                        body.extend_from_slice(&chunk[..room]);
+                        break;
+                    }
+                    body.extend_from_slice(&chunk);
+                }
+                Ok(None) => break,
+                Err(e) => return Exchange::Done(network_error(&e, path)),
+            }
+        }
+        if status.is_success() {
+            return Exchange::Done(Attempt::Done(body));
+        }
+        Exchange::Done(classify(status.as_u16(), &body, retry_after, path))
+    }
+}
+
+/// What one HTTP exchange gave.
+enum Exchange {
+    Redirect(Option<String>),
+    Done(Attempt),
+}
+
+fn too_large(limit: u64) -> String {
+    format!("the answer is larger than {limit} bytes (see --max-body-size); not read")
+}
+
+/// `Retry-After`: seconds or an HTTP date.
+fn parse_retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
+    let value = headers.get(RETRY_AFTER)?.to_str().ok()?.trim();
+    if let Ok(seconds) = value.parse::<u64>() {
+        return (seconds > 0).then(|| Duration::from_secs(seconds));
+    }
+    let deadline = httpdate::parse_http_date(value).ok()?;
+    deadline.duration_since(SystemTime::now()).ok()
+}
+
+/// The server's own message in an error answer (`message` or `error`), escaped and cut short.
+fn message_of(body: &[u8]) -> String {
+    let text = serde_json::from_slice::<serde_json::Value>(body)
+        .ok()
+        .and_then(|v| {
+            ["message", "error", "msg"]
+                .iter()
+                .find_map(|k| v.get(k).and_then(|m| m.as_str()).map(str::to_owned))
+        })
+        .unwrap_or_default();
+    let cut: String = text.trim().chars().take(MAX_MESSAGE_CHARS).collect();
+    escape_for_terminal(&cut).into_owned()
+}
+
+/// Sorts an error answer into what the run does about it.
+fn classify(status: u16, body: &[u8], retry_after: Option<Duration>, path: &str) -> Attempt {
+    let message = message_of(body);
+    let reason = if message.is_empty() {
+        format!("HTTP {status}")
+    } else {
+        format!("HTTP {status}: {message}")
+    };
+    match status {
+        401 | 403 => Attempt::Fatal(format!(
+            "the API refused the credentials (HTTP {status} on GET {path}): {CREDENTIALS_HINT}"
+        )),
+        429 => Attempt::Retry {
+            reason,
+            after: retry_after,
+        },
+        s if s >= 500 => Attempt::Retry {
+            reason,
+            after: None,
+        },
+        _ => Attempt::GiveUp(reason),
+    }
+}
+
+/// A request that got no answer: retried, unless it could not even be built.
+fn network_error(e: &reqwest::Error, path: &str) -> Attempt {
+    // reqwest names the URL without its user and password.
+    let text = escape_for_terminal(&error_chain(e)).into_owned();
+    if e.is_builder() {
+        Attempt::Fatal(format!(
+            "cannot make a request to the API (GET {path}): {text}; check --api-url \
+             or VIDEOSDK_API_ENDPOINT"
+        ))
+    } else if e.is_timeout() {
+        Attempt::Retry {
+            reason: "no complete answer in time".to_string(),
+            after: None,
+        }
+    } else {
+        Attempt::Retry {
+            reason: format!("network error: {text}"),
+            after: None,
+        }
     }
 }
 
@@ -351,6 +578,36 @@ mod tests {
         let d = retry_after_delay(Duration::from_secs(2));
         assert!(d >= Duration::from_secs(2) && d <= Duration::from_millis(2200));
         assert!(retry_after_delay(Duration::from_secs(86_400)) <= MAX_RETRY_AFTER * 11 / 10);
+    }
+
+    #[test]
+    fn minted_tokens_are_short_lived_and_carry_no_moderator_permission() {
+        let token = mint_token("key123", "shh456").unwrap();
+        let claims = videosdk::decode_token(&token).unwrap();
+        let json = format!("{claims:?}");
+        assert!(!json.contains("allow_mod"), "{json}");
+        assert!(
+            json.contains("allow_join") && json.contains("crawler"),
+            "{json}"
+        );
+        let lifetime = claims.expires_at.unwrap() - claims.issued_at.unwrap();
+        assert!(
+            lifetime <= MINTED_TOKEN_LIFETIME.as_secs() as i64,
+            "{lifetime}"
+        );
+        assert!(lifetime < 3600);
+    }
+
+    #[test]
+    fn error_messages_are_escaped() {
+        let body = br#"{"message":"gone\nfailed          0\u001b]0;x\u0007\u001b[2J"}"#;
+        let Attempt::GiveUp(reason) = classify(404, body, None, "/v2/sessions/x") else {
+            panic!("a 404 is given up");
+        };
+        assert_eq!(
+            reason,
+            "HTTP 404: gone\\nfailed          0\\u{1b}]0;x\\u{7}\\u{1b}[2J"
+        );
     }
 
     #[test]

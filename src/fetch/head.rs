@@ -34,12 +34,14 @@ fn string(value: Value) -> Option<String> {
 
 impl SessionHead {
     /// Reads the head of a session object; an error for anything that is not a JSON object.
+    /// Bytes that are not UTF-8 (inside a name, say) do not make it unreadable: the document
+    /// is stored as sent, and only these fields are read.
     pub fn parse(bytes: &[u8]) -> serde_json::Result<SessionHead> {
         // serde would also read a struct from a JSON array.
         if bytes.trim_ascii_start().first() != Some(&b'{') {
             return Err(serde::de::Error::custom("not a JSON object"));
         }
-        let wire: Wire = serde_json::from_slice(bytes)?;
+        let wire: Wire = serde_json::from_slice(&utf8_placeholders(bytes))?;
         Ok(SessionHead {
             id: string(wire.id),
             start: string(wire.start),
@@ -53,6 +55,21 @@ impl SessionHead {
     pub fn ended(&self) -> bool {
         self.end || matches!(self.status.as_deref(), Some("ended" | "completed"))
     }
+}
+
+/// `bytes` with every byte that is not part of valid UTF-8 replaced by `?`: the same length,
+/// so positions found in the copy are positions in the original, and parsable as JSON
+/// wherever the original would be but for those bytes.
+pub fn utf8_placeholders(bytes: &[u8]) -> std::borrow::Cow<'_, [u8]> {
+    if std::str::from_utf8(bytes).is_ok() {
+        return std::borrow::Cow::Borrowed(bytes);
+    }
+    let mut out = Vec::with_capacity(bytes.len());
+    for chunk in bytes.utf8_chunks() {
+        out.extend_from_slice(chunk.valid().as_bytes());
+        out.extend(std::iter::repeat_n(b'?', chunk.invalid().len()));
+    }
+    std::borrow::Cow::Owned(out)
 }
 
 /// The parts of a v2 list page `fetch` uses; `data` keeps every session's bytes as received.
@@ -77,6 +94,15 @@ pub struct PageInfo {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn bytes_that_are_not_utf8_keep_their_places() {
+        let doc = b"{\"id\":\"a\",\"name\":\"Zo\xEB\",\"end\":\"x\"}";
+        assert_eq!(utf8_placeholders(doc).len(), doc.len());
+        let head = SessionHead::parse(doc).unwrap();
+        assert_eq!(head.id.as_deref(), Some("a"));
+        assert!(head.ended());
+    }
 
     #[test]
     fn ended_comes_from_end_or_status() {

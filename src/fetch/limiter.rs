@@ -19,7 +19,8 @@ impl Limiter {
     pub fn new(concurrency: usize, rate: Option<f64>) -> Limiter {
         Limiter {
             in_flight: Semaphore::new(concurrency.max(1)),
-            spacing: rate.and_then(|r| Duration::try_from_secs_f64(1.0 / r).ok()),
+            // A rate too small for a `Duration` is the longest spacing, not "no limit".
+            spacing: rate.map(|r| Duration::try_from_secs_f64(1.0 / r).unwrap_or(Duration::MAX)),
             next_start: Mutex::new(Instant::now()),
         }
     }
@@ -30,14 +31,24 @@ impl Limiter {
     /// semaphore were closed, which it never is: the request then goes without a slot.)
     pub async fn acquire(&self) -> Option<SemaphorePermit<'_>> {
         let permit = self.in_flight.acquire().await.ok();
+        self.pace().await;
+        permit
+    }
+
+    /// Waits for the next start time the rate allows, without taking a slot: a redirect hop
+    /// of a request that already holds one is a request of its own for the rate.
+    pub async fn pace(&self) {
         let start = {
             let mut next = self.next_start();
             let start = (*next).max(Instant::now());
-            *next = start + self.spacing.unwrap_or(Duration::ZERO);
+            // A spacing beyond what the clock can add (a rate the command line refuses)
+            // holds every later start as far as it can, never panics.
+            *next = start
+                .checked_add(self.spacing.unwrap_or(Duration::ZERO))
+                .unwrap_or(start + Duration::from_secs(86_400 * 365));
             start
         };
         tokio::time::sleep_until(start).await;
-        permit
     }
 
     /// No request starts before `until`: the API answered 429 with `Retry-After`, which is
@@ -76,6 +87,19 @@ mod tests {
             }
             // Five gaps of 20 ms: the sixth start is 100 ms after the first.
             assert!(t0.elapsed() >= Duration::from_millis(100));
+        });
+    }
+
+    #[test]
+    fn an_absurd_rate_never_panics_and_never_means_no_limit() {
+        block_on(async {
+            for rate in [1e-19, 1e-30] {
+                let limiter = Limiter::new(8, Some(rate));
+                let _first = limiter.acquire().await;
+                let second =
+                    tokio::time::timeout(Duration::from_millis(50), limiter.acquire()).await;
+                assert!(second.is_err(), "rate {rate}: the second start must wait");
+            }
         });
     }
 

@@ -1,7 +1,7 @@
 //! Walking the list endpoint page by page, storing (or fetching) what each page names.
-use super::by_id::drain;
+use super::by_id::{drain, settle, MAX_QUEUED};
 use super::client::GetError;
-use super::head::{ListPage, PageInfo, SessionHead};
+use super::head::{utf8_placeholders, ListPage, PageInfo, SessionHead};
 use super::plan::{describe, ApiVersion, Listing};
 use super::{Run, Stop};
 use anyhow::Context;
@@ -16,6 +16,21 @@ const MAX_PASSES: u32 = 3;
 /// Listing pages asked for at once (the limiter still bounds the requests in flight): a
 /// `lastPage` that is not to be believed costs at most this many needless requests.
 const MAX_PAGE_TASKS: usize = 32;
+/// Pages of one walk that may bring no new session (all of theirs already met on this walk)
+/// before the listing is given up as making no progress: a server that ignores `page` and
+/// claims a huge `lastPage` would otherwise be paged forever.
+const MAX_IDLE_PAGES: u32 = 8;
+
+/// How one walk of a query ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum PassEnd {
+    /// Every page was read and agreed with the others.
+    Done,
+    /// The list changed while it was paged: walk it again.
+    Moved,
+    /// Pages kept bringing nothing new: given up and recorded as a failure.
+    Stuck,
+}
 
 /// One listing walk's bookkeeping.
 struct Walk<'a> {
@@ -27,6 +42,11 @@ struct Walk<'a> {
     /// moved under the pages).
     pass_seen: HashSet<String>,
     moved: bool,
+    /// Pages of the current pass that brought no new session.
+    idle_pages: u32,
+    /// Listed items without a usable id already recorded as failures (their text): recorded
+    /// once, not once per walk.
+    unusable: HashSet<String>,
     pages: u64,
     work: JoinSet<Result<(), Stop>>,
 }
@@ -44,13 +64,14 @@ pub(super) async fn list(
         seen: HashSet::new(),
         pass_seen: HashSet::new(),
         moved: false,
+        idle_pages: 0,
+        unusable: HashSet::new(),
         pages: 0,
         work: JoinSet::new(),
     };
     for query in listing.queries() {
         for pass in 1..=MAX_PASSES {
-            let moved = walk.pass(&query).await?;
-            if !moved {
+            if walk.pass(&query).await? != PassEnd::Moved {
                 break;
             }
             let what = describe(LIST_PATH, &query);
@@ -59,10 +80,15 @@ pub(super) async fn list(
                     "fetch: the list changed while it was paged ({what}); listing it again"
                 ));
             } else {
-                run.progress.note(&format!(
-                    "fetch: the list kept changing while it was paged ({what}); \
-                     sessions that moved between pages may be missing: run fetch again"
-                ));
+                // Not a note only: a session may be missing, so the run is not complete.
+                run.fail(
+                    "",
+                    what,
+                    format!(
+                        "the list kept changing while it was paged ({MAX_PASSES} walks); \
+                         sessions that moved between pages may be missing: run fetch again"
+                    ),
+                );
             }
         }
     }
@@ -75,17 +101,18 @@ impl Walk<'_> {
     /// the list changed meanwhile: pages disagreeing on the total or the last page, or a
     /// session on two pages. (An insertion and a deletion between two page reads that leave
     /// no such trace cannot be seen from the pages.)
-    async fn pass(&mut self, query: &[(String, String)]) -> Result<bool, Stop> {
+    async fn pass(&mut self, query: &[(String, String)]) -> Result<PassEnd, Stop> {
         self.pass_seen.clear();
         self.moved = false;
+        self.idle_pages = 0;
         let run = Arc::clone(self.run);
         let get_page = move |page: u64| {
             let run = Arc::clone(&run);
             let mut query = query.to_vec();
             query.push(("page".into(), page.to_string()));
             async move {
-                let usable = |body: &str| {
-                    serde_json::from_str::<ListPage>(body)
+                let usable = |body: &[u8]| {
+                    serde_json::from_slice::<ListPage>(&utf8_placeholders(body))
                         .map(drop)
                         .map_err(|e| format!("not a list page: {e}"))
                 };
@@ -95,8 +122,8 @@ impl Walk<'_> {
         };
         self.run.progress.pages_expected(1);
         let (request, first) = get_page(1).await;
-        let Some((info, _)) = self.page(request, first)? else {
-            return Ok(false);
+        let Some((info, _)) = self.page(request, first).await? else {
+            return Ok(PassEnd::Done);
         };
         let mut infos = vec![info];
         let mut last = info.last_page.max(1);
@@ -106,6 +133,7 @@ impl Walk<'_> {
         // A page without sessions: the list shrank (the pages then disagree on the total), or
         // `lastPage` said more than there is. Nothing after it is asked for.
         let mut emptied = false;
+        let mut stuck = false;
         loop {
             while !emptied && next <= last && pages.len() < MAX_PAGE_TASKS {
                 pages.spawn(get_page(next));
@@ -115,7 +143,8 @@ impl Walk<'_> {
                 break;
             };
             let (request, result) = done.context("a listing task was interrupted")?;
-            if let Some((info, sessions)) = self.page(request, result)? {
+            let failed = result.is_err();
+            if let Some((info, sessions)) = self.page(request.clone(), result).await? {
                 // A page may report more pages than the first did: follow it.
                 if info.last_page > last {
                     self.run.progress.pages_expected(info.last_page - last);
@@ -124,20 +153,38 @@ impl Walk<'_> {
                 emptied |= sessions == 0;
                 infos.push(info);
             }
+            if !failed && self.idle_pages >= MAX_IDLE_PAGES {
+                stuck = true;
+                let what = describe(LIST_PATH, query);
+                self.run.fail(
+                    "",
+                    what,
+                    format!(
+                        "the listing makes no progress: {MAX_IDLE_PAGES} pages brought no new \
+                         session (the API may ignore `page`; lastPage {last}); given up"
+                    ),
+                );
+                // Pages still in flight are dropped (aborted) with `pages`.
+                break;
+            }
+        }
+        if stuck {
+            return Ok(PassEnd::Stuck);
         }
         let first = infos[0];
-        Ok(self.moved
+        let moved = self.moved
             || infos
                 .iter()
-                .any(|i| i.total != first.total || i.last_page != first.last_page))
+                .any(|i| i.total != first.total || i.last_page != first.last_page);
+        Ok(if moved { PassEnd::Moved } else { PassEnd::Done })
     }
 
     /// Handles one page's answer: stores (or schedules) its sessions, records a failure.
     /// Returns the page's info and how many sessions it held.
-    fn page(
+    async fn page(
         &mut self,
         request: String,
-        result: Result<String, GetError>,
+        result: Result<Vec<u8>, GetError>,
     ) -> Result<Option<(PageInfo, usize)>, Stop> {
         self.run.progress.page_done();
         let body = match result {
@@ -149,45 +196,71 @@ impl Walk<'_> {
             Err(GetError::Fatal(reason)) => return Err(anyhow::anyhow!(reason)),
         };
         self.pages += 1;
-        let page: ListPage = serde_json::from_str(&body)
+        // Parsed from a copy whose bytes that are not UTF-8 became `?` (same length), so each
+        // session's place in it is its place in the answer, whose bytes are stored as sent.
+        let copy = utf8_placeholders(&body);
+        let page: ListPage = serde_json::from_slice(&copy)
             .with_context(|| format!("the answer to {request} changed under us"))?;
+        let mut new_sessions = 0;
+        let mut listed = Vec::with_capacity(page.data.len());
         for raw in &page.data {
-            let document = raw.get();
-            let head = match SessionHead::parse(document.as_bytes()) {
+            let text = raw.get();
+            let start = text.as_ptr() as usize - copy.as_ptr() as usize;
+            let document = &body[start..start + text.len()];
+            let head = match SessionHead::parse(document) {
                 Ok(head) => head,
                 Err(e) => {
-                    self.run.fail(
-                        "",
-                        request.clone(),
-                        format!("a listed session is not an object: {e}"),
-                    );
+                    if self.unusable.insert(text.to_owned()) {
+                        self.run.fail(
+                            "",
+                            request.clone(),
+                            format!("a listed session is not an object: {e}"),
+                        );
+                    }
                     continue;
                 }
             };
             let Some(id) = head.id.clone() else {
-                self.run
-                    .fail("", request.clone(), "a listed session has no id".into());
+                if self.unusable.insert(text.to_owned()) {
+                    self.run
+                        .fail("", request.clone(), "a listed session has no id".into());
+                }
                 continue;
             };
             if !self.pass_seen.insert(id.clone()) {
                 self.moved = true;
                 continue;
             }
+            new_sessions += 1;
             if !self.seen.insert(id.clone())
                 || !self.run.wanted(&id)
                 || !self.run.schedule(&id, &request)
             {
                 continue;
             }
+            listed.push((id, head, document.to_vec()));
+        }
+        if new_sessions == 0 && !page.data.is_empty() {
+            self.idle_pages += 1;
+        }
+        let info = (page.page_info, page.data.len());
+        drop(page);
+        for (id, head, document) in listed {
+            // At most MAX_QUEUED tasks wait, as in an `--ids` run: a listing of 200,000
+            // sessions does not become 200,000 tasks in memory.
+            while self.work.len() >= MAX_QUEUED {
+                if let Some(done) = self.work.join_next().await {
+                    settle(done)?;
+                }
+            }
             let run = Arc::clone(self.run);
             if self.details {
                 self.work.spawn(run.fetch_one(id, ApiVersion::V2));
             } else {
-                let document = document.to_string();
                 self.work
                     .spawn(async move { run.put(id, head, document).await });
             }
         }
-        Ok(Some((page.page_info, page.data.len())))
+        Ok(Some(info))
     }
 }

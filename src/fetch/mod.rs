@@ -2,8 +2,8 @@
 //! resumably: every file is complete or absent, a stored ended session is not fetched again,
 //! and a killed run started again finishes the job.
 //!
-//! [`client`] makes the requests (through the official SDK, within the load limits of
-//! [`limiter`]), [`store`] owns the folder, [`plan`] says what to ask for, [`head`] reads
+//! [`client`] makes the requests (reqwest; tokens signed by the official SDK) within the load
+//! limits of [`limiter`], [`store`] owns the folder, [`plan`] says what to ask for, [`head`] reads
 //! the little of a document that matters here, [`progress`] shows what happens.
 //! A run walks a [`listing`] or fetches [`by_id`], and ends with a [`summary`].
 mod by_id;
@@ -16,6 +16,7 @@ pub mod progress;
 pub mod store;
 pub mod summary;
 
+use crate::text::escape_for_terminal;
 use anyhow::{Context, Result};
 use client::{Api, Credentials, GetError, Settings};
 use head::SessionHead;
@@ -31,6 +32,9 @@ pub use summary::Summary;
 /// Threads of the async runtime: the work is waiting on the network and on fsync, and the
 /// blocking store writes run on tokio's own blocking pool.
 const RUNTIME_THREADS: usize = 2;
+/// Threads of that blocking pool at most: store writes wait on fsync, and more threads than
+/// this only queue on the same disk (tokio's own bound is 512).
+const MAX_BLOCKING_THREADS: usize = 8;
 
 /// What to fetch.
 #[derive(Debug, Clone)]
@@ -85,6 +89,7 @@ pub fn fetch(
     });
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(RUNTIME_THREADS)
+        .max_blocking_threads(MAX_BLOCKING_THREADS)
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
@@ -153,10 +158,15 @@ impl Run {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
+    /// Records a failure. Its text came from outside (ids, API messages): it is escaped here,
+    /// once, for the terminal and the failures file alike, so neither receives a control
+    /// character (a newline in a message would forge a line of either).
     fn fail(&self, session_id: &str, request: String, reason: String) {
+        let request = escape_for_terminal(&request).into_owned();
+        let reason = escape_for_terminal(&reason).into_owned();
         self.progress.failure(&request, &reason);
         self.failures().push(Failure {
-            session_id: session_id.to_string(),
+            session_id: escape_for_terminal(session_id).into_owned(),
             request,
             reason,
         });
@@ -179,13 +189,12 @@ impl Run {
         self: &Arc<Self>,
         id: String,
         head: SessionHead,
-        document: String,
+        document: Vec<u8>,
     ) -> Result<(), Stop> {
         let run = Arc::clone(self);
-        let put =
-            tokio::task::spawn_blocking(move || run.store.put(&id, &head, document.as_bytes()))
-                .await
-                .context("a store write was interrupted")??;
+        let put = tokio::task::spawn_blocking(move || run.store.put(&id, &head, &document))
+            .await
+            .context("a store write was interrupted")??;
         let counter = match put {
             Put::New => &self.downloaded,
             Put::Replaced => &self.refreshed,
@@ -198,7 +207,7 @@ impl Run {
     /// `GET` one session by id and stores it; a failure is recorded, a stop returned.
     async fn fetch_one(self: Arc<Self>, id: String, api: ApiVersion) -> Result<(), Stop> {
         let path = api.session_path(&id);
-        let usable = |body: &str| match SessionHead::parse(body.as_bytes()) {
+        let usable = |body: &[u8]| match SessionHead::parse(body) {
             Ok(head) if head.id.as_deref() == Some(id.as_str()) => Ok(()),
             Ok(head) => Err(match head.id {
                 Some(other) => format!("the document is about session {other:?}"),
@@ -208,7 +217,7 @@ impl Run {
         };
         match self.api.get(&path, &[], usable).await {
             Ok(body) => {
-                let head = SessionHead::parse(body.as_bytes())
+                let head = SessionHead::parse(&body)
                     .with_context(|| format!("the answer to GET {path} changed under us"))?;
                 self.put(id, head, body).await
             }

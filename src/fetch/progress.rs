@@ -90,11 +90,17 @@ impl Progress {
         self.maybe_line();
     }
 
-    /// A line that must be seen (a failure, the list moving while paging).
+    /// A line that must be seen (a failure, the list moving while paging). Escaped: it may
+    /// quote what came from the API. A closed stderr loses it, never panics.
     pub fn note(&self, line: &str) {
+        let line = crate::text::escape_for_terminal(line);
+        let write = || {
+            use std::io::Write;
+            let _ = writeln!(std::io::stderr().lock(), "{line}");
+        };
         match &self.bars {
-            Some(b) => b.multi.suspend(|| eprintln!("{line}")),
-            None => eprintln!("{line}"),
+            Some(b) => b.multi.suspend(write),
+            None => write(),
         }
     }
 
@@ -120,13 +126,13 @@ impl Progress {
             return;
         }
         *last = Instant::now();
-        eprintln!(
+        self.note(&format!(
             "fetch: {}/{} pages listed, {}/{} sessions fetched",
             self.pages_done.load(Ordering::Relaxed),
             self.pages_total.load(Ordering::Relaxed),
             self.sessions_done.load(Ordering::Relaxed),
             self.sessions_total.load(Ordering::Relaxed),
-        );
+        ));
     }
 
     /// Removes the bars before the summary is printed.

@@ -43,7 +43,10 @@ impl Summary {
         } else {
             0.0
         };
-        let mut lines = vec![format!("fetch summary ({})", self.out.display())];
+        let mut lines = vec![format!(
+            "fetch summary ({})",
+            crate::text::path_for_terminal(&self.out)
+        )];
         let mut row = |label: &str, value: String| lines.push(format!("  {label:<16}{value}"));
         if let Some((sessions, pages)) = self.listed {
             let s = |n: u64| if n == 1 { "" } else { "s" };
@@ -77,7 +80,10 @@ impl Summary {
             row("failed", "0".into());
         } else {
             let file = self.out.join(store::FAILURES_FILE);
-            row("failed", format!("{failed} (see {})", file.display()));
+            row(
+                "failed",
+                format!("{failed} (see {})", crate::text::path_for_terminal(&file)),
+            );
         }
         row("retries", self.retries.to_string());
         row("requests", format!("{} ({per_sec:.1}/s)", self.requests));

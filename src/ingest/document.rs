@@ -103,9 +103,59 @@ pub struct RawParticipant<'a> {
     pub participant_id: Option<Text<'a>>,
     #[serde(borrow, default)]
     pub name: Option<Text<'a>>,
-    #[serde(borrow, default)]
-    /// Entries that are not objects (`null`, …) stay in place as invalid entries.
+    #[serde(borrow, default, deserialize_with = "timelog")]
+    /// Entries that are not objects (`null`, …) stay in place as invalid entries; a `timelog`
+    /// that is not a list is one such entry (SPEC §3).
     pub timelog: Option<Vec<Item<RawInterval<'a>>>>,
+}
+
+/// `timelog`: a list of entries, or `null` for none. Anything else (a string, an object, a
+/// number) is kept as one entry that is not an object, so it counts as one invalid connection
+/// of its participant and the session is still analysed (SPEC §3).
+fn timelog<'de: 'a, 'a, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<Vec<Item<RawInterval<'a>>>>, D::Error> {
+    struct TimelogVisitor<'a>(PhantomData<&'a ()>);
+    impl<'de: 'a, 'a> Visitor<'de> for TimelogVisitor<'a> {
+        type Value = Option<Vec<Item<RawInterval<'a>>>>;
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("a list of connections")
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
+            Vec::deserialize(de::value::SeqAccessDeserializer::new(seq)).map(Some)
+        }
+        fn visit_unit<E>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_none<E>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_some<D2: Deserializer<'de>>(self, d: D2) -> Result<Self::Value, D2::Error> {
+            d.deserialize_any(self)
+        }
+        fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+            IgnoredAny.visit_map(map).map(|_| not_a_list("an object"))
+        }
+        fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
+            Ok(not_a_list("a boolean"))
+        }
+        fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
+            Ok(not_a_list("a number"))
+        }
+        fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
+            Ok(not_a_list("a number"))
+        }
+        fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
+            Ok(not_a_list("a number"))
+        }
+        fn visit_str<E>(self, _: &str) -> Result<Self::Value, E> {
+            Ok(not_a_list("a string"))
+        }
+    }
+    fn not_a_list<'a>(kind: &'static str) -> Option<Vec<Item<RawInterval<'a>>>> {
+        Some(vec![Item::Other(NotAnObject(kind))])
+    }
+    deserializer.deserialize_any(TimelogVisitor(PhantomData))
 }
 
 /// A session object, or a v2 page envelope (`pageInfo` + `data`), which share the top level.

@@ -2,18 +2,26 @@
 //!
 //! Bad input never stops the run (docs/reference.md §2): an unreadable file, an unparsable file or NDJSON line,
 //! or a session without an id becomes a [`Reject`] and the rest is still read.
+//!
+//! Files are read as streams in bounded memory: an NDJSON file (plain or gzip) one line at a
+//! time, and no single JSON document (a `.json` file, or one NDJSON line) beyond
+//! [`Limits::max_document_bytes`]. Rejects go to a [`RejectSink`], which the pipeline backs
+//! with a file ([`rejects`]), so they cost no memory either.
 pub mod document;
+pub mod rejects;
 pub mod walk;
 
 use document::{sessions_of_value, text, Document, IdOnly, NotAnObject, Problem, RawSession, Text};
 use flate2::read::MultiGzDecoder;
-use std::io::Read;
+use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
-use walk::InputFile;
+use walk::{InputFile, Layout};
 
 /// One row of the rejects report: `path, line, session_id, reason`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Reject {
+    /// The path as given, with any byte that is not UTF-8 written `\xNN`
+    /// ([`crate::text::path_text`]).
     pub path: String,
     /// 1-based line number, for NDJSON files only.
     pub line: Option<u64>,
@@ -21,7 +29,7 @@ pub struct Reject {
     pub reason: RejectReason,
 }
 
-/// Why an input was rejected: one variant per row of the reasons table in docs/reference.md.
+/// Why an input was rejected: one variant per row of the reasons table in the README.
 /// `Display` gives the report's `reason` text, which starts with the documented words.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RejectReason {
@@ -39,6 +47,28 @@ pub enum RejectReason {
     NotASessionDocument(String),
     /// The `number`th session of a document has no usable `id`.
     SessionWithoutId { number: usize, not_a_string: bool },
+    /// A folder entry that is not a regular file (a FIFO, a socket, a device): never opened.
+    NotARegularFile(&'static str),
+    /// One JSON document (a `.json` file, or one NDJSON line) longer than the limit.
+    DocumentTooLarge { limit: u64 },
+}
+
+impl RejectReason {
+    /// The documented words the reason starts with (docs/reference.md §2), without the
+    /// details of the one input.
+    pub fn label(&self) -> &'static str {
+        match self {
+            RejectReason::CannotRead(_) => "cannot read",
+            RejectReason::CannotDecompress(_) => "cannot decompress gzip",
+            RejectReason::EmptyFile => "empty file",
+            RejectReason::NotUtf8 { .. } => "not UTF-8 text",
+            RejectReason::InvalidJson(_) => "invalid JSON",
+            RejectReason::NotASessionDocument(_) => "not a session document",
+            RejectReason::SessionWithoutId { .. } => "session without id",
+            RejectReason::NotARegularFile(_) => "not a regular file",
+            RejectReason::DocumentTooLarge { .. } => "document too large",
+        }
+    }
 }
 
 impl std::fmt::Display for RejectReason {
@@ -64,6 +94,13 @@ impl std::fmt::Display for RejectReason {
             RejectReason::SessionWithoutId { number, .. } => {
                 write!(f, "session without id (session {number} in this document)")
             }
+            RejectReason::NotARegularFile(kind) => {
+                write!(f, "not a regular file: {kind}, not opened")
+            }
+            RejectReason::DocumentTooLarge { limit } => write!(
+                f,
+                "document too large: more than {limit} bytes (see --max-document-size)"
+            ),
         }
     }
 }
@@ -71,10 +108,41 @@ impl std::fmt::Display for RejectReason {
 impl Reject {
     pub fn file(path: &Path, reason: RejectReason) -> Reject {
         Reject {
-            path: path.display().to_string(),
+            path: crate::text::path_text(path),
             line: None,
             session_id: None,
             reason,
+        }
+    }
+}
+
+/// Where rejects go: a `Vec` in tests, a file in the pipeline ([`rejects::RejectSpill`]).
+pub trait RejectSink {
+    fn reject(&mut self, reject: Reject);
+}
+
+impl RejectSink for Vec<Reject> {
+    fn reject(&mut self, reject: Reject) {
+        self.push(reject);
+    }
+}
+
+/// The largest JSON document read unless `--max-document-size` says otherwise: far above any
+/// real session or page (a 1,000-participant webinar is about 200 KB), small enough that a
+/// gzip bomb or a runaway line cannot take the machine's memory.
+pub const DEFAULT_MAX_DOCUMENT_BYTES: u64 = 256 << 20;
+
+/// Bounds on what one document may cost.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Bytes of one JSON document (a `.json` file after gunzip, or one NDJSON line).
+    pub max_document_bytes: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits {
+            max_document_bytes: DEFAULT_MAX_DOCUMENT_BYTES,
         }
     }
 }
@@ -95,62 +163,197 @@ pub struct IdentifiedSession<'s, 'a> {
 }
 
 /// Reads one input file and calls `on_session` for each session with an id, in file order.
-/// Everything that cannot be used is appended to `rejects`.
-pub fn read_file<F>(file: &InputFile, file_rank: u32, rejects: &mut Vec<Reject>, mut on_session: F)
-where
+/// Everything that cannot be used goes to `rejects`, in file order.
+pub fn read_file<F>(
+    file: &InputFile,
+    file_rank: u32,
+    limits: &Limits,
+    rejects: &mut dyn RejectSink,
+    on_session: F,
+) where
+    F: FnMut(IdentifiedSession<'_, '_>),
+{
+    let path = crate::text::path_text(&file.path);
+    match open_regular(&file.path) {
+        Ok(source) => read_source(
+            source,
+            file.layout,
+            &path,
+            file_rank,
+            limits,
+            rejects,
+            on_session,
+        ),
+        Err(reason) => rejects.reject(Reject {
+            path,
+            line: None,
+            session_id: None,
+            reason,
+        }),
+    }
+}
+
+/// Opens a file for reading without ever blocking (a FIFO would block `open` until a writer
+/// comes), and refuses anything that is not a regular file.
+fn open_regular(path: &Path) -> Result<std::fs::File, RejectReason> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(path)
+        .map_err(|e| RejectReason::CannotRead(e.to_string()))?;
+    let kind = file
+        .metadata()
+        .map_err(|e| RejectReason::CannotRead(e.to_string()))?
+        .file_type();
+    if !kind.is_file() {
+        return Err(RejectReason::NotARegularFile(walk::kind_of(&kind)));
+    }
+    // O_NONBLOCK means nothing for a regular file's reads: it can stay.
+    Ok(file)
+}
+
+/// Reads one input from `source`: `path` names it in rejects, `layout` says how it is laid out.
+/// Public for the fuzzers, which feed it any bytes.
+pub fn read_source<R: Read, F>(
+    source: R,
+    layout: Layout,
+    path: &str,
+    file_rank: u32,
+    limits: &Limits,
+    rejects: &mut dyn RejectSink,
+    mut on_session: F,
+) where
     F: FnMut(IdentifiedSession<'_, '_>),
 {
     let mut reader = FileReader {
-        file,
+        path,
         file_rank,
         position: 0,
         rejects,
     };
-    let bytes = match reader.load() {
-        Ok(bytes) => bytes,
-        Err(reason) => return reader.reject(None, None, reason),
+    let mut raw = BufReader::with_capacity(READ_BUFFER, source);
+    // An empty `.gz` file is an empty file, not a corrupt one.
+    let empty = match raw.fill_buf() {
+        Ok(bytes) => bytes.is_empty(),
+        Err(e) => return reader.reject(None, None, RejectReason::CannotRead(e.to_string())),
     };
-    let content = strip_bom(&bytes);
-    // An NDJSON file of blank lines holds no document, which is not an error; a JSON file must
-    // hold one.
-    if !file.layout.lines && content.iter().all(u8::is_ascii_whitespace) {
-        return reader.reject(None, None, RejectReason::EmptyFile);
-    }
-    if file.layout.lines {
-        for (index, line) in content.split(|&b| b == b'\n').enumerate() {
-            if !line.iter().all(u8::is_ascii_whitespace) {
-                reader.read_document(line, Some(index as u64 + 1), &mut on_session);
+    let broken = |e: std::io::Error| {
+        if layout.gzip {
+            RejectReason::CannotDecompress(e.to_string())
+        } else {
+            RejectReason::CannotRead(e.to_string())
+        }
+    };
+    let content: Box<dyn BufRead + '_> = if layout.gzip && !empty {
+        Box::new(BufReader::with_capacity(
+            READ_BUFFER,
+            MultiGzDecoder::new(raw),
+        ))
+    } else {
+        Box::new(raw)
+    };
+    let max = limits.max_document_bytes;
+    if layout.lines {
+        let mut lines = content;
+        let mut line = Vec::new();
+        let mut number = 0u64;
+        loop {
+            number += 1;
+            line.clear();
+            match read_line(&mut lines, &mut line, max) {
+                Ok(Line::End) => break,
+                Ok(Line::TooLong) => reader.reject(
+                    Some(number),
+                    None,
+                    RejectReason::DocumentTooLarge { limit: max },
+                ),
+                Ok(Line::Read) => {
+                    let bytes = if number == 1 { strip_bom(&line) } else { &line };
+                    if !bytes.iter().all(u8::is_ascii_whitespace) {
+                        reader.read_document(bytes, Some(number), &mut on_session);
+                    }
+                    // One long line does not keep its memory for the rest of the file.
+                    line.shrink_to(READ_BUFFER);
+                }
+                Err(e) => return reader.reject(Some(number), None, broken(e)),
             }
         }
     } else {
+        let mut bytes = Vec::new();
+        if let Err(e) = content.take(max.saturating_add(1)).read_to_end(&mut bytes) {
+            return reader.reject(None, None, broken(e));
+        }
+        if bytes.len() as u64 > max {
+            return reader.reject(None, None, RejectReason::DocumentTooLarge { limit: max });
+        }
+        let content = strip_bom(&bytes);
+        if content.iter().all(u8::is_ascii_whitespace) {
+            return reader.reject(None, None, RejectReason::EmptyFile);
+        }
         reader.read_document(content, None, &mut on_session);
     }
 }
 
+/// The buffer of each reading stage.
+const READ_BUFFER: usize = 64 << 10;
+
+enum Line {
+    /// A line (without its `\n`) is in the buffer.
+    Read,
+    /// The line was longer than the limit: it was read to its end and dropped.
+    TooLong,
+    /// Nothing left.
+    End,
+}
+
+/// Reads one line into `line`, keeping at most `max` bytes of it in memory.
+fn read_line(source: &mut dyn BufRead, line: &mut Vec<u8>, max: u64) -> std::io::Result<Line> {
+    let mut seen = 0u64;
+    let mut too_long = false;
+    loop {
+        let available = match source.fill_buf() {
+            Ok(bytes) => bytes,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        if available.is_empty() {
+            return Ok(match (seen, too_long) {
+                (0, _) => Line::End,
+                (_, true) => Line::TooLong,
+                (_, false) => Line::Read,
+            });
+        }
+        let (chunk, done) = match available.iter().position(|&b| b == b'\n') {
+            Some(i) => (&available[..i], Some(i + 1)),
+            None => (available, None),
+        };
+        seen += chunk.len() as u64;
+        if seen > max {
+            too_long = true;
+            line.clear();
+        } else {
+            line.extend_from_slice(chunk);
+        }
+        let used = done.unwrap_or(available.len());
+        source.consume(used);
+        if done.is_some() {
+            return Ok(if too_long { Line::TooLong } else { Line::Read });
+        }
+    }
+}
+
 struct FileReader<'r> {
-    file: &'r InputFile,
+    path: &'r str,
     file_rank: u32,
     position: u32,
-    rejects: &'r mut Vec<Reject>,
+    rejects: &'r mut dyn RejectSink,
 }
 
 impl FileReader<'_> {
-    fn load(&self) -> Result<Vec<u8>, RejectReason> {
-        let raw =
-            std::fs::read(&self.file.path).map_err(|e| RejectReason::CannotRead(e.to_string()))?;
-        if !self.file.layout.gzip || raw.is_empty() {
-            return Ok(raw);
-        }
-        let mut out = Vec::with_capacity(raw.len() * 4);
-        MultiGzDecoder::new(raw.as_slice())
-            .read_to_end(&mut out)
-            .map_err(|e| RejectReason::CannotDecompress(e.to_string()))?;
-        Ok(out)
-    }
-
     fn reject(&mut self, line: Option<u64>, session_id: Option<String>, reason: RejectReason) {
-        self.rejects.push(Reject {
-            path: self.file.path.display().to_string(),
+        self.rejects.reject(Reject {
+            path: self.path.to_owned(),
             line,
             session_id,
             reason,
@@ -253,9 +456,13 @@ mod tests {
         let layout = walk::layout_of(&path).unwrap();
         let mut ids = Vec::new();
         let mut rejects = Vec::new();
-        read_file(&InputFile { path, layout }, 0, &mut rejects, |s| {
-            ids.push(s.id.to_owned())
-        });
+        read_file(
+            &InputFile { path, layout },
+            0,
+            &Limits::default(),
+            &mut rejects,
+            |s| ids.push(s.id.to_owned()),
+        );
         for r in &mut rejects {
             r.path = name.to_owned();
         }
@@ -332,7 +539,11 @@ mod tests {
             assert_eq!(rejects.len(), 1, "{name} {content:?}");
             assert!(is_expected(&rejects[0].reason), "{:?}", rejects[0].reason);
             assert!(
-                rejects[0].reason.to_string().starts_with(text),
+                rejects[0]
+                    .reason
+                    .to_string()
+                    .starts_with(rejects[0].reason.label())
+                    && rejects[0].reason.to_string().starts_with(text),
                 "the report's text keeps its documented start: {} vs {text}",
                 rejects[0].reason
             );
@@ -359,7 +570,10 @@ mod tests {
             "{}",
             rejects[0].reason
         );
-        let (ids, rejects) = read("a.ndjson", b"{\"data\":[{\"id\":\"ok\"},{\"id\":\"bad\",\"participants\":[{\"timelog\":\"none\"}]}]}\n");
+        let (ids, rejects) = read(
+            "a.ndjson",
+            b"{\"data\":[{\"id\":\"ok\"},{\"id\":\"bad\",\"participants\":\"none\"}]}\n",
+        );
         assert_eq!(
             (ids, rejects.len(), rejects[0].line),
             (vec!["ok".to_owned()], 1, Some(1))

@@ -12,21 +12,38 @@ pub struct Layout {
     pub gzip: bool,
 }
 
-/// The layout of a file name, or `None` when it is not a suffix `analyze` reads.
+/// The layout of a file name, or `None` when it is not a suffix `analyze` reads. The name is
+/// looked at as bytes: a name that is not UTF-8 is read like any other.
 pub fn layout_of(path: &Path) -> Option<Layout> {
-    let name = path.file_name()?.to_str()?;
-    let (name, gzip) = match name.strip_suffix(".gz") {
+    let name = path.file_name()?.as_encoded_bytes();
+    let (name, gzip) = match name.strip_suffix(b".gz") {
         Some(inner) => (inner, true),
         None => (name, false),
     };
-    let lines = if name.ends_with(".ndjson") || name.ends_with(".jsonl") {
+    let lines = if name.ends_with(b".ndjson") || name.ends_with(b".jsonl") {
         true
-    } else if name.ends_with(".json") {
+    } else if name.ends_with(b".json") {
         false
     } else {
         return None;
     };
     Some(Layout { lines, gzip })
+}
+
+/// What a file that is not a regular one is, for its reject reason.
+pub fn kind_of(kind: &std::fs::FileType) -> &'static str {
+    use std::os::unix::fs::FileTypeExt;
+    if kind.is_fifo() {
+        "a FIFO"
+    } else if kind.is_socket() {
+        "a socket"
+    } else if kind.is_char_device() || kind.is_block_device() {
+        "a device"
+    } else if kind.is_dir() {
+        "a folder"
+    } else {
+        "not a file"
+    }
 }
 
 /// An input file to read.
@@ -41,14 +58,15 @@ pub struct InputFile {
 pub struct Discovery {
     /// Files to read, sorted by the bytes of their path, each file once however it was named.
     pub files: Vec<InputFile>,
-    /// Files passed over because of their suffix.
+    /// Files passed over because of their suffix, and entries that are not regular files
+    /// (those are rejected too).
     pub skipped: usize,
     /// Paths that could not be listed or opened: reported, never silently lost.
     pub rejects: Vec<Reject>,
 }
 
 fn is_hidden(entry: &walkdir::DirEntry) -> bool {
-    entry.depth() > 0 && entry.file_name().to_string_lossy().starts_with('.')
+    entry.depth() > 0 && entry.file_name().as_encoded_bytes().starts_with(b".")
 }
 
 /// Walks `inputs`. A file named on the command line is read whatever its suffix (as NDJSON when
@@ -74,6 +92,17 @@ pub fn discover(inputs: &[PathBuf]) -> Discovery {
                 }
             };
             if entry.file_type().is_dir() {
+                continue;
+            }
+            // A FIFO, socket or device inside a folder is never opened (opening a FIFO blocks
+            // until a writer comes): counted and rejected. One named on the command line is
+            // refused when it is opened.
+            if !entry.file_type().is_file() && entry.depth() > 0 {
+                found.skipped += 1;
+                found.rejects.push(Reject::file(
+                    entry.path(),
+                    RejectReason::NotARegularFile(kind_of(&entry.file_type())),
+                ));
                 continue;
             }
             let path = entry.into_path();

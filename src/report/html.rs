@@ -12,7 +12,7 @@ use crate::analysis::rollups::{Headline, PersonRow, RoomRow};
 use crate::analysis::Config;
 use crate::fsutil::write_atomically;
 use crate::pipeline::Analysis;
-use crate::time::{to_rfc3339, Millis};
+use crate::time::{describe_duration, to_rfc3339, Millis};
 use anyhow::{anyhow, Result};
 use maud::{html, Markup, PreEscaped, DOCTYPE};
 use plotters::coord::ranged1d::{SegmentValue, SegmentedCoord};
@@ -179,7 +179,7 @@ fn tiles(analysis: &Analysis, config: &Config, headline: &Headline) -> Markup {
                 h2 { "Time over the quota" }
                 @match (headline.over_quota_ms, config.quota) {
                     (Some(ms), Some(q)) => {
-                        (metric("over_quota_ms", &ms.to_string(), &duration(ms)))
+                        (metric("over_quota_ms", &ms.to_string(), &describe_duration(ms)))
                         p.note { "quota " (q) }
                     }
                     _ => {
@@ -848,22 +848,10 @@ fn people_table(rows: &[PersonRow]) -> Markup {
     }
 }
 
-/// The label of a reject reason: its text up to the first colon or parenthesis (the
-/// documented words, without the details of the one input).
-fn reason_label(reason: &str) -> &str {
-    reason
-        .split([':', '('])
-        .next()
-        .map(str::trim)
-        .unwrap_or(reason)
-}
-
 fn data_quality(analysis: &Analysis, context: &Context) -> Markup {
     let mut reasons: BTreeMap<String, i64> = BTreeMap::new();
-    for reject in &analysis.rejects {
-        *reasons
-            .entry(reason_label(&reject.reason.to_string()).to_owned())
-            .or_default() += 1;
+    for reject in analysis.rejects.iter() {
+        *reasons.entry(reject.reason.label().to_owned()).or_default() += 1;
     }
     let o = &analysis.overview;
     let skipped: Vec<&str> = analysis
@@ -895,7 +883,7 @@ fn data_quality(analysis: &Analysis, context: &Context) -> Markup {
                     tbody {
                         tr { td { "Invalid timelog entries (dropped)" } td.num { (count("invalid_intervals", o.invalid_intervals)) } }
                         tr { td { "Participant entries without id" } td.num { (count("invalid_participants", o.invalid_participants)) } }
-                        tr { td { "Time clipped to session bounds" } td.num { (metric("clipped_ms", &o.clipped_ms.to_string(), &duration(o.clipped_ms))) } }
+                        tr { td { "Time clipped to session bounds" } td.num { (metric("clipped_ms", &o.clipped_ms.to_string(), &describe_duration(o.clipped_ms))) } }
                         tr { td { "Duplicate copies dropped" } td.num { (count("duplicates_dropped", analysis.duplicates_dropped as i64)) } }
                         tr {
                             td {
@@ -943,17 +931,6 @@ fn hours(ms: i64) -> String {
         grouped(hundredths / 100),
         (hundredths % 100).abs()
     )
-}
-
-/// `1h 02m 03s`, `45.000s`.
-fn duration(ms: i64) -> String {
-    let (h, m, s) = (ms / 3_600_000, ms / 60_000 % 60, ms % 60_000);
-    let seconds = format!("{}.{:03}s", s / 1000, s % 1000);
-    match (h, m) {
-        (0, 0) => seconds,
-        (0, m) => format!("{m}m {seconds}"),
-        (h, m) => format!("{}h {m:02}m {seconds}", grouped(h)),
-    }
 }
 
 #[cfg(test)]
@@ -1033,12 +1010,7 @@ mod tests {
         assert_eq!(grouped(-12), "-12");
         assert_eq!(grouped(0), "0");
         assert_eq!(hours(3_600_000 * 1234 + 2_052_000), "1,234.57");
-        assert_eq!(duration(3_723_004), "1h 02m 3.004s");
-        assert_eq!(reason_label("invalid JSON: EOF at line 1"), "invalid JSON");
-        assert_eq!(
-            reason_label("session without id (session 2 in this document)"),
-            "session without id"
-        );
+        assert_eq!(describe_duration(3_723_004), "1h 02m 3.004s");
     }
 
     #[test]

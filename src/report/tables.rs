@@ -4,6 +4,7 @@ use super::{Cell, Column, ColumnType, Table, TableSpec};
 use crate::analysis::period::days_since_epoch;
 use crate::analysis::rollups::{AccountStep, PersonRow, RoomRow, UsageRow};
 use crate::analysis::SessionReport;
+use crate::ingest::rejects::RejectLog;
 use crate::ingest::Reject;
 use anyhow::Result;
 use std::ops::Range;
@@ -311,6 +312,26 @@ impl<T: Sync> Table for InMemory<'_, T> {
             (self.emit)(row, emit)?;
         }
         Ok(())
+    }
+}
+
+/// `rejects`: by (`path`, `line`), one group per reject of the walk or per stretch of a file's
+/// rejects, read back from the temporary file they were kept in.
+pub struct Rejects<'a>(pub &'a RejectLog);
+
+impl Table for Rejects<'_> {
+    fn spec(&self) -> &'static TableSpec {
+        &REJECTS
+    }
+    fn row_count(&self) -> usize {
+        self.0.len()
+    }
+    fn group_count(&self) -> usize {
+        self.0.group_count()
+    }
+    fn for_each_row_in(&self, groups: Range<usize>, emit: Emit<'_>) -> Result<()> {
+        self.0
+            .for_each_in(groups, &mut |reject| reject_row(reject, &mut *emit))
     }
 }
 

@@ -29,6 +29,9 @@ pub struct Analysis {
     pub duplicates_dropped: usize,
     /// Sessions whose start lies outside `--since`/`--until` (docs/reference.md §10).
     pub outside_window: usize,
+    /// Ongoing sessions whose latest recorded instant lies more than a day before as-of: an
+    /// as-of that makes them last far longer than the data shows.
+    pub stale_ongoing: usize,
     pub rollups: RollupTables,
     /// What the HTML report shows beyond the tables (SPEC §12).
     pub overview: Overview,
@@ -46,6 +49,8 @@ pub struct Parked {
     pub pairs_skipped: bool,
     timelog_entries: usize,
     origin: Origin,
+    /// The latest parseable instant of its document.
+    latest_instant: Option<Millis>,
     /// Its rows of each table of [`PER_SESSION`], in that order.
     parts: [Part; PER_SESSION.len()],
 }
@@ -267,19 +272,61 @@ impl Parked {
             .unwrap_or_default()
     }
 
-    /// docs/reference.md §2: the copy with an `end`; then the latest `end`; then the most timelog entries;
-    /// then the first in path order. `Less` means "keep `self` rather than `other`".
     fn preference(&self, other: &Parked) -> Ordering {
-        let key = |p: &Parked| {
-            (
-                Reverse(!p.ongoing),
-                Reverse((!p.ongoing).then_some(p.end)),
-                Reverse(p.timelog_entries),
-                p.origin,
-            )
-        };
+        let key = |p: &Parked| preference_key(p.ongoing, p.end, p.timelog_entries, p.origin);
         key(self).cmp(&key(other))
     }
+}
+
+/// docs/reference.md §2: the copy with an `end`; then the latest `end`; then the most timelog
+/// entries; then the first in path order. The smaller key is the copy kept.
+fn preference_key(ongoing: bool, end: Millis, timelog_entries: usize, origin: Origin) -> impl Ord {
+    (
+        Reverse(!ongoing),
+        Reverse((!ongoing).then_some(end)),
+        Reverse(timelog_entries),
+        origin,
+    )
+}
+
+/// `--as-of latest` (docs/reference.md §3): the latest parseable instant of the sessions kept
+/// after the duplicate rule, found by a first, lighter pass over the input (nothing is
+/// analysed; rejects are left to the real pass). `None` when no session has one.
+pub fn latest_instant(files: &[InputFile], limits: &Limits) -> Option<Millis> {
+    struct Discard;
+    impl crate::ingest::RejectSink for Discard {
+        fn reject(&mut self, _: Reject) {}
+    }
+    /// A copy of a session: its id, what the duplicate rule compares, its latest instant.
+    type Copy = (String, bool, Millis, usize, Origin, Option<Millis>);
+    let mut copies: Vec<Copy> = files
+        .par_iter()
+        .enumerate()
+        .flat_map_iter(|(rank, file)| {
+            let mut found = Vec::new();
+            let rank = u32::try_from(rank).unwrap_or(u32::MAX);
+            read_file(file, rank, limits, &mut Discard, |session| {
+                let end = crate::ingest::document::text(&session.raw.end)
+                    .and_then(crate::time::parse_rfc3339);
+                found.push((
+                    session.id.to_owned(),
+                    end.is_none(),
+                    end.unwrap_or_default(),
+                    session.raw.timelog_entries(),
+                    session.origin,
+                    session.raw.latest_instant(),
+                ));
+            });
+            found
+        })
+        .collect();
+    copies.par_sort_unstable_by(|a, b| {
+        a.0.as_bytes().cmp(b.0.as_bytes()).then_with(|| {
+            preference_key(a.1, a.2, a.3, a.4).cmp(&preference_key(b.1, b.2, b.3, b.4))
+        })
+    });
+    copies.dedup_by(|later, kept| later.0 == kept.0);
+    copies.iter().filter_map(|copy| copy.5).max()
 }
 
 /// Encoded rows of one file's sessions, written to the spill in batches.
@@ -290,6 +337,9 @@ struct Parker<'s> {
     pending: Vec<Parked>,
     parked: Vec<Parked>,
 }
+
+/// An ongoing session whose data stops more than this long before as-of is worth a warning.
+const STALE_AFTER_MS: Millis = 24 * 3_600_000;
 
 /// Encoded rows kept in memory before they go to the spill.
 const PARK_BATCH_BYTES: usize = 4 << 20;
@@ -360,6 +410,7 @@ pub fn analyze_files(
                         pairs_skipped: s.pairs_skipped,
                         timelog_entries: session.raw.timelog_entries(),
                         origin: session.origin,
+                        latest_instant: session.raw.latest_instant(),
                         parts,
                     })
                 });
@@ -382,6 +433,14 @@ pub fn analyze_files(
     let before_window = sessions.len();
     sessions.retain(|s| config.in_window(s.start));
     let outside_window = before_window - sessions.len();
+    let stale_ongoing = sessions
+        .iter()
+        .filter(|s| {
+            s.ongoing
+                && s.latest_instant
+                    .is_none_or(|latest| config.as_of.saturating_sub(latest) > STALE_AFTER_MS)
+        })
+        .count();
     let (rollups, overview) = roll_up(&spill, &sessions, config)?;
     let rejects = reject_spill.finish(extra_rejects, file_rejects)?;
     Ok(Analysis {
@@ -389,6 +448,7 @@ pub fn analyze_files(
         rejects,
         duplicates_dropped,
         outside_window,
+        stale_ongoing,
         rollups,
         overview,
         spill,

@@ -103,6 +103,8 @@ pub struct RollupTables {
     pub people: Vec<PersonRow>,
     pub account_concurrency: Vec<AccountStep>,
     pub usage: Vec<UsageRow>,
+    /// Ongoing sessions (closed at as-of) and their participant time.
+    pub ongoing: (i64, i64),
 }
 
 struct RoomTotals {
@@ -148,6 +150,8 @@ pub struct Rollups {
     level: i64,
     /// The latest instant of any session (`end - 1`, or `start` for an empty one).
     last_instant: Option<Millis>,
+    /// Ongoing sessions and their participant time.
+    ongoing: (i64, i64),
 }
 
 impl Rollups {
@@ -162,12 +166,17 @@ impl Rollups {
             account: Vec::new(),
             level: 0,
             last_instant: None,
+            ongoing: (0, 0),
         }
     }
 
     /// Adds the next session in report order.
     pub fn add(&mut self, session: &SessionFacts) {
         let period = self.calendar.period_of(session.started_at);
+        if session.ongoing {
+            self.ongoing.0 += 1;
+            self.ongoing.1 = self.ongoing.1.saturating_add(session.participant_ms);
+        }
         self.add_to_room(period, session);
         for p in &session.participants {
             self.add_to_person(period, session.room_id.as_deref(), p);
@@ -327,6 +336,7 @@ impl Rollups {
             people,
             account_concurrency: self.account,
             usage,
+            ongoing: self.ongoing,
         }
     }
 
@@ -445,6 +455,9 @@ pub struct Headline {
     pub peak: Option<AccountStep>,
     /// Time over `--quota` (`None` without it).
     pub over_quota_ms: Option<i64>,
+    /// Sessions closed at as-of (ongoing), and their participant time.
+    pub ongoing: i64,
+    pub ongoing_participant_ms: i64,
 }
 
 impl RollupTables {
@@ -472,6 +485,8 @@ impl RollupTables {
                 .iter()
                 .map(|u| u.over_quota_ms)
                 .sum::<Option<i64>>(),
+            ongoing: self.ongoing.0,
+            ongoing_participant_ms: self.ongoing.1,
         }
     }
 }

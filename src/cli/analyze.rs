@@ -5,13 +5,13 @@ use sessionstats::analysis::period::{parse_zone, PeriodKind};
 use sessionstats::analysis::presence::Threshold;
 use sessionstats::analysis::rollups::Headline;
 use sessionstats::analysis::{Config, DEFAULT_MAX_PAIR_PARTICIPANTS};
-use sessionstats::ingest::walk::discover;
+use sessionstats::ingest::walk::{discover, InputFile, Layout};
 use sessionstats::ingest::Limits;
 use sessionstats::outcome::Outcome;
-use sessionstats::pipeline::{analyze_files, Analysis};
-use sessionstats::report::{self, Table};
+use sessionstats::pipeline::{analyze_files, latest_instant, Analysis};
+use sessionstats::report::{self, folder, Formats, Table};
 use sessionstats::text::{escape_for_terminal as shown, path_for_terminal};
-use sessionstats::time::{describe_duration, parse_rfc3339, to_rfc3339, Millis};
+use sessionstats::time::{describe_duration, to_rfc3339, Millis};
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -22,7 +22,8 @@ use std::time::Instant;
 #[derive(Debug, Clone, clap::Args)]
 pub struct AnalyzeArgs {
     /// Files and folders to read. Folders are walked recursively (hidden entries skipped) for
-    /// .json, .ndjson, .jsonl and their .gz; a file named here is read whatever its suffix.
+    /// .json, .ndjson, .jsonl and their .gz; a file named here is read whatever its suffix;
+    /// `-` reads NDJSON (or a gzip of it) from standard input.
     #[arg(required = true, value_name = "PATH")]
     pub paths: Vec<PathBuf>,
     /// Folder the reports are written to (created if missing; existing reports are replaced).
@@ -32,9 +33,10 @@ pub struct AnalyzeArgs {
     /// comma-separated, such as csv,html.
     #[arg(long, default_value = report::DEFAULT_FORMATS, value_name = "FORMATS")]
     pub format: String,
-    /// The instant that closes open connections and ongoing sessions, RFC 3339
-    /// (e.g. 2024-05-02T00:00:00Z); default: the moment the run starts.
-    #[arg(long, value_name = "RFC3339")]
+    /// The instant that closes open connections and ongoing sessions: an RFC 3339 instant
+    /// (2024-05-02T00:00:00Z), a date (local midnight in --tz), or `latest`, the latest
+    /// instant found in the input (right for an old export) [default: now]
+    #[arg(long, value_name = "WHEN")]
     pub as_of: Option<String>,
     /// Sessions with more participants than this get no pair rows in the overlaps report
     /// (pairs grow with the square of the participants).
@@ -60,6 +62,9 @@ pub struct AnalyzeArgs {
     /// Print nothing but errors.
     #[arg(long, short)]
     pub quiet: bool,
+    /// Sessions the step before (`run`'s fetch) failed to bring: the run is then not complete.
+    #[arg(skip)]
+    pub upstream_failures: u64,
 }
 
 /// What the answers are about: who counts as present, the periods of the rollups, the
@@ -128,7 +133,7 @@ pub fn execute(args: &AnalyzeArgs) -> Result<Outcome> {
 pub fn analyze(args: &AnalyzeArgs) -> Result<(Outcome, Headline)> {
     let started = Instant::now();
     let formats = report::parse_formats(&args.format)?;
-    let mut config = Config::new(as_of(args.as_of.as_deref())?);
+    let mut config = Config::new(0);
     config.max_pair_participants = args.max_pair_participants;
     args.answers.apply(&mut config)?;
     let when = |text: &Option<String>, option: &str| {
@@ -144,6 +149,7 @@ pub fn analyze(args: &AnalyzeArgs) -> Result<(Outcome, Headline)> {
             bail!("--until must be after --since (the window is [since, until))");
         }
     }
+    let as_of = AsOf::parse(args.as_of.as_deref(), &config)?;
     let pool = thread_pool(args.threads)?;
     let limits = Limits {
         max_document_bytes: match &args.max_document_size {
@@ -151,11 +157,63 @@ pub fn analyze(args: &AnalyzeArgs) -> Result<(Outcome, Headline)> {
             None => sessionstats::ingest::DEFAULT_MAX_DOCUMENT_BYTES,
         },
     };
+    if args.out.exists() && !args.out.is_dir() {
+        bail!(
+            "--out {} is a file, not a folder: name a folder for the reports",
+            path_for_terminal(&args.out)
+        );
+    }
 
-    std::fs::create_dir_all(&args.out)
-        .with_context(|| format!("cannot create the report folder {}", args.out.display()))?;
-    let found = discover(&args.paths);
+    // The folder holds the temporary files while the run reads; one this run created is
+    // removed again when nothing usable comes of it.
+    let created_out = !args.out.exists();
+    std::fs::create_dir_all(&args.out).with_context(|| {
+        format!(
+            "cannot create the report folder {}",
+            path_for_terminal(&args.out)
+        )
+    })?;
+    let from_stdin = Path::new(STDIN);
+    let stdin_copy = match args.paths.iter().any(|p| p == from_stdin) {
+        true => match copy_stdin(&args.out) {
+            Ok(copy) => Some(copy),
+            Err(err) => {
+                remove_if_created(&args.out, created_out);
+                return Err(err);
+            }
+        },
+        false => None,
+    };
+    let named: Vec<PathBuf> = args
+        .paths
+        .iter()
+        .filter(|p| p.as_path() != from_stdin)
+        .cloned()
+        .collect();
+    let mut found = discover(&named);
+    if let Some((copy, gzip)) = &stdin_copy {
+        // Read in path order, as every input: `-` before any path that sorts after it.
+        let at = found
+            .files
+            .partition_point(|f| f.path.as_os_str().as_encoded_bytes() < STDIN.as_bytes());
+        let mut file = InputFile::new(
+            copy.path().to_path_buf(),
+            Layout {
+                lines: true,
+                gzip: *gzip,
+            },
+        );
+        file.label = Some(STDIN.to_owned());
+        found.files.insert(at, file);
+    }
     let files_read = found.files.len();
+    config.as_of = match as_of {
+        AsOf::Given(ms) => ms,
+        AsOf::Now => chrono::Utc::now().timestamp_millis(),
+        AsOf::Latest => pool
+            .install(|| latest_instant(&found.files, &limits))
+            .unwrap_or_else(|| chrono::Utc::now().timestamp_millis()),
+    };
     let progress = progress_bar(files_read as u64, args.quiet);
     let analysis = pool.install(|| {
         analyze_files(
@@ -166,26 +224,16 @@ pub fn analyze(args: &AnalyzeArgs) -> Result<(Outcome, Headline)> {
             &args.out,
             &|| progress.inc(1),
         )
-    })?;
+    });
     progress.finish_and_clear();
-
-    let tables = analysis.tables();
-    let tables: Vec<&(dyn Table + Sync)> = tables.iter().map(|t| t.as_ref()).collect();
-    let writing = writing_spinner(&analysis, args.quiet);
-    let mut written = pool.install(|| report::write_all(&args.out, &tables, &formats.tables))?;
-    if formats.html {
-        let context = report::html::Context {
-            inputs: args.paths.iter().map(|p| p.display().to_string()).collect(),
-            generated_at: chrono::Utc::now().timestamp_millis(),
-            files_read,
-            files_skipped: found.skipped,
-        };
-        written.push(
-            report::html::write(&args.out, &analysis, &config, &context)
-                .context("cannot write the HTML report")?,
-        );
-    }
-    writing.finish_and_clear();
+    drop(stdin_copy);
+    let analysis = match analysis {
+        Ok(analysis) => analysis,
+        Err(err) => {
+            remove_if_created(&args.out, created_out);
+            return Err(err);
+        }
+    };
 
     let outcome = match (analysis.sessions.is_empty(), analysis.rejects.is_empty()) {
         (false, true) => Outcome::Complete,
@@ -196,12 +244,52 @@ pub fn analyze(args: &AnalyzeArgs) -> Result<(Outcome, Headline)> {
         (true, true) if files_read == 0 => Outcome::Failed,
         (true, true) => Outcome::Complete,
     };
+    let mut written = Vec::new();
+    if outcome != Outcome::Failed {
+        let tables = analysis.tables();
+        let tables: Vec<&(dyn Table + Sync)> = tables.iter().map(|t| t.as_ref()).collect();
+        let writing = writing_bar(&tables, &formats, args.quiet);
+        written = pool.install(|| {
+            report::write_all(&args.out, &tables, &formats.tables, &|rows| {
+                writing.inc(rows)
+            })
+        })?;
+        if formats.html {
+            let context = report::html::Context {
+                inputs: args.paths.iter().map(|p| p.display().to_string()).collect(),
+                generated_at: chrono::Utc::now().timestamp_millis(),
+                files_read,
+                files_skipped: found.skipped,
+            };
+            written.push(
+                report::html::write(&args.out, &analysis, &config, &context)
+                    .context("cannot write the HTML report")?,
+            );
+        }
+        writing.finish_and_clear();
+        let manifest = Manifest {
+            args,
+            config: &config,
+            as_of: &as_of,
+            analysis: &analysis,
+            files_read,
+            files_skipped: found.skipped,
+            written: &written,
+            complete: outcome == Outcome::Complete && args.upstream_failures == 0,
+        };
+        written.push(folder::write_manifest(&args.out, &manifest.to_json())?);
+        folder::remove_stale(&args.out, &written)?;
+    } else {
+        remove_if_created(&args.out, created_out);
+    }
+
     if !args.quiet {
         let summary = Summary {
             analysis: &analysis,
             files_read,
             files_skipped: found.skipped,
             config: &config,
+            as_of: &as_of,
             elapsed_s: started.elapsed().as_secs_f64(),
             written: &written,
             out: &args.out,
@@ -210,31 +298,155 @@ pub fn analyze(args: &AnalyzeArgs) -> Result<(Outcome, Headline)> {
     }
     if outcome == Outcome::Failed {
         super::warn(format_args!(
-            "error: no session could be analysed from {}: {}",
+            "error: no session could be analyzed from {}: {}; no report was written{}",
             describe_paths(&args.paths),
             if analysis.rejects.is_empty() {
                 "no .json, .ndjson or .jsonl file (or .gz of them) was found; check the path"
                     .to_owned()
             } else {
                 format!(
-                    "{} inputs were rejected and nothing else held a session; see the rejects report in {}",
-                    analysis.rejects.len(),
-                    path_for_terminal(&args.out)
+                    "{} rejected and nothing else held a session (the reasons are listed above)",
+                    if analysis.rejects.len() == 1 {
+                        "1 input was".to_owned()
+                    } else {
+                        format!("{} inputs were", analysis.rejects.len())
+                    }
                 )
+            },
+            if created_out {
+                String::new()
+            } else {
+                format!(" and {} is as it was", path_for_terminal(&args.out))
             }
         ));
     }
     Ok((outcome, analysis.rollups.headline()))
 }
 
-fn as_of(arg: Option<&str>) -> Result<Millis> {
-    match arg {
-        Some(text) => parse_rfc3339(text).ok_or_else(|| {
-            anyhow!(
-                "--as-of {text:?} is not an RFC 3339 timestamp; write it like 2024-05-02T00:00:00Z"
+/// The path that means standard input.
+const STDIN: &str = "-";
+
+/// Copies standard input (NDJSON, or a gzip of it) to a hidden temporary file in `dir`, so it
+/// is read like any file; says whether it is gzip. The copy is removed when dropped.
+fn copy_stdin(dir: &Path) -> Result<(tempfile::NamedTempFile, bool)> {
+    let mut copy = tempfile::Builder::new()
+        .prefix(".stdin-")
+        .tempfile_in(dir)
+        .with_context(|| {
+            format!(
+                "cannot create a temporary file in {}",
+                path_for_terminal(dir)
             )
-        }),
-        None => Ok(chrono::Utc::now().timestamp_millis()),
+        })?;
+    std::io::copy(&mut std::io::stdin().lock(), copy.as_file_mut())
+        .context("cannot read standard input (is the disk full?)")?;
+    let mut magic = [0u8; 2];
+    let gzip = {
+        use std::io::{Read, Seek};
+        let file = copy.as_file_mut();
+        file.rewind()?;
+        file.read(&mut magic)? == 2 && magic == [0x1f, 0x8b]
+    };
+    Ok((copy, gzip))
+}
+
+/// Removes the report folder if this run created it and left nothing in it.
+fn remove_if_created(out: &Path, created: bool) {
+    if created {
+        let _ = std::fs::remove_dir(out);
+    }
+}
+
+/// Where as-of comes from (docs/reference.md §3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum AsOf {
+    /// An RFC 3339 instant, or a date meaning local midnight in --tz.
+    Given(Millis),
+    /// The latest instant in the input.
+    Latest,
+    /// The moment the run started.
+    Now,
+}
+
+impl AsOf {
+    fn parse(arg: Option<&str>, config: &Config) -> Result<AsOf> {
+        match arg.map(str::trim) {
+            None => Ok(AsOf::Now),
+            Some("latest") => Ok(AsOf::Latest),
+            Some("now") => Ok(AsOf::Now),
+            Some(text) => config
+                .calendar
+                .parse_when(text)
+                .map(AsOf::Given)
+                .map_err(|e| {
+                    anyhow!("--as-of: {e}, or `latest` (the latest instant in the input)")
+                }),
+        }
+    }
+
+    fn describe(&self) -> &'static str {
+        match self {
+            AsOf::Given(_) => "given",
+            AsOf::Latest => "latest instant in the input",
+            AsOf::Now => "now, when the run started",
+        }
+    }
+}
+
+/// What `manifest.json` records about a run.
+struct Manifest<'a> {
+    args: &'a AnalyzeArgs,
+    config: &'a Config,
+    as_of: &'a AsOf,
+    analysis: &'a Analysis,
+    files_read: usize,
+    files_skipped: usize,
+    written: &'a [PathBuf],
+    complete: bool,
+}
+
+impl Manifest<'_> {
+    fn to_json(&self) -> serde_json::Value {
+        let a = self.analysis;
+        let headline = a.rollups.headline();
+        let name = |p: &PathBuf| {
+            p.file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default()
+        };
+        serde_json::json!({
+            "tool": "sessionstats",
+            "version": env!("CARGO_PKG_VERSION"),
+            "generated_at": to_rfc3339(chrono::Utc::now().timestamp_millis()),
+            "inputs": self.args.paths.iter().map(|p| p.to_string_lossy().into_owned()).collect::<Vec<_>>(),
+            "options": {
+                "format": self.args.format,
+                "as_of": self.args.as_of,
+                "present": self.config.present.to_string(),
+                "tz": self.config.calendar.zone.name(),
+                "period": self.config.calendar.kind.name(),
+                "since": self.config.since.map(to_rfc3339),
+                "until": self.config.until.map(to_rfc3339),
+                "quota": self.config.quota,
+                "max_pair_participants": self.config.max_pair_participants,
+            },
+            "as_of": to_rfc3339(self.config.as_of),
+            "as_of_from": self.as_of.describe(),
+            "zone": self.config.calendar.zone.name(),
+            "counts": {
+                "files_read": self.files_read,
+                "files_skipped": self.files_skipped,
+                "sessions": a.sessions.len(),
+                "ongoing_sessions": headline.ongoing,
+                "duplicates_dropped": a.duplicates_dropped,
+                "outside_window": a.outside_window,
+                "rejects": a.rejects.len(),
+                "participant_ms": headline.participant_ms,
+                "upstream_failures": self.args.upstream_failures,
+            },
+            "complete": self.complete,
+            "files": self.written.iter().map(name).collect::<Vec<_>>(),
+        })
     }
 }
 
@@ -281,18 +493,21 @@ fn progress_bar(files: u64, quiet: bool) -> ProgressBar {
     bar
 }
 
-/// A spinner while the reports are written (for a large folder, the longer part of the run).
-fn writing_spinner(analysis: &Analysis, quiet: bool) -> ProgressBar {
+/// A bar while the reports are written, counting rows (of every file: a table written as CSV
+/// and Parquet counts twice).
+fn writing_bar(tables: &[&(dyn Table + Sync)], formats: &Formats, quiet: bool) -> ProgressBar {
     if !shows_progress(quiet) {
         return ProgressBar::hidden();
     }
-    let spinner = ProgressBar::new_spinner();
-    spinner.set_message(format!(
-        "writing the reports of {} sessions",
-        analysis.sessions.len()
-    ));
-    spinner.enable_steady_tick(std::time::Duration::from_millis(120));
-    spinner
+    let rows: usize = tables.iter().map(|t| t.row_count()).sum();
+    let bar = ProgressBar::new((rows * formats.tables.len()) as u64);
+    if let Ok(style) = ProgressStyle::with_template(
+        "{spinner} writing the reports {human_pos}/{human_len} rows [{bar:30}] {percent}%",
+    ) {
+        bar.set_style(style.progress_chars("=> "));
+    }
+    bar.enable_steady_tick(std::time::Duration::from_millis(120));
+    bar
 }
 
 fn describe_paths(paths: &[PathBuf]) -> String {
@@ -306,10 +521,14 @@ struct Summary<'a> {
     files_read: usize,
     files_skipped: usize,
     config: &'a Config,
+    as_of: &'a AsOf,
     elapsed_s: f64,
     written: &'a [PathBuf],
     out: &'a Path,
 }
+
+/// A share of ongoing sessions' participant time above which the summary warns about as-of.
+const LARGE_ONGOING_SHARE: f64 = 0.2;
 
 /// `12.35` participant-hours from milliseconds.
 pub fn hours(ms: i64) -> String {
@@ -346,6 +565,10 @@ fn count(n: usize, noun: &str) -> String {
 impl std::fmt::Display for Summary<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let a = self.analysis;
+        let headline = a.rollups.headline();
+        let row = |f: &mut std::fmt::Formatter<'_>, label: &str, value: std::fmt::Arguments<'_>| {
+            writeln!(f, "  {:<20}{value}", format!("{label}:"))
+        };
         writeln!(
             f,
             "analyzed {} from {} in {:.2} s",
@@ -353,55 +576,100 @@ impl std::fmt::Display for Summary<'_> {
             count(self.files_read, "file"),
             self.elapsed_s
         )?;
-        writeln!(f, "  as-of:              {}", to_rfc3339(self.config.as_of))?;
-        if a.outside_window > 0 || self.config.since.is_some() || self.config.until.is_some() {
-            writeln!(
+        row(
+            f,
+            "as-of",
+            format_args!(
+                "{} ({})",
+                to_rfc3339(self.config.as_of),
+                self.as_of.describe()
+            ),
+        )?;
+        let ongoing_share = if headline.participant_ms > 0 {
+            headline.ongoing_participant_ms as f64 / headline.participant_ms as f64
+        } else {
+            0.0
+        };
+        if headline.ongoing > 0 {
+            row(
                 f,
-                "  outside the window: {} left out (started outside [{}, {}))",
-                count(a.outside_window, "session"),
-                self.config.since.map_or("…".to_owned(), to_rfc3339),
-                self.config.until.map_or("…".to_owned(), to_rfc3339),
+                "closed at as-of",
+                format_args!(
+                    "{} still ongoing, {:.1}% of participant time",
+                    count(headline.ongoing as usize, "session"),
+                    100.0 * ongoing_share
+                ),
             )?;
         }
-        let headline = a.rollups.headline();
-        writeln!(
-            f,
-            "  participant-hours:  {}",
-            hours(headline.participant_ms)
-        )?;
-        writeln!(
-            f,
-            "  present:            {} of {} participants (threshold {})",
-            headline.present, headline.participants, self.config.present
-        )?;
-        writeln!(f, "  account peak:       {}", describe_peak(&headline))?;
-        if let Some(over) = headline.over_quota_ms {
-            writeln!(
+        if self.config.since.is_some() || self.config.until.is_some() {
+            row(
                 f,
-                "  over quota ({}):    {}",
-                self.config.quota.unwrap_or_default(),
-                describe_duration(over)
+                "outside the window",
+                format_args!(
+                    "{} left out (started outside [{}, {}))",
+                    count(a.outside_window, "session"),
+                    self.config.since.map_or("…".to_owned(), to_rfc3339),
+                    self.config.until.map_or("…".to_owned(), to_rfc3339),
+                ),
             )?;
         }
-        writeln!(
+        row(
             f,
-            "  files skipped:      {} (not .json, .ndjson, .jsonl or .gz of them)",
-            self.files_skipped
+            "participant-hours",
+            format_args!("{}", hours(headline.participant_ms)),
         )?;
-        writeln!(f, "  duplicates dropped: {}", a.duplicates_dropped)?;
-        writeln!(f, "  rejected input:     {}", a.rejects.len())?;
-        for reject in a.rejects.iter().take(LISTED) {
-            let line = reject.line.map(|l| format!(":{l}")).unwrap_or_default();
-            let reason = reject.reason.to_string();
-            writeln!(f, "    {}{line}: {}", shown(&reject.path), shown(&reason))?;
-        }
-        if a.rejects.len() > LISTED {
-            writeln!(
+        row(
+            f,
+            "present",
+            format_args!(
+                "{} of {} participants (threshold {})",
+                headline.present, headline.participants, self.config.present
+            ),
+        )?;
+        row(
+            f,
+            "account peak",
+            format_args!("{}", describe_peak(&headline)),
+        )?;
+        if let (Some(over), Some(quota)) = (headline.over_quota_ms, self.config.quota) {
+            row(
                 f,
-                "    … and {} more in {}",
-                a.rejects.len() - LISTED,
-                self.out.join("rejects.*").display()
+                "over the quota",
+                format_args!("{} above {quota} participants", describe_duration(over)),
             )?;
+        }
+        if self.files_skipped > 0 {
+            row(
+                f,
+                "files skipped",
+                format_args!(
+                    "{} (not .json, .ndjson, .jsonl or .gz of those)",
+                    self.files_skipped
+                ),
+            )?;
+        }
+        if a.duplicates_dropped > 0 {
+            row(
+                f,
+                "duplicates dropped",
+                format_args!("{}", a.duplicates_dropped),
+            )?;
+        }
+        if !a.rejects.is_empty() {
+            row(f, "rejected input", format_args!("{}", a.rejects.len()))?;
+            for reject in a.rejects.iter().take(LISTED) {
+                let line = reject.line.map(|l| format!(":{l}")).unwrap_or_default();
+                let reason = reject.reason.to_string();
+                writeln!(f, "    {}{line}: {}", shown(&reject.path), shown(&reason))?;
+            }
+            if a.rejects.len() > LISTED {
+                writeln!(
+                    f,
+                    "    … and {} more in {}",
+                    a.rejects.len() - LISTED,
+                    path_for_terminal(&self.out.join("rejects.*"))
+                )?;
+            }
         }
         let skipped: Vec<std::borrow::Cow<'_, str>> = a
             .sessions
@@ -409,22 +677,43 @@ impl std::fmt::Display for Summary<'_> {
             .filter(|s| s.pairs_skipped)
             .map(|s| shown(&s.session_id))
             .collect();
-        write!(
-            f,
-            "  pairs skipped:      {} with more than {} participants",
-            count(skipped.len(), "session"),
-            self.config.max_pair_participants
-        )?;
         if !skipped.is_empty() {
-            write!(f, ": {}", skipped[..skipped.len().min(LISTED)].join(", "))?;
+            let mut names = skipped[..skipped.len().min(LISTED)].join(", ");
             if skipped.len() > LISTED {
-                write!(f, " and {} more", skipped.len() - LISTED)?;
+                names.push_str(&format!(" and {} more", skipped.len() - LISTED));
+            }
+            row(
+                f,
+                "pairs skipped",
+                format_args!(
+                    "{} with more than {} participants: {names}",
+                    count(skipped.len(), "session"),
+                    self.config.max_pair_participants
+                ),
+            )?;
+        }
+        if !self.written.is_empty() {
+            writeln!(f, "  wrote:")?;
+            for path in self.written {
+                writeln!(f, "    {}", path_for_terminal(path))?;
             }
         }
-        writeln!(f)?;
-        writeln!(f, "  wrote:")?;
-        for path in self.written {
-            writeln!(f, "    {}", path.display())?;
+        if headline.ongoing > 0 && ongoing_share >= LARGE_ONGOING_SHARE {
+            writeln!(
+                f,
+                "warning: {:.0}% of the participant time belongs to sessions still ongoing, closed \
+                 at as-of {}; for an old export give --as-of latest (or the moment it was made)",
+                100.0 * ongoing_share,
+                to_rfc3339(self.config.as_of)
+            )?;
+        }
+        if a.stale_ongoing > 0 {
+            writeln!(
+                f,
+                "warning: as-of lies more than a day after the last recorded instant of {}; \
+                 give --as-of latest (or the moment the export was made)",
+                count(a.stale_ongoing, "ongoing session")
+            )?;
         }
         Ok(())
     }

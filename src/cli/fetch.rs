@@ -2,7 +2,7 @@
 use super::options::{LoadOptions, SelectOptions};
 use anyhow::Result;
 use sessionstats::fetch::plan::{self, ApiVersion};
-use sessionstats::fetch::{FetchConfig, Target};
+use sessionstats::fetch::{FetchConfig, Summary, Target};
 use sessionstats::outcome::Outcome;
 use std::path::PathBuf;
 
@@ -29,10 +29,10 @@ pub struct FetchArgs {
 
 /// Runs a fetch with the credentials of the environment and progress on stderr (bars on a
 /// terminal), and prints the summary.
-pub fn fetch_and_summarize(config: &FetchConfig) -> Result<Outcome> {
+pub fn fetch_and_summarize(config: &FetchConfig) -> Result<Summary> {
     let summary = sessionstats::fetch::fetch_with_env_credentials(config)?;
     super::say(format_args!("{}\n", summary.render()));
-    Ok(summary.outcome())
+    Ok(summary)
 }
 
 pub fn execute(args: &FetchArgs) -> Result<Outcome> {
@@ -50,5 +50,5 @@ pub fn execute(args: &FetchArgs) -> Result<Outcome> {
         refresh: args.select.refresh,
         settings: args.load.settings()?,
     };
-    fetch_and_summarize(&config)
+    fetch_and_summarize(&config).map(|summary| summary.outcome())
 }

@@ -8,9 +8,11 @@ use chrono::{Duration as Days, Utc};
 use serde::Deserialize;
 use sessionstats::analysis::period::{parse_zone, Calendar, PeriodKind};
 use sessionstats::analysis::DEFAULT_MAX_PAIR_PARTICIPANTS;
+use sessionstats::fetch::store::FAILURES_FILE;
 use sessionstats::fetch::{FetchConfig, Target};
 use sessionstats::outcome::Outcome;
 use sessionstats::report::DEFAULT_FORMATS;
+use sessionstats::text::path_for_terminal;
 use sessionstats::time::{describe_duration, to_rfc3339, utc_date, Millis};
 use std::path::{Path, PathBuf};
 
@@ -220,24 +222,51 @@ pub fn execute(args: &RunArgs) -> Result<Outcome> {
         to_rfc3339(since),
         to_rfc3339(until),
         zone.name(),
-        out.display()
+        path_for_terminal(&out)
     ));
-    let fetched = fetch_and_summarize(&FetchConfig {
+    // The report folder is checked before anything is fetched: a typo in --reports must not
+    // cost a night's downloads.
+    let reports_root = args
+        .reports
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("reports"));
+    let report = reports_root.join(report_name(since, until, &days));
+    for folder in [&reports_root, &report] {
+        if folder.exists() && !folder.is_dir() {
+            bail!(
+                "{} is a file, not a folder: --reports must name a folder",
+                path_for_terminal(folder)
+            );
+        }
+    }
+    std::fs::create_dir_all(&reports_root).with_context(|| {
+        format!(
+            "cannot create the reports folder {}",
+            path_for_terminal(&reports_root)
+        )
+    })?;
+    let settings = args.load.settings()?;
+    let summary = fetch_and_summarize(&FetchConfig {
         out: out.clone(),
         target: Target::List(listing),
         details: args.select.details,
         refresh: args.select.refresh,
-        settings: args.load.settings()?,
+        settings,
     })?;
+    let fetched = summary.outcome();
+    let failed = summary.failures.len();
+    let failures_file = path_for_terminal(&out.join(FAILURES_FILE));
 
-    let report = args
-        .reports
-        .clone()
-        .unwrap_or_else(|| PathBuf::from("reports"))
-        .join(report_name(since, until, &days));
     let paths = day_folders(&out, since, until);
     if paths.is_empty() {
-        super::say("run: no sessions stored for this window; no report written\n");
+        if fetched == Outcome::Complete {
+            super::say("run: no sessions stored for this window; no report written\n");
+        } else {
+            super::say(format_args!(
+                "run: failed: {} (see {failures_file}); no report written\n",
+                count_failures(failed)
+            ));
+        }
         return Ok(fetched);
     }
     let (analyzed, headline) = analyze::analyze(&AnalyzeArgs {
@@ -257,12 +286,19 @@ pub fn execute(args: &RunArgs) -> Result<Outcome> {
         threads: args.threads,
         max_document_size: None,
         quiet: false,
+        upstream_failures: failed as u64,
     })?;
     let outcome = fetched.max(analyzed);
-    let verdict = match outcome {
-        Outcome::Complete => "complete",
-        Outcome::Partial => "partial: some sessions failed to download or were rejected",
-        Outcome::Failed => "failed: see the messages above",
+    let verdict = match (outcome, failed) {
+        (Outcome::Complete, _) => "complete".to_owned(),
+        (Outcome::Partial, 0) => {
+            "partial: some input was rejected (see the rejects report)".to_owned()
+        }
+        (Outcome::Partial, n) => format!(
+            "partial: {} (see {failures_file}); the reports cover what was stored",
+            count_failures(n)
+        ),
+        (Outcome::Failed, _) => "failed: see the messages above".to_owned(),
     };
     super::say(format_args!(
         "run: {} sessions, {} participant-hours, account peak {}{}\nrun: reports in {}; {verdict}\n",
@@ -273,9 +309,18 @@ pub fn execute(args: &RunArgs) -> Result<Outcome> {
             .over_quota_ms
             .map(|ms| format!(", {} over quota", describe_duration(ms)))
             .unwrap_or_default(),
-        report.display()
+        path_for_terminal(&report)
     ));
     Ok(outcome)
+}
+
+/// "1 session or page failed to download", "3 sessions or pages failed to download".
+fn count_failures(n: usize) -> String {
+    if n == 1 {
+        "1 session or page failed to download".to_owned()
+    } else {
+        format!("{n} sessions or pages failed to download")
+    }
 }
 
 #[cfg(test)]

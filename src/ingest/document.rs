@@ -3,6 +3,7 @@
 //! Only the fields the analysis needs are read; everything else is skipped without being built.
 //! Scalar fields are lenient: a field of the wrong JSON type (a number where a timestamp belongs)
 //! becomes [`Text::Other`] and is then treated as unparsable, instead of failing the document.
+use crate::time::{parse_rfc3339, Millis};
 use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
 use std::borrow::Cow;
@@ -192,6 +193,23 @@ impl<'a> RawSession<'a> {
         text(&self.room_id)
             .or_else(|| text(&self.meeting_id))
             .or_else(|| text(&self.custom_room_id))
+    }
+
+    /// The latest parseable instant anywhere in the session: its `start` and `end` and every
+    /// timelog entry's (what `--as-of latest` takes the maximum of, docs/reference.md §3).
+    pub fn latest_instant(&self) -> Option<Millis> {
+        let entries = self
+            .participants
+            .iter()
+            .flatten()
+            .filter_map(Item::object)
+            .flat_map(|p| p.timelog.iter().flatten().filter_map(Item::object))
+            .flat_map(|entry| [&entry.start, &entry.end]);
+        [&self.start, &self.end]
+            .into_iter()
+            .chain(entries)
+            .filter_map(|field| text(field).and_then(parse_rfc3339))
+            .max()
     }
 
     /// Number of timelog entries, valid or not: the duplicate tie-breaker of docs/reference.md §2.

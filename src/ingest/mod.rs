@@ -173,7 +173,10 @@ pub fn read_file<F>(
 ) where
     F: FnMut(IdentifiedSession<'_, '_>),
 {
-    let path = crate::text::path_text(&file.path);
+    let path = match &file.label {
+        Some(label) => label.clone(),
+        None => crate::text::path_text(&file.path),
+    };
     match open_regular(&file.path) {
         Ok(source) => read_source(
             source,
@@ -457,7 +460,7 @@ mod tests {
         let mut ids = Vec::new();
         let mut rejects = Vec::new();
         read_file(
-            &InputFile { path, layout },
+            &InputFile::new(path, layout),
             0,
             &Limits::default(),
             &mut rejects,

@@ -51,6 +51,19 @@ pub fn kind_of(kind: &std::fs::FileType) -> &'static str {
 pub struct InputFile {
     pub path: PathBuf,
     pub layout: Layout,
+    /// How reports and messages name it, when not by its path (`-` for standard input,
+    /// which is read from a temporary copy).
+    pub label: Option<String>,
+}
+
+impl InputFile {
+    pub fn new(path: PathBuf, layout: Layout) -> InputFile {
+        InputFile {
+            path,
+            layout,
+            label: None,
+        }
+    }
 }
 
 /// What the walk found.
@@ -117,7 +130,7 @@ pub fn discover(inputs: &[PathBuf]) -> Discovery {
                     continue;
                 }
             };
-            found.files.push(InputFile { path, layout });
+            found.files.push(InputFile::new(path, layout));
         }
     }
     found.files.sort_by(|a, b| {
@@ -219,13 +232,13 @@ mod tests {
         let found = discover(&[export.clone(), dir.path().join("missing.json")]);
         assert_eq!(
             found.files,
-            [InputFile {
-                path: export,
-                layout: Layout {
+            [InputFile::new(
+                export,
+                Layout {
                     lines: false,
                     gzip: false
                 }
-            }]
+            )]
         );
         assert_eq!(found.rejects.len(), 1);
         assert!(

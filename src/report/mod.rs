@@ -6,6 +6,7 @@
 //! is not a table format: it is one page over the whole analysis, asked for with the others
 //! in `--format`.
 pub mod csv;
+pub mod folder;
 pub mod html;
 #[cfg(feature = "parquet")]
 pub mod parquet;
@@ -137,11 +138,12 @@ pub fn parse_formats(spec: &str) -> Result<Formats> {
 }
 
 /// Writes every table in every format into `dir` (created if missing) and returns the paths
-/// written, in order.
+/// written, in order. `rows_done` is told the rows of each file as it is complete.
 pub fn write_all(
     dir: &Path,
     tables: &[&(dyn Table + Sync)],
     formats: &[&dyn Format],
+    rows_done: &(dyn Fn(u64) + Sync),
 ) -> Result<Vec<PathBuf>> {
     std::fs::create_dir_all(dir)
         .with_context(|| format!("cannot create the report folder {}", dir.display()))?;
@@ -160,6 +162,7 @@ pub fn write_all(
                     path.display()
                 )
             })?;
+            rows_done(table.row_count() as u64);
             Ok(path)
         })
         .collect()

@@ -173,6 +173,19 @@ pub const USAGE: TableSpec = TableSpec {
     ],
 };
 
+/// Every table, in the order the reports are written.
+pub const ALL: [&TableSpec; 9] = [
+    &SESSIONS,
+    &PARTICIPANTS,
+    &OVERLAPS,
+    &CONCURRENCY,
+    &ROOMS,
+    &PEOPLE,
+    &ACCOUNT_CONCURRENCY,
+    &USAGE,
+    &REJECTS,
+];
+
 /// Receives the cells of one row, in column order.
 pub type Emit<'e> = &'e mut dyn FnMut(&[Cell<'_>]) -> Result<()>;
 

@@ -1,5 +1,5 @@
 //! Analysis benches on generated sessions: interval union, pairwise overlaps, the concurrency
-//! sweep, one session end to end, and an in-memory corpus (parse + analyse, one thread).
+//! sweep, one session end to end, and an in-memory corpus (parse + analyze, one thread).
 //! Run with `cargo bench --bench analysis`.
 mod support;
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
@@ -126,7 +126,7 @@ fn one_session(c: &mut Criterion) {
     group.finish();
 }
 
-/// Parse and analyse 2,000 generated sessions held in memory, on one thread.
+/// Parse and analyze 2,000 generated sessions held in memory, on one thread.
 fn corpus(c: &mut Criterion) {
     let lines: Vec<String> = (0..2000).map(|i| session_json(&GEN, i)).collect();
     let bytes: usize = lines.iter().map(String::len).sum();

@@ -1,4 +1,4 @@
-//! The `analyze` pipeline: read every input file in parallel, analyse each session while its
+//! The `analyze` pipeline: read every input file in parallel, analyze each session while its
 //! file's bytes are in memory, park its report rows in the spill, keep one copy of each session
 //! id, keep the sessions of the `--since`/`--until` window, put them in report order, and roll
 //! them up (rooms, people, account concurrency, usage; and the HTML report's overview, in the
@@ -19,7 +19,7 @@ use rayon::prelude::*;
 use std::cmp::{Ordering, Reverse};
 use std::path::Path;
 
-/// The analysed input: sessions in report order, their rows in the spill.
+/// The analyzed input: sessions in report order, their rows in the spill.
 pub struct Analysis {
     /// One per session id, ordered by (`start`, `session_id`).
     pub sessions: Vec<Parked>,
@@ -33,7 +33,7 @@ pub struct Analysis {
     /// as-of that makes them last far longer than the data shows.
     pub stale_ongoing: usize,
     pub rollups: RollupTables,
-    /// What the HTML report shows beyond the tables (SPEC §12).
+    /// What the HTML report shows beyond the tables (docs/html.md).
     pub overview: Overview,
     spill: Spill,
 }
@@ -291,7 +291,7 @@ fn preference_key(ongoing: bool, end: Millis, timelog_entries: usize, origin: Or
 
 /// `--as-of latest` (docs/reference.md §3): the latest parseable instant of the sessions kept
 /// after the duplicate rule, found by a first, lighter pass over the input (nothing is
-/// analysed; rejects are left to the real pass). `None` when no session has one.
+/// analyzed; rejects are left to the real pass). `None` when no session has one.
 pub fn latest_instant(files: &[InputFile], limits: &Limits) -> Option<Millis> {
     struct Discard;
     impl crate::ingest::RejectSink for Discard {

@@ -796,7 +796,7 @@ fn bad_input_is_rejected_and_the_rest_analysed() {
 #[test]
 fn rejected_document_keeps_its_session_id() {
     // A document that parses as JSON and has an id, but whose participants are not an array:
-    // it cannot be read as a session, so it is rejected with its id (not analysed as empty).
+    // it cannot be read as a session, so it is rejected with its id (not analyzed as empty).
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path().join("in");
     write(
@@ -1803,9 +1803,9 @@ fn more_gzip_and_ndjson_cases() {
 
 #[test]
 fn non_session_element_in_an_array_does_not_sink_its_neighbours() {
-    // SPEC §2: bad input goes to rejects, "everything else is still analysed". A JSON array
+    // SPEC §2: bad input goes to rejects, "everything else is still analyzed". A JSON array
     // holding a good session and a bare number: the number is not a session document, the
-    // session next to it is still analysed (as with a session without id in the same place).
+    // session next to it is still analyzed (as with a session without id in the same place).
     // A truncated array ("[1,") is invalid JSON, whatever its first element is.
     let dir = tempfile::tempdir().unwrap();
     let good = simple_session("g1", "10:00", "10:10");

@@ -1,4 +1,4 @@
-//! What the HTML report (SPEC §12, docs/html.md) shows beyond the tables' sums: the
+//! What the HTML report (docs/html.md) shows beyond the tables' sums: the
 //! distributions of attendance and of session sizes, the largest sessions' timelines and the
 //! data-quality counts of the sessions report.
 //!

@@ -12,7 +12,6 @@ use sessionstats::pipeline::{analyze_files, latest_instant, Analysis};
 use sessionstats::report::{self, folder, Formats, Table};
 use sessionstats::text::{escape_for_terminal as shown, path_for_terminal};
 use sessionstats::time::{describe_duration, to_rfc3339, Millis};
-use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -59,9 +58,6 @@ pub struct AnalyzeArgs {
         sessionstats::ingest::DEFAULT_MAX_DOCUMENT_BYTES >> 20
     ))]
     pub max_document_size: Option<String>,
-    /// Print nothing but errors.
-    #[arg(long, short)]
-    pub quiet: bool,
     /// Sessions the step before (`run`'s fetch) failed to bring: the run is then not complete.
     #[arg(skip)]
     pub upstream_failures: u64,
@@ -214,7 +210,7 @@ pub fn analyze(args: &AnalyzeArgs) -> Result<(Outcome, Headline)> {
             .install(|| latest_instant(&found.files, &limits))
             .unwrap_or_else(|| chrono::Utc::now().timestamp_millis()),
     };
-    let progress = progress_bar(files_read as u64, args.quiet);
+    let progress = progress_bar(files_read as u64);
     let analysis = pool.install(|| {
         analyze_files(
             &found.files,
@@ -238,7 +234,7 @@ pub fn analyze(args: &AnalyzeArgs) -> Result<(Outcome, Headline)> {
     let outcome = match (analysis.sessions.is_empty(), analysis.rejects.is_empty()) {
         (false, true) => Outcome::Complete,
         (false, false) => Outcome::Partial,
-        // Nothing analysed: a failure if input was rejected or none was found; input that was
+        // Nothing analyzed: a failure if input was rejected or none was found; input that was
         // read whole and simply held no session (an empty page) was all used.
         (true, false) => Outcome::Failed,
         (true, true) if files_read == 0 => Outcome::Failed,
@@ -248,7 +244,7 @@ pub fn analyze(args: &AnalyzeArgs) -> Result<(Outcome, Headline)> {
     if outcome != Outcome::Failed {
         let tables = analysis.tables();
         let tables: Vec<&(dyn Table + Sync)> = tables.iter().map(|t| t.as_ref()).collect();
-        let writing = writing_bar(&tables, &formats, args.quiet);
+        let writing = writing_bar(&tables, &formats);
         written = pool.install(|| {
             report::write_all(&args.out, &tables, &formats.tables, &|rows| {
                 writing.inc(rows)
@@ -283,7 +279,7 @@ pub fn analyze(args: &AnalyzeArgs) -> Result<(Outcome, Headline)> {
         remove_if_created(&args.out, created_out);
     }
 
-    if !args.quiet {
+    {
         let summary = Summary {
             analysis: &analysis,
             files_read,
@@ -474,14 +470,9 @@ fn thread_pool(threads: Option<usize>) -> Result<rayon::ThreadPool> {
         .context("cannot start the worker threads")
 }
 
-/// Progress is drawn on stderr only for a person at a terminal, never into a cron log.
-fn shows_progress(quiet: bool) -> bool {
-    !quiet && std::io::stderr().is_terminal()
-}
-
 /// A bar while files are read.
-fn progress_bar(files: u64, quiet: bool) -> ProgressBar {
-    if !shows_progress(quiet) {
+fn progress_bar(files: u64) -> ProgressBar {
+    if !super::shows_progress() {
         return ProgressBar::hidden();
     }
     let bar = ProgressBar::new(files);
@@ -495,8 +486,8 @@ fn progress_bar(files: u64, quiet: bool) -> ProgressBar {
 
 /// A bar while the reports are written, counting rows (of every file: a table written as CSV
 /// and Parquet counts twice).
-fn writing_bar(tables: &[&(dyn Table + Sync)], formats: &Formats, quiet: bool) -> ProgressBar {
-    if !shows_progress(quiet) {
+fn writing_bar(tables: &[&(dyn Table + Sync)], formats: &Formats) -> ProgressBar {
+    if !super::shows_progress() {
         return ProgressBar::hidden();
     }
     let rows: usize = tables.iter().map(|t| t.row_count()).sum();

@@ -30,7 +30,7 @@ pub struct FetchArgs {
 /// Runs a fetch with the credentials of the environment and progress on stderr (bars on a
 /// terminal), and prints the summary.
 pub fn fetch_and_summarize(config: &FetchConfig) -> Result<Summary> {
-    let summary = sessionstats::fetch::fetch_with_env_credentials(config)?;
+    let summary = sessionstats::fetch::fetch_with_env_credentials(config, super::shows_progress())?;
     super::say(format_args!("{}\n", summary.render()));
     Ok(summary)
 }

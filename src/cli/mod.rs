@@ -1,5 +1,6 @@
 //! The command line: one module per subcommand, on top of the library.
 use clap::{Parser, Subcommand};
+use sessionstats::outcome::Outcome;
 use std::process::ExitCode;
 
 pub mod analyze;
@@ -17,11 +18,29 @@ pub mod run;
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
+    /// Print nothing but errors (and warnings), with any command.
+    #[arg(long, short, global = true)]
+    pub quiet: bool,
+}
+
+/// `--quiet`, set once from the command line before the command runs.
+static QUIET: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Whether `--quiet` was given.
+pub fn quiet() -> bool {
+    QUIET.load(std::sync::atomic::Ordering::Relaxed)
+}
+
+/// Progress is drawn on stderr only for a person at a terminal, never into a cron log, and
+/// not with `--quiet`.
+pub fn shows_progress() -> bool {
+    use std::io::IsTerminal;
+    !quiet() && std::io::stderr().is_terminal()
 }
 
 const EXAMPLES: &str = "\
 Examples:
-  sessionstats analyze data/sample --out report            analyse a folder into CSV reports
+  sessionstats analyze data/sample --out report            analyze a folder into CSV reports
   sessionstats analyze exports/ --format csv,parquet --as-of 2024-05-02T00:00:00Z
   sessionstats fetch --since 2024-05-01 --until 2024-05-02 --out store
   sessionstats run --config sessionstats.toml              the nightly job: fetch, then analyze
@@ -38,6 +57,35 @@ pub enum Command {
     #[cfg(feature = "fetch")]
     Run(run::RunArgs),
     Gen(gen::GenArgs),
+    Completions(Completions),
+    Man(Man),
+}
+
+/// Print a shell completion script: sessionstats completions bash > /etc/bash_completion.d/sessionstats
+#[derive(Debug, Clone, clap::Args)]
+pub struct Completions {
+    /// The shell: bash, zsh, fish, elvish or powershell.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}
+
+/// Print the manual page (roff): sessionstats man > /usr/local/share/man/man1/sessionstats.1
+#[derive(Debug, Clone, clap::Args)]
+pub struct Man {}
+
+/// Writes the completion script for `shell` to stdout.
+fn print_completions(shell: clap_complete::Shell) -> anyhow::Result<Outcome> {
+    use clap::CommandFactory;
+    let mut out = std::io::stdout().lock();
+    clap_complete::generate(shell, &mut Cli::command(), "sessionstats", &mut out);
+    Ok(Outcome::Complete)
+}
+
+/// Writes the manual page to stdout.
+fn print_man() -> anyhow::Result<Outcome> {
+    use clap::CommandFactory;
+    clap_mangen::Man::new(Cli::command()).render(&mut std::io::stdout().lock())?;
+    Ok(Outcome::Complete)
 }
 
 /// Writes `text` and a line end to stderr. A closed or broken stderr (a cron wrapper that went
@@ -80,6 +128,9 @@ pub fn parse_size(text: &str, option: &str) -> anyhow::Result<u64> {
 /// the work is done by then, and a broken pipe is no reason to fail or panic.
 pub fn say(text: impl std::fmt::Display) {
     use std::io::Write;
+    if quiet() {
+        return;
+    }
     let _ = write!(std::io::stdout().lock(), "{text}");
 }
 
@@ -101,6 +152,7 @@ pub fn main() -> ExitCode {
             };
         }
     };
+    QUIET.store(cli.quiet, std::sync::atomic::Ordering::Relaxed);
     let result = match &cli.command {
         Command::Analyze(args) => analyze::execute(args),
         #[cfg(feature = "fetch")]
@@ -108,6 +160,8 @@ pub fn main() -> ExitCode {
         #[cfg(feature = "fetch")]
         Command::Run(args) => run::execute(args),
         Command::Gen(args) => gen::execute(args),
+        Command::Completions(c) => print_completions(c.shell),
+        Command::Man(_) => print_man(),
     };
     match result {
         Ok(outcome) => outcome.exit_code(),

@@ -285,7 +285,6 @@ pub fn execute(args: &RunArgs) -> Result<Outcome> {
         until: Some(to_rfc3339(until)),
         threads: args.threads,
         max_document_size: None,
-        quiet: false,
         upstream_failures: failed as u64,
     })?;
     let outcome = fetched.max(analyzed);

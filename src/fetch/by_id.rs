@@ -58,6 +58,7 @@ async fn fetch_each(
             work.spawn(Arc::clone(run).fetch_one(id, api));
         }
     }
+    run.progress.totals_known();
     drain(work).await
 }
 

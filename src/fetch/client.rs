@@ -511,12 +511,40 @@ fn network_error(e: &reqwest::Error, path: &str) -> Attempt {
             reason: "no complete answer in time".to_string(),
             after: None,
         }
+    } else if e.is_connect() {
+        // One clear line, not reqwest's chain of wrappers: where, and the cause at the bottom.
+        let host = e
+            .url()
+            .map(|url| {
+                let host = url.host_str().unwrap_or_default();
+                url.port()
+                    .map_or(host.to_owned(), |port| format!("{host}:{port}"))
+            })
+            .unwrap_or_default();
+        Attempt::Retry {
+            reason: format!(
+                "cannot connect to {}: {}",
+                escape_for_terminal(&host),
+                escape_for_terminal(&root_cause(e))
+            ),
+            after: None,
+        }
     } else {
         Attempt::Retry {
             reason: format!("network error: {text}"),
             after: None,
         }
     }
+}
+
+/// The innermost cause of an error (`Connection refused (os error 111)`), without the
+/// wrappers' own words.
+fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut cause = e;
+    while let Some(next) = cause.source() {
+        cause = next;
+    }
+    cause.to_string()
 }
 
 /// An error and its causes, `a: b: c` (reqwest's own message names only the outermost).

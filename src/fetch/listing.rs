@@ -92,6 +92,7 @@ pub(super) async fn list(
             }
         }
     }
+    run.progress.totals_known();
     drain(std::mem::take(&mut walk.work)).await?;
     Ok((walk.seen, walk.pages))
 }

@@ -56,15 +56,10 @@ pub struct FetchConfig {
 }
 
 /// Runs a fetch with the credentials of the environment (`VIDEOSDK_TOKEN`, or
-/// `VIDEOSDK_API_KEY` and `VIDEOSDK_SECRET`) and progress on stderr (bars on a terminal only).
-pub fn fetch_with_env_credentials(config: &FetchConfig) -> Result<Summary> {
-    use std::io::IsTerminal;
+/// `VIDEOSDK_API_KEY` and `VIDEOSDK_SECRET`); progress bars on stderr when `show_progress`.
+pub fn fetch_with_env_credentials(config: &FetchConfig, show_progress: bool) -> Result<Summary> {
     let credentials = Credentials::from_env()?;
-    fetch(
-        config,
-        &credentials,
-        Progress::new(std::io::stderr().is_terminal()),
-    )
+    fetch(config, &credentials, Progress::new(show_progress))
 }
 
 /// Runs a fetch. An error means the run stopped (credentials refused, folder locked or not

@@ -31,16 +31,11 @@ impl Progress {
     pub fn new(terminal: bool) -> Progress {
         let bars = terminal.then(|| {
             let multi = MultiProgress::with_draw_target(ProgressDrawTarget::stderr());
-            let style = |template: &str| {
-                ProgressStyle::with_template(template)
-                    .unwrap_or_else(|_| ProgressStyle::default_bar())
-            };
             let pages = multi.add(ProgressBar::new(0));
-            pages.set_style(style("pages    {bar:30} {pos}/{len}"));
+            pages.set_style(bar_style("pages    {bar:30} {pos}/{len}"));
             let sessions = multi.add(ProgressBar::new(0));
-            sessions.set_style(style(
-                "sessions {bar:30} {pos}/{len} {per_sec} eta {eta} {msg}",
-            ));
+            // No ETA while the total still grows (pages still listed, ids still queued).
+            sessions.set_style(bar_style("sessions {bar:30} {pos}/{len} {rate} {msg}"));
             Bars {
                 multi,
                 pages,
@@ -88,6 +83,15 @@ impl Progress {
             b.sessions.inc(1);
         }
         self.maybe_line();
+    }
+
+    /// Every session to fetch is known: from now on the bar can tell how long is left.
+    pub fn totals_known(&self) {
+        if let Some(b) = &self.bars {
+            b.sessions.set_style(bar_style(
+                "sessions {bar:30} {pos}/{len} {rate} eta {eta} {msg}",
+            ));
+        }
     }
 
     /// A line that must be seen (a failure, the list moving while paging). Escaped: it may
@@ -142,4 +146,16 @@ impl Progress {
             b.sessions.finish_and_clear();
         }
     }
+}
+
+/// A bar style from `template`, where `{rate}` is the rate in whole sessions a second.
+fn bar_style(template: &str) -> ProgressStyle {
+    ProgressStyle::with_template(template)
+        .unwrap_or_else(|_| ProgressStyle::default_bar())
+        .with_key(
+            "rate",
+            |state: &indicatif::ProgressState, w: &mut dyn std::fmt::Write| {
+                let _ = write!(w, "{:.0}/s", state.per_sec());
+            },
+        )
 }

@@ -106,13 +106,13 @@ pub struct RawParticipant<'a> {
     pub name: Option<Text<'a>>,
     #[serde(borrow, default, deserialize_with = "timelog")]
     /// Entries that are not objects (`null`, …) stay in place as invalid entries; a `timelog`
-    /// that is not a list is one such entry (SPEC §3).
+    /// that is not a list is one such entry (docs/reference.md §3).
     pub timelog: Option<Vec<Item<RawInterval<'a>>>>,
 }
 
 /// `timelog`: a list of entries, or `null` for none. Anything else (a string, an object, a
 /// number) is kept as one entry that is not an object, so it counts as one invalid connection
-/// of its participant and the session is still analysed (SPEC §3).
+/// of its participant and the session is still analyzed (docs/reference.md §3).
 fn timelog<'de: 'a, 'a, D: Deserializer<'de>>(
     deserializer: D,
 ) -> Result<Option<Vec<Item<RawInterval<'a>>>>, D::Error> {

@@ -1,4 +1,4 @@
-//! The HTML report (SPEC §12, docs/html.md): `report.html`, one self-contained page with the
+//! The HTML report (docs/html.md): `report.html`, one self-contained page with the
 //! run's headline, charts and the largest rooms, people and sessions.
 //!
 //! The page is a [`maud`] template (every text from the input is escaped by it; nothing from

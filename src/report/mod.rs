@@ -2,7 +2,7 @@
 //!
 //! A table ([`tables`]) has a [`TableSpec`] and hands out rows of typed [`Cell`]s; a format
 //! ([`csv`], [`parquet`]) turns any table into bytes. Each file is written under a temporary
-//! name and renamed, so a report is complete or absent. The HTML report ([`html`], SPEC §12)
+//! name and renamed, so a report is complete or absent. The HTML report ([`html`], docs/html.md)
 //! is not a table format: it is one page over the whole analysis, asked for with the others
 //! in `--format`.
 pub mod csv;

@@ -132,11 +132,7 @@ fn a_name_that_is_not_utf8_is_read_and_printed_escaped() {
     );
     assert_eq!(ran.code, Some(2), "{}{}", ran.stdout, ran.stderr);
     assert_eq!(Table::report(&out, "sessions").rows.len(), 1);
-    assert!(
-        ran.stdout.contains("files skipped:      0"),
-        "{}",
-        ran.stdout
-    );
+    assert!(!ran.stdout.contains("files skipped"), "{}", ran.stdout);
     assert!(
         ran.stdout.contains("bad\\xFE\\u{1b}[2J.json"),
         "{}",
@@ -329,9 +325,13 @@ fn memory_stays_bounded_with_floods_of_rejects_and_big_gzip() {
         ],
         Duration::from_secs(600),
     );
+    // Nothing usable: no report is written, and the summary names the reason.
     assert_eq!(ran.code, Some(1), "{}", ran.stderr);
-    let rejects = Table::report(&out, "rejects");
-    assert!(rejects.get(0, "reason").starts_with("document too large"));
+    assert!(
+        ran.stdout.contains("b.json.gz: document too large"),
+        "{}",
+        ran.stdout
+    );
     let after_bomb = ran.peak_rss_mb;
     assert!(after_bomb < 160, "gzip bomb: peak {after_bomb} MB");
 }

@@ -259,7 +259,10 @@ fn html_alone_writes_only_the_page_and_bad_formats_are_named() {
         &["--format", "html", "--as-of", "2024-03-02T00:00:00Z"],
     );
     assert_eq!(r.code, 0, "{}", r.stderr);
-    assert_eq!(listing(&dir.path().join("out")), ["report.html"]);
+    assert_eq!(
+        listing(&dir.path().join("out")),
+        ["manifest.json", "report.html"]
+    );
     let r = analyze(dir.path(), &["in"], "out2", &["--format", "csv,pdf"]);
     assert_eq!(r.code, 1);
     assert!(

@@ -4,6 +4,7 @@
 mod analyze;
 #[cfg(feature = "fetch")]
 mod fetch;
+mod first_run;
 mod gen;
 mod golden;
 mod hostile_analyze;

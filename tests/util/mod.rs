@@ -25,9 +25,9 @@ const CLEARED: &[&str] = &[
 ];
 
 /// A run of the built `sessionstats` binary, set up step by step: arguments, environment
-/// variables, working folder. Standard input is empty and the variables of [`CLEARED`] are
-/// removed from the inherited environment.
-pub struct Run(Command);
+/// variables, working folder, standard input (empty unless given). The variables of
+/// [`CLEARED`] are removed from the inherited environment.
+pub struct Run(Command, Vec<u8>);
 
 /// What a run of the binary gave.
 #[derive(Debug)]
@@ -45,7 +45,13 @@ impl Run {
         for var in CLEARED {
             command.env_remove(var);
         }
-        Run(command)
+        Run(command, Vec::new())
+    }
+
+    /// Bytes for the run's standard input.
+    pub fn stdin(mut self, bytes: impl Into<Vec<u8>>) -> Run {
+        self.1 = bytes.into();
+        self
     }
 
     /// One more argument after those given so far.
@@ -72,10 +78,27 @@ impl Run {
 
     /// Runs to the end; stdout and stderr must be UTF-8.
     pub fn output(mut self) -> Ran {
-        let out = self
-            .0
-            .output()
-            .expect("cannot start the sessionstats binary");
+        let out = if self.1.is_empty() {
+            self.0.output()
+        } else {
+            let mut child = self
+                .0
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .expect("cannot start the sessionstats binary");
+            let mut input = child.stdin.take().expect("a piped stdin");
+            let bytes = std::mem::take(&mut self.1);
+            let feeder = std::thread::spawn(move || {
+                use std::io::Write;
+                let _ = input.write_all(&bytes);
+            });
+            let out = child.wait_with_output();
+            let _ = feeder.join();
+            out
+        }
+        .expect("cannot start the sessionstats binary");
         let text = |bytes: Vec<u8>, name: &str| {
             String::from_utf8(bytes).unwrap_or_else(|e| panic!("{name} is not UTF-8: {e}"))
         };

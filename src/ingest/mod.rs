@@ -29,7 +29,7 @@ pub struct Reject {
     pub reason: RejectReason,
 }
 
-/// Why an input was rejected: one variant per row of the reasons table in the README.
+/// Why an input was rejected: one variant per row of the reasons table in docs/reference.md §2.
 /// `Display` gives the report's `reason` text, which starts with the documented words.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RejectReason {

@@ -895,3 +895,40 @@ fn run_completes_a_session_stored_ongoing_the_night_before() {
         two.stdout
     );
 }
+
+#[test]
+fn run_says_a_failed_listing_failed_and_checks_its_report_folder_first() {
+    let server = Server::start(Some(TOKEN), Vec::new());
+    server.always("/v2/sessions/", Fault::Status(500));
+    let tmp = tempfile::tempdir().unwrap();
+    let run = |reports: &Path| {
+        Run::new(["run", "--out"])
+            .arg(tmp.path().join("store"))
+            .arg("--reports")
+            .arg(reports)
+            .args(["--api-url", &server.url, "--retries", "0"])
+            .env("VIDEOSDK_TOKEN", TOKEN)
+            .output()
+    };
+    // A --reports that names a file is refused before anything is fetched.
+    let file = tmp.path().join("reports.txt");
+    std::fs::write(&file, "not a folder").unwrap();
+    let ran = run(&file);
+    assert_eq!(ran.code, 1, "{}", ran.all());
+    assert!(
+        ran.stderr.contains("is a file, not a folder"),
+        "{}",
+        ran.all()
+    );
+    assert!(server.hits().is_empty(), "nothing is fetched");
+    // Every listing request fails: the cron mail says so, not "no sessions stored".
+    let ran = run(&tmp.path().join("reports"));
+    assert_eq!(ran.code, 1, "{}", ran.all());
+    assert!(
+        ran.stdout
+            .contains("run: failed: 1 session or page failed to download (see "),
+        "{}",
+        ran.stdout
+    );
+    assert!(!ran.stdout.contains("no sessions stored"), "{}", ran.stdout);
+}

@@ -37,7 +37,7 @@ pub fn execute(args: &GenArgs) -> anyhow::Result<Outcome> {
     let summary = generate_corpus(&config, &args.out)?;
     super::say(format_args!(
         "gen: {summary} in {}, {:.1} s\n",
-        args.out.display(),
+        sessionstats::text::path_for_terminal(&args.out),
         started.elapsed().as_secs_f64()
     ));
     Ok(Outcome::Complete)

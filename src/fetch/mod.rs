@@ -6,6 +6,7 @@
 //! [`limiter`]), [`store`] owns the folder, [`plan`] says what to ask for, [`session`] reads
 //! the little of a document that matters here, [`progress`] shows what happens.
 pub mod client;
+pub mod index;
 pub mod limiter;
 pub mod plan;
 pub mod progress;

@@ -3,8 +3,9 @@
 //! and a killed run started again finishes the job.
 //!
 //! [`client`] makes the requests (through the official SDK, within the load limits of
-//! [`limiter`]), [`store`] owns the folder, [`plan`] says what to ask for, [`session`] reads
-//! the little of a document that matters here, [`progress`] shows what happens.
+//! [`limiter`]), [`store`] owns the folder (and its [`index`]), [`plan`] says what to ask
+//! for, [`session`] reads the little of a document that matters here, [`progress`] shows what
+//! happens.
 pub mod client;
 pub mod index;
 pub mod limiter;
@@ -147,7 +148,9 @@ pub fn fetch(
     progress: Progress,
 ) -> Result<Summary> {
     let started = Instant::now();
-    let store = Store::open(&config.out)?;
+    let progress = Arc::new(progress);
+    let notes = Arc::clone(&progress);
+    let store = Store::open_with(&config.out, Box::new(move |line| notes.note(line)))?;
     let api = Api::new(credentials, &config.settings)?;
     let run = Arc::new(Run {
         api,
@@ -194,7 +197,9 @@ pub fn fetch(
     } else {
         Ok(())
     };
-    let saved = saved.and_then(|()| run.store.sync_folders());
+    let saved = saved
+        .and_then(|()| run.store.sync_folders())
+        .and_then(|()| run.store.save_index());
     result?;
     saved?;
     summary.downloaded = run.downloaded.load(Ordering::Relaxed);
@@ -211,7 +216,7 @@ pub fn fetch(
 struct Run {
     api: Api,
     store: Store,
-    progress: Progress,
+    progress: Arc<Progress>,
     refresh: bool,
     downloaded: AtomicU64,
     refreshed: AtomicU64,

@@ -20,7 +20,7 @@
 //!          the 28 bytes before it
 //! ```
 //!
-//! A day code is 0 for `undated`, else 1 + zigzag(days since 0001-01-01). A run reads the
+//! A day code is 0 for `undated`, else 1 + zigzag(days since 1970-01-01). A run reads the
 //! header, the trailer and the meta (about 1 % of the file), and then one 4 KiB block per id it
 //! looks up, checking that block's CRC; memory holds the block list (one first id per ~150
 //! sessions), the not-ended ids and the day folders, never one entry per stored session.
@@ -49,7 +49,12 @@ const MAX_SECTION: u64 = 1 << 30;
 /// Blocks read at once when the whole index is walked.
 const READ_BATCH: usize = 1 << 20;
 
-/// A day folder: `undated` or a `YYYY-MM-DD` date, as a number that orders like the dates.
+/// 1970-01-01 in days from 0001-01-01 (chrono's count): day codes count from 1970, so the
+/// days of this century take three bytes in a record.
+const EPOCH_FROM_CE: i32 = 719_163;
+
+/// A day folder: `undated` or a `YYYY-MM-DD` date, as a number (which orders like the dates
+/// from 1970 on; the index only needs some fixed order).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Day(u32);
 
@@ -65,7 +70,7 @@ impl Day {
         if date.format("%Y-%m-%d").to_string() != name {
             return None;
         }
-        let n = date.num_days_from_ce();
+        let n = date.num_days_from_ce() - EPOCH_FROM_CE;
         Some(Day((((n << 1) ^ (n >> 31)) as u32).checked_add(1)?))
     }
 
@@ -78,7 +83,7 @@ impl Day {
     fn date(self) -> Option<NaiveDate> {
         let z = self.0.checked_sub(1)?;
         let n = ((z >> 1) as i32) ^ -((z & 1) as i32);
-        NaiveDate::from_num_days_from_ce_opt(n)
+        NaiveDate::from_num_days_from_ce_opt(n.checked_add(EPOCH_FROM_CE)?)
     }
 
     /// The folder name.
@@ -963,6 +968,8 @@ mod tests {
             assert_eq!(Day::from_code(u64::from(day(name).0)), Some(day(name)));
         }
         assert!(day("2024-01-02") < day("2024-01-03"));
+        // With the ended flag, the days of the next centuries fit a 3-byte varint.
+        assert!(u64::from(day("2400-12-31").0) << 1 < 1 << 21);
         assert!(day("1969-12-31") != day("1970-01-01"));
         for name in ["2024-1-2", "2024-02-30", "backup", ""] {
             assert_eq!(Day::from_folder(name), None, "{name}");

@@ -9,9 +9,11 @@
 //! header   8 bytes magic 89 53 53 49 44 58 0D 0A ("\x89SSIDX\r\n"), u32 format version, u32 0
 //! blocks   the records, sorted by id (bytes) then day; a block ends after the first whole id
 //!          that takes it to 4 KiB or more, so all records of one id share a block
-//!          record: varint id length, id (UTF-8), varint (day code << 1 | ended)
-//! meta     varint block count, then per block: varint length, u32 CRC-32, varint length and
-//!          bytes of its first id (blocks follow each other from byte 16);
+//!          record: varint (id length << 1 | packed), id, varint (day code << 1 | ended);
+//!          an id of lower-case hex digits of even length is packed, two digits a byte
+//!          (VideoSDK's 24-digit ids take 12 bytes), any other is its UTF-8 bytes
+//! meta     varint block count, then per block: varint length, u32 CRC-32, varint records,
+//!          varint length and bytes of its first id (blocks follow each other from byte 16);
 //!          varint count, then each id that does not count as ended (length, bytes);
 //!          varint count, then per day folder: varint day code, u8 1 and the folder's stamp
 //!          (varint inode, zigzag varint ctime seconds, varint nanoseconds) or u8 0 for "read
@@ -77,13 +79,23 @@ impl Day {
     /// A day code read from a file, if it names a date.
     fn from_code(code: u64) -> Option<Day> {
         let day = Day(u32::try_from(code).ok()?);
-        (day == Day::UNDATED || day.date().is_some()).then_some(day)
+        let Some(n) = day.days_since_1970() else {
+            return Some(day);
+        };
+        let valid = |date: NaiveDate| date.num_days_from_ce() - EPOCH_FROM_CE;
+        (valid(NaiveDate::MIN)..=valid(NaiveDate::MAX))
+            .contains(&n)
+            .then_some(day)
+    }
+
+    /// `None` for `undated`.
+    fn days_since_1970(self) -> Option<i32> {
+        let z = self.0.checked_sub(1)?;
+        Some(((z >> 1) as i32) ^ -((z & 1) as i32))
     }
 
     fn date(self) -> Option<NaiveDate> {
-        let z = self.0.checked_sub(1)?;
-        let n = ((z >> 1) as i32) ^ -((z & 1) as i32);
-        NaiveDate::from_num_days_from_ce_opt(n.checked_add(EPOCH_FROM_CE)?)
+        NaiveDate::from_num_days_from_ce_opt(self.days_since_1970()?.checked_add(EPOCH_FROM_CE)?)
     }
 
     /// The folder name.
@@ -223,11 +235,17 @@ fn unzigzag(v: u64) -> i64 {
 struct Cursor<'a> {
     buf: &'a [u8],
     pos: usize,
+    /// The last packed id, spelt out.
+    scratch: String,
 }
 
 impl<'a> Cursor<'a> {
     fn new(buf: &'a [u8]) -> Cursor<'a> {
-        Cursor { buf, pos: 0 }
+        Cursor {
+            buf,
+            pos: 0,
+            scratch: String::new(),
+        }
     }
 
     fn at_end(&self) -> bool {
@@ -279,10 +297,26 @@ impl<'a> Cursor<'a> {
         std::str::from_utf8(self.take(len)?).map_err(|_| Corrupt("an id is not UTF-8".into()))
     }
 
-    fn rec(&mut self) -> Result<Rec<'a>, Corrupt> {
-        let id = self.text()?;
+    /// A record of a block (see [`put_rec`]).
+    fn rec(&mut self) -> Result<Rec<'_>, Corrupt> {
+        let head = self.varint()?;
+        let bytes = self.take(head >> 1)?;
         let tag = self.varint()?;
         let day = Day::from_code(tag >> 1).ok_or_else(|| Corrupt("a day is not a date".into()))?;
+        let id = if head & 1 == 1 {
+            if bytes.is_empty() {
+                return Err(Corrupt("an empty packed id".into()));
+            }
+            const HEX: &[u8; 16] = b"0123456789abcdef";
+            self.scratch.clear();
+            for &b in bytes {
+                self.scratch.push(char::from(HEX[usize::from(b >> 4)]));
+                self.scratch.push(char::from(HEX[usize::from(b & 15)]));
+            }
+            self.scratch.as_str()
+        } else {
+            std::str::from_utf8(bytes).map_err(|_| Corrupt("an id is not UTF-8".into()))?
+        };
         Ok(Rec {
             id,
             day,
@@ -291,7 +325,31 @@ impl<'a> Cursor<'a> {
     }
 }
 
+/// Whether an id is lower-case hex digits of even length (as VideoSDK's 24-digit ids are),
+/// stored in half the bytes.
+fn packable(id: &[u8]) -> bool {
+    !id.is_empty()
+        && id.len().is_multiple_of(2)
+        && id.iter().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+}
+
+/// A record in a block: varint (length << 1 | packed), the id (packed: two hex digits a
+/// byte; otherwise its UTF-8 bytes), varint (day code << 1 | ended).
 fn put_rec(out: &mut Vec<u8>, rec: Rec<'_>) {
+    let id = rec.id.as_bytes();
+    if packable(id) {
+        put_varint(out, ((id.len() / 2) as u64) << 1 | 1);
+        let digit = |b: u8| if b <= b'9' { b - b'0' } else { b - b'a' + 10 };
+        out.extend(id.chunks_exact(2).map(|p| digit(p[0]) << 4 | digit(p[1])));
+    } else {
+        put_varint(out, (id.len() as u64) << 1);
+        out.extend_from_slice(id);
+    }
+    put_varint(out, (u64::from(rec.day.0) << 1) | u64::from(rec.ended));
+}
+
+/// A record in a sort run: varint length, UTF-8 id, varint (day code << 1 | ended).
+fn put_run_rec(out: &mut Vec<u8>, rec: Rec<'_>) {
     put_varint(out, rec.id.len() as u64);
     out.extend_from_slice(rec.id.as_bytes());
     put_varint(out, (u64::from(rec.day.0) << 1) | u64::from(rec.ended));
@@ -302,6 +360,7 @@ struct BlockRef {
     offset: u64,
     len: u32,
     crc: u32,
+    records: u64,
     first: Box<str>,
 }
 
@@ -378,6 +437,9 @@ impl Index {
             ongoing,
             days,
         } = parse_meta(&meta, meta_offset).map_err(|e| damaged(&e.0))?;
+        if blocks.iter().map(|b| b.records).sum::<u64>() != records {
+            return Err(damaged("record count"));
+        }
         Ok(Index {
             file,
             blocks,
@@ -488,6 +550,7 @@ fn parse_meta(meta: &[u8], meta_offset: u64) -> Result<Meta, Corrupt> {
     for _ in 0..count {
         let len = c.varint()?;
         let crc = c.u32()?;
+        let records = c.varint()?;
         let first = c.text()?;
         if len == 0 || len > MAX_SECTION {
             return Err(Corrupt("a block length".into()));
@@ -502,6 +565,7 @@ fn parse_meta(meta: &[u8], meta_offset: u64) -> Result<Meta, Corrupt> {
             offset,
             len: len as u32,
             crc,
+            records,
             first: first.into(),
         });
         offset += len;
@@ -561,6 +625,7 @@ pub struct Writer<W: Write> {
     out: W,
     offset: u64,
     block: Vec<u8>,
+    block_records: u64,
     first: String,
     meta: Vec<u8>,
     blocks: u64,
@@ -583,6 +648,7 @@ impl<W: Write> Writer<W> {
             out,
             offset: HEADER_LEN,
             block: Vec::with_capacity(2 * BLOCK_TARGET),
+            block_records: 0,
             first: String::new(),
             meta: Vec::new(),
             blocks: 0,
@@ -630,6 +696,7 @@ impl<W: Write> Writer<W> {
             *day = rec.day;
         }
         put_rec(&mut self.block, rec);
+        self.block_records += 1;
         self.group.0 += 1;
         self.group.1 &= rec.ended;
         self.records += 1;
@@ -637,9 +704,58 @@ impl<W: Write> Writer<W> {
         Ok(())
     }
 
-    /// Records per day folder so far.
+    /// Records pushed so far, per day folder.
     pub fn per_day(&self) -> &BTreeMap<Day, u64> {
         &self.per_day
+    }
+
+    /// Copies blocks of `base` as they are (not decoded, not checked: a damaged block stays
+    /// damaged and is found when it is read). The next record pushed must come after them.
+    fn copy_blocks(&mut self, base: &Index, range: std::ops::Range<usize>) -> Result<()> {
+        self.end_group();
+        self.flush_block()?;
+        self.last = None;
+        let blocks = &base.blocks[range.clone()];
+        let (Some(first), Some(last)) = (blocks.first(), blocks.last()) else {
+            return Ok(());
+        };
+        let len = last.offset + u64::from(last.len) - first.offset;
+        // `io::copy` from a file to a (buffered) file copies inside the kernel.
+        let mut source = &base.file;
+        source
+            .seek(std::io::SeekFrom::Start(first.offset))
+            .context("cannot read the store index")?;
+        let copied = std::io::copy(&mut source.take(len), &mut self.out)
+            .context("cannot copy the store index")?;
+        if copied != len {
+            bail!(Corrupt("the index is shorter than its blocks".into()));
+        }
+        for block in blocks {
+            self.meta_entry(block.len as usize, block.crc, block.records, &block.first);
+            self.offset += u64::from(block.len);
+            self.records += block.records;
+        }
+        // The not-ended ids among the copied records.
+        let from = base
+            .ongoing
+            .partition_point(|id| id.as_bytes() < first.first.as_bytes());
+        let to = match base.blocks.get(range.end) {
+            Some(next) => base
+                .ongoing
+                .partition_point(|id| id.as_bytes() < next.first.as_bytes()),
+            None => base.ongoing.len(),
+        };
+        self.ongoing.extend_from_slice(&base.ongoing[from..to]);
+        Ok(())
+    }
+
+    fn meta_entry(&mut self, len: usize, crc: u32, records: u64, first: &str) {
+        put_varint(&mut self.meta, len as u64);
+        self.meta.extend_from_slice(&crc.to_le_bytes());
+        put_varint(&mut self.meta, records);
+        put_varint(&mut self.meta, first.len() as u64);
+        self.meta.extend_from_slice(first.as_bytes());
+        self.blocks += 1;
     }
 
     fn end_group(&mut self) {
@@ -659,13 +775,17 @@ impl<W: Write> Writer<W> {
         self.out
             .write_all(&self.block)
             .context("cannot write the store index")?;
-        put_varint(&mut self.meta, self.block.len() as u64);
-        self.meta.extend_from_slice(&crc(&self.block).to_le_bytes());
-        put_varint(&mut self.meta, self.first.len() as u64);
-        self.meta.extend_from_slice(self.first.as_bytes());
+        let first = std::mem::take(&mut self.first);
+        self.meta_entry(
+            self.block.len(),
+            crc(&self.block),
+            self.block_records,
+            &first,
+        );
+        self.first = first;
         self.offset += self.block.len() as u64;
-        self.blocks += 1;
         self.block.clear();
+        self.block_records = 0;
         Ok(())
     }
 
@@ -729,36 +849,118 @@ impl<I: Iterator<Item = OwnedRec>> Source for I {
     }
 }
 
-/// Writes into `out` the records of `base` that `keep` accepts, merged with those of `new`
-/// (which win over a base record of the same id and day).
+/// Which records of the old index go into the new one, besides the new records.
+pub enum Keep<'k> {
+    /// Every one, except those of the ids that have new records (those replace all of an
+    /// id's old records). Blocks with no new id in their range are copied as they are.
+    ReplacingIds,
+    /// Those `keep` accepts (every block is read); a new record replaces a kept one of the
+    /// same id and day.
+    Filtered(&'k mut dyn FnMut(&Rec<'_>) -> bool),
+}
+
+/// Writes into `out` the records of `base` that `keep` says, merged with those of `new`.
+/// Returns how many records each day folder has in the result.
 pub fn merge<W: Write>(
     base: Option<&Index>,
-    mut keep: impl FnMut(&Rec<'_>) -> bool,
+    mut keep: Keep<'_>,
     new: &mut dyn Source,
     out: &mut Writer<W>,
-) -> Result<()> {
+) -> Result<BTreeMap<Day, u64>> {
     let mut pending = new.next_rec()?;
+    // Records per day of the old index, and of the blocks read back (not copied).
+    let mut old_per_day = BTreeMap::new();
+    let mut read_back: BTreeMap<Day, u64> = BTreeMap::new();
+    let mut copied_any = false;
     if let Some(base) = base {
-        base.for_each(|rec| {
-            if !keep(&rec) {
-                return Ok(());
+        old_per_day = base.days.iter().map(|d| (d.day, d.records)).collect();
+        let blocks = &base.blocks;
+        // Whether `id` lies before the ids of block j + 1 (so in block j or before it).
+        let before_next = |id: &str, j: usize| {
+            blocks
+                .get(j + 1)
+                .is_none_or(|next| id.as_bytes() < next.first.as_bytes())
+        };
+        let mut buf = Vec::new();
+        let mut i = 0;
+        while i < blocks.len() {
+            let untouched = |j: usize, pending: &Option<OwnedRec>| {
+                pending.as_ref().is_none_or(|p| !before_next(&p.id, j))
+            };
+            if matches!(keep, Keep::ReplacingIds) && untouched(i, &pending) {
+                let mut j = i + 1;
+                while j < blocks.len() && untouched(j, &pending) {
+                    j += 1;
+                }
+                out.copy_blocks(base, i..j)?;
+                copied_any = true;
+                i = j;
+                continue;
             }
-            while let Some(next) = pending.as_ref().filter(|n| n.rec().key() <= rec.key()) {
-                let replaces = next.rec().key() == rec.key();
-                out.push(next.rec())?;
-                pending = new.next_rec()?;
-                if replaces {
-                    return Ok(());
+            base.read_blocks(i..i + 1, &mut buf)?;
+            let mut cursor = Cursor::new(&buf);
+            while !cursor.at_end() {
+                let rec = cursor.rec()?;
+                *read_back.entry(rec.day).or_default() += 1;
+                match &mut keep {
+                    Keep::ReplacingIds => {
+                        while let Some(p) = pending
+                            .as_ref()
+                            .filter(|p| p.id.as_bytes() < rec.id.as_bytes())
+                        {
+                            out.push(p.rec())?;
+                            pending = new.next_rec()?;
+                        }
+                        if pending.as_ref().is_none_or(|p| *p.id != *rec.id) {
+                            out.push(rec)?;
+                        }
+                    }
+                    Keep::Filtered(keep) => {
+                        if !keep(&rec) {
+                            continue;
+                        }
+                        let mut replaced = false;
+                        while let Some(p) = pending.as_ref().filter(|p| p.rec().key() <= rec.key())
+                        {
+                            replaced = p.rec().key() == rec.key();
+                            out.push(p.rec())?;
+                            pending = new.next_rec()?;
+                            if replaced {
+                                break;
+                            }
+                        }
+                        if !replaced {
+                            out.push(rec)?;
+                        }
+                    }
                 }
             }
-            out.push(rec)
-        })?;
+            // New records that sort after this block's last and before the next block.
+            while let Some(p) = pending.as_ref().filter(|p| before_next(&p.id, i)) {
+                out.push(p.rec())?;
+                pending = new.next_rec()?;
+            }
+            i += 1;
+        }
     }
-    while let Some(next) = pending {
-        out.push(next.rec())?;
+    while let Some(p) = pending {
+        out.push(p.rec())?;
         pending = new.next_rec()?;
     }
-    Ok(())
+    if !copied_any {
+        return Ok(out.per_day().clone());
+    }
+    // Copied blocks were not decoded: their records are the old counts less those read back.
+    let mut per_day = old_per_day;
+    for (day, n) in read_back {
+        let count = per_day.entry(day).or_default();
+        *count = count.saturating_sub(n);
+    }
+    for (&day, &n) in out.per_day() {
+        *per_day.entry(day).or_default() += n;
+    }
+    per_day.retain(|_, n| *n > 0);
+    Ok(per_day)
 }
 
 /// Sorts records of any number: in memory up to a limit, beyond it in sorted runs on
@@ -812,7 +1014,7 @@ impl Sorter {
         let mut buf = Vec::new();
         for rec in self.recs.drain(..) {
             buf.clear();
-            put_rec(&mut buf, rec.rec());
+            put_run_rec(&mut buf, rec.rec());
             out.write_all(&buf)
                 .context("cannot write a temporary file (is the disk full?)")?;
         }
@@ -987,6 +1189,10 @@ mod tests {
         recs.push(owned("twice", "2024-01-02", true));
         recs.push(owned("twice", "2024-01-03", true));
         recs.push(owned("../ü x", "undated", true));
+        // Hex ids are packed, except those a packed form would not spell back.
+        for id in ["abc", "ABCDEF", "00", "0a0b0c0d0e0f", "61a"] {
+            recs.push(owned(id, "2024-01-03", true));
+        }
         let days = [DayState {
             day: day("2024-01-02"),
             stamp: Some(Stamp {
@@ -997,7 +1203,7 @@ mod tests {
             unusable: 1,
         }];
         let index = write(dir.path(), recs.clone(), &days);
-        assert!(index.blocks.len() > 20, "{} blocks", index.blocks.len());
+        assert!(index.blocks.len() > 10, "{} blocks", index.blocks.len());
         recs.sort();
         assert_eq!(all(&index), recs);
         assert_eq!(index.records(), recs.len() as u64);
@@ -1106,7 +1312,13 @@ mod tests {
         ]
         .into_iter();
         let mut writer = Writer::new(Vec::new()).unwrap();
-        merge(Some(&base), |r| r.id != "c", &mut new, &mut writer).unwrap();
+        merge(
+            Some(&base),
+            Keep::Filtered(&mut |r| r.id != "c"),
+            &mut new,
+            &mut writer,
+        )
+        .unwrap();
         let bytes = writer.finish(&[]).unwrap();
         let path = dir.path().join("merged");
         std::fs::write(&path, bytes).unwrap();
@@ -1122,6 +1334,82 @@ mod tests {
             ]
         );
         assert_eq!(merged.ongoing(), ["e"]);
+    }
+
+    /// Blocks without a new id are copied without being decoded; the result is the same as
+    /// a merge that decodes everything, counts and not-ended list included.
+    #[test]
+    fn replacing_ids_copies_untouched_blocks_and_replaces_every_old_record_of_an_id() {
+        let dir = tempfile::tempdir().unwrap();
+        let days = ["2024-01-01", "2024-01-02", "2024-01-03"];
+        let mut old: Vec<OwnedRec> = (0..3000)
+            .map(|i| owned(&format!("{i:06}"), days[i % 3], i % 7 != 0))
+            .collect();
+        old.push(owned("001500", "2024-01-03", true)); // stored twice
+        old.sort();
+        let mut per_day = BTreeMap::new();
+        for rec in &old {
+            *per_day.entry(rec.day).or_insert(0u64) += 1;
+        }
+        let states: Vec<DayState> = per_day
+            .iter()
+            .map(|(&day, &records)| DayState {
+                day,
+                stamp: None,
+                records,
+                unusable: 0,
+            })
+            .collect();
+        let base = write(dir.path(), old.clone(), &states);
+        // Refreshed where it was, moved to another day, the one stored twice, new ones
+        // before, between and after everything.
+        let new = vec![
+            owned("000007", "2024-01-02", true),
+            owned("000100", "2024-01-01", false),
+            owned("001500", "2024-01-01", true),
+            owned("001500x", "2024-01-04", true),
+            owned("!first", "undated", false),
+            owned("zzz", "2024-01-04", true),
+        ];
+        let mut sorted_new = new.clone();
+        sorted_new.sort();
+        let mut writer = Writer::new(Vec::new()).unwrap();
+        let counted = merge(
+            Some(&base),
+            Keep::ReplacingIds,
+            &mut sorted_new.clone().into_iter(),
+            &mut writer,
+        )
+        .unwrap();
+        let path = dir.path().join("merged");
+        std::fs::write(&path, writer.finish(&[]).unwrap()).unwrap();
+        let merged = Index::open(&path).unwrap();
+
+        let mut want: Vec<OwnedRec> = old
+            .into_iter()
+            .filter(|r| !new.iter().any(|n| n.id == r.id))
+            .chain(new.iter().cloned())
+            .collect();
+        want.sort();
+        assert_eq!(all(&merged), want);
+        let mut want_per_day = BTreeMap::new();
+        for rec in &want {
+            *want_per_day.entry(rec.day).or_insert(0u64) += 1;
+        }
+        assert_eq!(counted, want_per_day);
+        assert_eq!(merged.records(), want.len() as u64);
+        let want_ongoing: Vec<String> = want
+            .iter()
+            .filter(|r| !r.ended)
+            .map(|r| r.id.to_string())
+            .collect();
+        assert_eq!(merged.ongoing(), want_ongoing.as_slice());
+        for rec in &want {
+            assert!(merged
+                .lookup(&rec.id)
+                .unwrap()
+                .contains(&(rec.day, rec.ended)));
+        }
     }
 
     #[test]

@@ -8,8 +8,8 @@
 //! that is missing or unusable is rebuilt from the documents, which stay the truth
 //! (docs/store.md).
 use super::index::{
-    self, is_corrupt, merge, Day, DayState, Index, OpenError, OwnedRec, Sorter, Stamp, Time,
-    Writer, INDEX_FILE,
+    self, is_corrupt, merge, Day, DayState, Index, Keep, OpenError, OwnedRec, Rec, Sorter, Stamp,
+    Time, Writer, INDEX_FILE,
 };
 use super::session::SessionHead;
 use anyhow::{bail, Context, Result};
@@ -49,8 +49,18 @@ pub fn file_stem(id: &str) -> Option<String> {
 
 /// The session id a file name stem stands for, if the stem is one [`file_stem`] produces.
 pub fn id_from_stem(stem: &str) -> Option<String> {
+    // The common case, a plain id that is its own name, without decoding and encoding again.
+    if is_plain_stem(stem) {
+        return Some(stem.to_string());
+    }
     let id = percent_decode_str(stem).decode_utf8().ok()?.into_owned();
     (file_stem(&id).as_deref() == Some(stem)).then_some(id)
+}
+
+/// Whether a stem is a plain id that [`file_stem`] keeps as it is.
+fn is_plain_stem(stem: &str) -> bool {
+    let plain = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.');
+    !stem.is_empty() && stem.len() <= MAX_STEM && !stem.starts_with('.') && stem.bytes().all(plain)
 }
 
 /// The date folder of a session: its start day in UTC, or [`UNDATED`].
@@ -312,8 +322,9 @@ impl Store {
         }
         let mut sorted = sorter.finish()?;
         let index = self.write_index(|writer| {
-            merge(base, |rec| trusted.contains(&rec.day), &mut sorted, writer)?;
-            Ok(with_records(days.into_values(), writer.per_day()))
+            let keep = &mut |rec: &Rec<'_>| trusted.contains(&rec.day);
+            let per_day = merge(base, Keep::Filtered(keep), &mut sorted, writer)?;
+            Ok(with_records(days.into_values(), &per_day))
         })?;
         Ok(State {
             days: index.days().iter().map(|d| (d.day, *d)).collect(),
@@ -559,18 +570,21 @@ impl Store {
                 })
                 .collect();
             overlay.sort_unstable();
+            // A day folder written to and gone since (removed by hand): its records go, the
+            // index is read through. Otherwise the untouched blocks are copied as they are.
+            let vanished = state.touched.len() != written.len();
+            let keep = &mut |rec: &Rec<'_>| {
+                !state.overlay.contains_key(rec.id)
+                    && (written.contains_key(&rec.day)
+                        || (state.days.contains_key(&rec.day) && !state.touched.contains(&rec.day)))
+            };
+            let keep = if vanished {
+                Keep::Filtered(keep)
+            } else {
+                Keep::ReplacingIds
+            };
             self.write_index(|writer| {
-                merge(
-                    state.base.as_ref(),
-                    |rec| {
-                        !state.overlay.contains_key(rec.id)
-                            && (written.contains_key(&rec.day)
-                                || (state.days.contains_key(&rec.day)
-                                    && !state.touched.contains(&rec.day)))
-                    },
-                    &mut overlay.into_iter(),
-                    writer,
-                )?;
+                let per_day = merge(state.base.as_ref(), keep, &mut overlay.into_iter(), writer)?;
                 let mut days: BTreeMap<Day, DayState> = state
                     .days
                     .iter()
@@ -579,7 +593,7 @@ impl Store {
                     .collect();
                 for (&day, &(stamp, names)) in &written {
                     let unusable = state.days.get(&day).map_or(0, |s| s.unusable);
-                    let records = writer.per_day().get(&day).copied().unwrap_or(0);
+                    let records = per_day.get(&day).copied().unwrap_or(0);
                     days.insert(
                         day,
                         DayState {
@@ -590,7 +604,7 @@ impl Store {
                         },
                     );
                 }
-                Ok(with_records(days.into_values(), writer.per_day()))
+                Ok(with_records(days.into_values(), &per_day))
             })
         };
         match result {
@@ -738,7 +752,9 @@ fn count_names(folder: &Path) -> Result<u64> {
         fs::read_dir(folder).with_context(|| format!("cannot read {}", folder.display()))?
     {
         let entry = entry.with_context(|| format!("cannot read {}", folder.display()))?;
-        if session_name(&entry.path()).is_some() {
+        let name = entry.file_name();
+        let stem = name.to_str().and_then(|n| n.strip_suffix(".json"));
+        if stem.is_some_and(|stem| is_plain_stem(stem) || id_from_stem(stem).is_some()) {
             n += 1;
         }
     }

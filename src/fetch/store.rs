@@ -103,8 +103,8 @@ pub const PAUSE_HOOK: &str = "SESSIONSTATS_TEST_INDEX_PAUSE_MS";
 
 /// Attempts, and the pause between them, to see the folders' last change before a moment
 /// the file system's clock has passed (see [`settle`]).
-const SETTLE_ATTEMPTS: u32 = 40;
-const SETTLE_PAUSE: Duration = Duration::from_millis(5);
+const SETTLE_ATTEMPTS: u32 = 200;
+const SETTLE_PAUSE: Duration = Duration::from_millis(1);
 
 /// Day folders named in a message before "…".
 const NAMED_DAYS: usize = 5;
@@ -511,8 +511,9 @@ impl Store {
         Ok(Put::Replaced)
     }
 
-    /// Syncs the day folders this run wrote to, and the store folder, so the renames of this
-    /// run survive a power cut.
+    /// Syncs the day folders this run wrote to, so the renames of this run survive a power
+    /// cut. (The store folder, where a run may have made a day folder, is synced after the
+    /// index is written: [`Store::save_index`].)
     pub fn sync_folders(&self) -> Result<()> {
         let touched: Vec<Day> = self.state().touched.iter().copied().collect();
         for day in touched {
@@ -524,7 +525,7 @@ impl Store {
                     .with_context(|| format!("cannot sync the folder {}", folder.display()))?,
             }
         }
-        sync_dir(&self.dir)
+        Ok(())
     }
 
     /// Writes the index with what this run stored (nothing to do when it stored nothing).
@@ -542,21 +543,14 @@ impl Store {
         if state.overlay.is_empty() && state.touched.is_empty() {
             return Ok(());
         }
-        let touched: Vec<(Day, PathBuf)> = state
+        // The folders written to that are still there (one removed by hand since loses its
+        // records; the index is then read through instead of copied).
+        let written: BTreeMap<Day, PathBuf> = state
             .touched
             .iter()
             .map(|&d| (d, self.dir.join(d.folder())))
+            .filter(|(_, folder)| folder.is_dir())
             .collect();
-        let folders: Vec<&Path> = touched.iter().map(|(_, p)| p.as_path()).collect();
-        let (moment, stamps) = settle(&self.dir, &folders)?;
-        // Day → (stamp if settled, session files in it), for the written folders still there.
-        let mut written = BTreeMap::new();
-        for ((day, folder), stamp) in touched.iter().zip(stamps) {
-            if let Some(stamp) = stamp {
-                let names = count_names(folder)?;
-                written.insert(*day, (Some(stamp).filter(|s| s.ctime < moment), names));
-            }
-        }
         let result = {
             let state = &*state;
             let mut overlay: Vec<OwnedRec> = state
@@ -570,8 +564,6 @@ impl Store {
                 })
                 .collect();
             overlay.sort_unstable();
-            // A day folder written to and gone since (removed by hand): its records go, the
-            // index is read through. Otherwise the untouched blocks are copied as they are.
             let vanished = state.touched.len() != written.len();
             let keep = &mut |rec: &Rec<'_>| {
                 !state.overlay.contains_key(rec.id)
@@ -591,14 +583,21 @@ impl Store {
                     .filter(|(day, _)| !state.touched.contains(day))
                     .map(|(day, s)| (*day, *s))
                     .collect();
-                for (&day, &(stamp, names)) in &written {
+                // Stamped after the copy, which usually outlasts the clock's tick: no wait.
+                let folders: Vec<&Path> = written.values().map(PathBuf::as_path).collect();
+                let (moment, stamps) = settle(&self.dir, &folders)?;
+                for ((&day, folder), stamp) in written.iter().zip(stamps) {
                     let unusable = state.days.get(&day).map_or(0, |s| s.unusable);
                     let records = per_day.get(&day).copied().unwrap_or(0);
+                    let stamp = match stamp.filter(|s| s.ctime < moment) {
+                        Some(stamp) if count_names(folder)? == records + unusable => Some(stamp),
+                        _ => None,
+                    };
                     days.insert(
                         day,
                         DayState {
                             day,
-                            stamp: stamp.filter(|_| names == records + unusable),
+                            stamp,
                             records,
                             unusable,
                         },

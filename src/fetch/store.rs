@@ -197,29 +197,41 @@ impl Store {
 
     /// The day folders of the store, after removing the temporary files a killed run left
     /// in the store folder itself.
-    fn day_folders(&self) -> Result<BTreeMap<Day, PathBuf>> {
-        let mut days = BTreeMap::new();
+    /// The day folders of the store with their stamps, after removing the temporary files a
+    /// killed run left in the store folder itself.
+    fn day_folders(&self) -> Result<BTreeMap<Day, (PathBuf, Stamp)>> {
+        let mut named = Vec::new();
         for path in read_dir(&self.dir)? {
-            if !path.is_dir() {
-                remove_if_leftover(&path)?;
-                continue;
-            }
             // Only the folders we write: a session file anywhere else (a backup, a copy) is
             // not ours to count, replace or remove.
-            if let Some(day) = path
+            match path
                 .file_name()
                 .and_then(|n| n.to_str())
                 .and_then(Day::from_folder)
             {
-                days.insert(day, path);
+                Some(day) => named.push((day, path)),
+                None => {
+                    if !path.is_dir() {
+                        remove_if_leftover(&path)?;
+                    }
+                }
             }
         }
-        Ok(days)
+        let paths: Vec<&Path> = named.iter().map(|(_, p)| p.as_path()).collect();
+        let stamps = stat_all(&paths);
+        Ok(named
+            .into_iter()
+            .zip(stamps)
+            .filter_map(|((day, path), meta)| {
+                let meta = meta.filter(|m| m.is_dir())?;
+                Some((day, (path, Stamp::of(&meta))))
+            })
+            .collect())
     }
 
     /// What the store holds: the index where it matches the day folders, the documents
     /// where it does not.
-    fn load(&self, present: &BTreeMap<Day, PathBuf>) -> Result<State> {
+    fn load(&self, present: &BTreeMap<Day, (PathBuf, Stamp)>) -> Result<State> {
         let path = self.index_path();
         let base = match Index::open(&path) {
             Ok(base) => base,
@@ -240,10 +252,9 @@ impl Store {
         let known: BTreeMap<Day, DayState> = base.days().iter().map(|d| (d.day, *d)).collect();
         let mut trusted = BTreeMap::new();
         let mut stale = Vec::new();
-        for (&day, folder) in present {
-            let now = fs::metadata(folder).ok().map(|m| Stamp::of(&m));
+        for (&day, (folder, now)) in present {
             match known.get(&day) {
-                Some(state) if state.stamp.is_some() && state.stamp == now => {
+                Some(state) if state.stamp == Some(*now) => {
                     trusted.insert(day, *state);
                 }
                 _ => stale.push((day, folder.clone())),
@@ -291,8 +302,8 @@ impl Store {
     }
 
     /// Writes the index anew from every document.
-    fn rebuild(&self, present: &BTreeMap<Day, PathBuf>) -> Result<State> {
-        let all: Vec<(Day, PathBuf)> = present.iter().map(|(d, p)| (*d, p.clone())).collect();
+    fn rebuild(&self, present: &BTreeMap<Day, (PathBuf, Stamp)>) -> Result<State> {
+        let all: Vec<(Day, PathBuf)> = present.iter().map(|(d, (p, _))| (*d, p.clone())).collect();
         self.rewrite(None, &all, BTreeMap::new())
     }
 
@@ -685,9 +696,9 @@ fn settle(dir: &Path, folders: &[&Path]) -> Result<(Time, Vec<Option<Stamp>>)> {
             .and_then(|f| f.metadata())
             .with_context(|| format!("cannot create a temporary file in {}", dir.display()))?;
         let moment = index::ctime(&probe);
-        let stamps: Vec<Option<Stamp>> = folders
-            .iter()
-            .map(|f| fs::metadata(f).ok().map(|m| Stamp::of(&m)))
+        let stamps: Vec<Option<Stamp>> = stat_all(folders)
+            .into_iter()
+            .map(|m| m.map(|m| Stamp::of(&m)))
             .collect();
         if attempt >= SETTLE_ATTEMPTS || stamps.iter().flatten().all(|s| s.ctime < moment) {
             return Ok((moment, stamps));
@@ -695,6 +706,31 @@ fn settle(dir: &Path, folders: &[&Path]) -> Result<(Time, Vec<Option<Stamp>>)> {
         attempt += 1;
         std::thread::sleep(SETTLE_PAUSE);
     }
+}
+
+/// The metadata of each path (`None` where there is none). With a cold page cache each is a
+/// read from the disk, and day folders lie far apart on it: a year's 365 are asked for by
+/// several threads at once, which a disk serves in the time of a few.
+fn stat_all(paths: &[&Path]) -> Vec<Option<fs::Metadata>> {
+    const THREADS: usize = 16;
+    const ALONE: usize = 8;
+    if paths.len() <= ALONE {
+        return paths.iter().map(|p| fs::metadata(p).ok()).collect();
+    }
+    let chunk = paths.len().div_ceil(THREADS);
+    std::thread::scope(|scope| {
+        let parts: Vec<_> = paths
+            .chunks(chunk)
+            .map(|part| {
+                let stat = move || part.iter().map(|p| fs::metadata(p).ok()).collect();
+                (part.len(), scope.spawn(stat))
+            })
+            .collect();
+        parts
+            .into_iter()
+            .flat_map(|(len, part)| part.join().unwrap_or_else(|_| vec![None; len]))
+            .collect()
+    })
 }
 
 /// Reads the documents of one day folder into `sorter` (in parallel: a rebuild reads every

@@ -9,9 +9,12 @@
 //! header   8 bytes magic 89 53 53 49 44 58 0D 0A ("\x89SSIDX\r\n"), u32 format version, u32 0
 //! blocks   the records, sorted by id (bytes) then day; a block ends after the first whole id
 //!          that takes it to 4 KiB or more, so all records of one id share a block
-//!          record: varint (id length << 1 | packed), id, varint (day code << 1 | ended);
-//!          an id of lower-case hex digits of even length is packed, two digits a byte
-//!          (VideoSDK's 24-digit ids take 12 bytes), any other is its UTF-8 bytes
+//!          record, coded against the one before it in its block: varint bytes shared with
+//!          its id, varint (length of the rest << 1 | packed), the rest of the id, varint
+//!          (zigzag(day code − its day code) << 1 | ended); an id of lower-case hex digits of
+//!          even length is packed, two digits a byte (VideoSDK's 24-digit ids take 12 bytes),
+//!          any other is its UTF-8 bytes; the first record of a block shares nothing and
+//!          counts its day from 0
 //! meta     varint block count, then per block: varint length, u32 CRC-32, varint records,
 //!          varint length and bytes of its first id (blocks follow each other from byte 16);
 //!          varint count, then each id that does not count as ended (length, bytes);
@@ -235,15 +238,24 @@ fn unzigzag(v: u64) -> i64 {
 struct Cursor<'a> {
     buf: &'a [u8],
     pos: usize,
-    /// The last packed id, spelt out.
+    /// The previous record of the block: its id as stored, whether packed, its day.
+    prev: Vec<u8>,
+    prev_packed: bool,
+    prev_day: u32,
+    /// The last id, spelt out.
     scratch: String,
 }
 
 impl<'a> Cursor<'a> {
+    /// A cursor at the start of `buf`: of a section, or of one block (records are coded
+    /// against the record before them in their block).
     fn new(buf: &'a [u8]) -> Cursor<'a> {
         Cursor {
             buf,
             pos: 0,
+            prev: Vec::new(),
+            prev_packed: false,
+            prev_day: 0,
             scratch: String::new(),
         }
     }
@@ -297,28 +309,43 @@ impl<'a> Cursor<'a> {
         std::str::from_utf8(self.take(len)?).map_err(|_| Corrupt("an id is not UTF-8".into()))
     }
 
-    /// A record of a block (see [`put_rec`]).
+    /// A record of a block (see [`RecEncoder`]).
     fn rec(&mut self) -> Result<Rec<'_>, Corrupt> {
+        let shared = self.varint()?;
         let head = self.varint()?;
-        let bytes = self.take(head >> 1)?;
+        let suffix = self.take(head >> 1)?;
+        let packed = head & 1 == 1;
         let tag = self.varint()?;
-        let day = Day::from_code(tag >> 1).ok_or_else(|| Corrupt("a day is not a date".into()))?;
-        let id = if head & 1 == 1 {
-            if bytes.is_empty() {
+        let shared = usize::try_from(shared)
+            .ok()
+            .filter(|&n| n <= self.prev.len() && (n == 0 || packed == self.prev_packed))
+            .ok_or_else(|| Corrupt("an id shares more than the one before it".into()))?;
+        self.prev.truncate(shared);
+        self.prev.extend_from_slice(suffix);
+        self.prev_packed = packed;
+        let code = i64::from(self.prev_day) + unzigzag(tag >> 1);
+        let day = u64::try_from(code)
+            .ok()
+            .and_then(Day::from_code)
+            .ok_or_else(|| Corrupt("a day is not a date".into()))?;
+        self.prev_day = day.0;
+        self.scratch.clear();
+        if packed {
+            if self.prev.is_empty() {
                 return Err(Corrupt("an empty packed id".into()));
             }
             const HEX: &[u8; 16] = b"0123456789abcdef";
-            self.scratch.clear();
-            for &b in bytes {
+            for &b in &self.prev {
                 self.scratch.push(char::from(HEX[usize::from(b >> 4)]));
                 self.scratch.push(char::from(HEX[usize::from(b & 15)]));
             }
-            self.scratch.as_str()
         } else {
-            std::str::from_utf8(bytes).map_err(|_| Corrupt("an id is not UTF-8".into()))?
-        };
+            let id = std::str::from_utf8(&self.prev)
+                .map_err(|_| Corrupt("an id is not UTF-8".into()))?;
+            self.scratch.push_str(id);
+        }
         Ok(Rec {
-            id,
+            id: &self.scratch,
             day,
             ended: tag & 1 == 1,
         })
@@ -333,19 +360,60 @@ fn packable(id: &[u8]) -> bool {
         && id.iter().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
 }
 
-/// A record in a block: varint (length << 1 | packed), the id (packed: two hex digits a
-/// byte; otherwise its UTF-8 bytes), varint (day code << 1 | ended).
-fn put_rec(out: &mut Vec<u8>, rec: Rec<'_>) {
-    let id = rec.id.as_bytes();
-    if packable(id) {
-        put_varint(out, ((id.len() / 2) as u64) << 1 | 1);
-        let digit = |b: u8| if b <= b'9' { b - b'0' } else { b - b'a' + 10 };
-        out.extend(id.chunks_exact(2).map(|p| digit(p[0]) << 4 | digit(p[1])));
-    } else {
-        put_varint(out, (id.len() as u64) << 1);
-        out.extend_from_slice(id);
+/// Writes the records of one block, each against the one before it: varint bytes shared
+/// with the previous id as stored (0 for the first of a block, or when one is packed and the
+/// other not), varint (length of the rest << 1 | packed), the rest, varint (zigzag(day code
+/// − the previous record's, 0 for the first) << 1 | ended). A packed id is lower-case hex
+/// digits, two a byte; any other id is its UTF-8 bytes. Ids sort by time (VideoSDK's start
+/// with a timestamp), so neighbours share their first bytes and usually their day.
+#[derive(Default)]
+struct RecEncoder {
+    prev: Vec<u8>,
+    prev_packed: bool,
+    prev_day: u32,
+    stored: Vec<u8>,
+}
+
+impl RecEncoder {
+    /// Starts a block.
+    fn reset(&mut self) {
+        self.prev.clear();
+        self.prev_packed = false;
+        self.prev_day = 0;
     }
-    put_varint(out, (u64::from(rec.day.0) << 1) | u64::from(rec.ended));
+
+    fn put(&mut self, out: &mut Vec<u8>, rec: Rec<'_>) {
+        let id = rec.id.as_bytes();
+        let packed = packable(id);
+        self.stored.clear();
+        if packed {
+            let digit = |b: u8| if b <= b'9' { b - b'0' } else { b - b'a' + 10 };
+            self.stored
+                .extend(id.chunks_exact(2).map(|p| digit(p[0]) << 4 | digit(p[1])));
+        } else {
+            self.stored.extend_from_slice(id);
+        }
+        let shared = if packed == self.prev_packed {
+            self.prev
+                .iter()
+                .zip(&self.stored)
+                .take_while(|(a, b)| a == b)
+                .count()
+        } else {
+            0
+        };
+        put_varint(out, shared as u64);
+        put_varint(
+            out,
+            ((self.stored.len() - shared) as u64) << 1 | u64::from(packed),
+        );
+        out.extend_from_slice(&self.stored[shared..]);
+        let delta = i64::from(rec.day.0) - i64::from(self.prev_day);
+        put_varint(out, zigzag(delta) << 1 | u64::from(rec.ended));
+        std::mem::swap(&mut self.prev, &mut self.stored);
+        self.prev_packed = packed;
+        self.prev_day = rec.day.0;
+    }
 }
 
 /// A record in a sort run: varint length, UTF-8 id, varint (day code << 1 | ended).
@@ -522,9 +590,13 @@ impl Index {
                 end += 1;
             }
             self.read_blocks(start..end, &mut buf)?;
-            let mut cursor = Cursor::new(&buf);
-            while !cursor.at_end() {
-                f(cursor.rec()?)?;
+            let base = self.blocks[start].offset;
+            for block in &self.blocks[start..end] {
+                let at = (block.offset - base) as usize;
+                let mut cursor = Cursor::new(&buf[at..at + block.len as usize]);
+                while !cursor.at_end() {
+                    f(cursor.rec()?)?;
+                }
             }
             start = end;
         }
@@ -626,6 +698,7 @@ pub struct Writer<W: Write> {
     offset: u64,
     block: Vec<u8>,
     block_records: u64,
+    encoder: RecEncoder,
     first: String,
     meta: Vec<u8>,
     blocks: u64,
@@ -649,6 +722,7 @@ impl<W: Write> Writer<W> {
             offset: HEADER_LEN,
             block: Vec::with_capacity(2 * BLOCK_TARGET),
             block_records: 0,
+            encoder: RecEncoder::default(),
             first: String::new(),
             meta: Vec::new(),
             blocks: 0,
@@ -695,7 +769,10 @@ impl<W: Write> Writer<W> {
         if let Some((_, day)) = &mut self.last {
             *day = rec.day;
         }
-        put_rec(&mut self.block, rec);
+        if self.block.is_empty() {
+            self.encoder.reset();
+        }
+        self.encoder.put(&mut self.block, rec);
         self.block_records += 1;
         self.group.0 += 1;
         self.group.1 &= rec.ended;
@@ -1203,7 +1280,7 @@ mod tests {
             unusable: 1,
         }];
         let index = write(dir.path(), recs.clone(), &days);
-        assert!(index.blocks.len() > 10, "{} blocks", index.blocks.len());
+        assert!(index.blocks.len() > 5, "{} blocks", index.blocks.len());
         recs.sort();
         assert_eq!(all(&index), recs);
         assert_eq!(index.records(), recs.len() as u64);
@@ -1246,13 +1323,16 @@ mod tests {
         assert!(writer.push(owned("b", "undated", true).rec()).is_err());
     }
 
-    /// Every single damaged byte is noticed: at open (header, meta, trailer) or when the
-    /// block holding it is read (a lookup, or a walk of the whole index).
+    /// A damaged byte is noticed: at open (header, meta, trailer) or when the block holding
+    /// it is read (a lookup, or a walk of the whole index).
     #[test]
     fn any_damaged_byte_is_noticed() {
         let dir = tempfile::tempdir().unwrap();
-        let recs: Vec<OwnedRec> = (0..400)
-            .map(|i| owned(&format!("id{i:05}"), "2024-01-02", i % 3 == 0))
+        let recs: Vec<OwnedRec> = (0..600u64)
+            .map(|i| {
+                let id = format!("{:024x}", i.wrapping_mul(0x9E37_79B9_7F4A_7C15));
+                owned(&id, "2024-01-02", i % 3 == 0)
+            })
             .collect();
         let days = [DayState {
             day: day("2024-01-02"),
@@ -1260,16 +1340,31 @@ mod tests {
                 ino: 7,
                 ctime: (1_700_000_000, 5),
             }),
-            records: 400,
+            records: 600,
             unusable: 0,
         }];
         write(dir.path(), recs, &days);
         let path = dir.path().join(INDEX_FILE);
         let good = std::fs::read(&path).unwrap();
-        for at in 0..good.len() {
+        // A new file each time: rewriting one in place makes ext4 write it to the disk.
+        let put = |bytes: &[u8]| {
+            std::fs::remove_file(&path).unwrap();
+            std::fs::write(&path, bytes).unwrap();
+        };
+        let index = Index::open(&path).unwrap();
+        assert!(index.blocks.len() >= 2);
+        let blocks_end = index
+            .blocks
+            .last()
+            .map_or(0, |b| b.offset + u64::from(b.len)) as usize;
+        drop(index);
+        // Every byte of the header, meta and trailer; every fourth of the blocks (a block's
+        // checksum covers its bytes alike), to keep the test quick.
+        let positions = (0..good.len()).filter(|&at| at < 16 || at >= blocks_end || at % 4 == 0);
+        for at in positions {
             let mut bad = good.clone();
             bad[at] ^= 0x10;
-            std::fs::write(&path, &bad).unwrap();
+            put(&bad);
             let noticed = match Index::open(&path) {
                 Err(OpenError::Unusable(_)) => true,
                 Err(OpenError::Missing) => unreachable!(),
@@ -1278,12 +1373,12 @@ mod tests {
             assert!(noticed, "byte {at} of {}", good.len());
         }
         for len in [0, 10, good.len() / 2, good.len() - 1] {
-            std::fs::write(&path, &good[..len]).unwrap();
+            put(&good[..len]);
             assert!(matches!(Index::open(&path), Err(OpenError::Unusable(_))));
         }
         let mut other = good.clone();
         other[8] = 2;
-        std::fs::write(&path, &other).unwrap();
+        put(&other);
         match Index::open(&path) {
             Err(OpenError::Unusable(why)) => assert!(why.contains("version 2"), "{why}"),
             _ => panic!("another version was read"),

@@ -11,4 +11,6 @@ mod hostile_analyze;
 #[cfg(feature = "fetch")]
 mod hostile_fetch;
 mod html;
+#[cfg(feature = "fetch")]
+mod store_index;
 mod util;

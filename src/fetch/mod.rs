@@ -3,12 +3,13 @@
 //! and a killed run started again finishes the job.
 //!
 //! [`client`] makes the requests (reqwest; tokens signed by the official SDK) within the load
-//! limits of [`limiter`], [`store`] owns the folder, [`plan`] says what to ask for, [`head`] reads
+//! limits of [`limiter`], [`store`] owns the folder (and its [`index`]), [`plan`] says what to ask for, [`head`] reads
 //! the little of a document that matters here, [`progress`] shows what happens.
 //! A run walks a [`listing`] or fetches [`by_id`], and ends with a [`summary`].
 mod by_id;
 pub mod client;
 pub mod head;
+pub mod index;
 pub mod limiter;
 mod listing;
 pub mod plan;
@@ -70,7 +71,9 @@ pub fn fetch(
     progress: Progress,
 ) -> Result<Summary> {
     let started = Instant::now();
-    let store = Store::open(&config.out)?;
+    let progress = Arc::new(progress);
+    let notes = Arc::clone(&progress);
+    let store = Store::open_with(&config.out, Box::new(move |line| notes.note(line)))?;
     let api = Api::new(credentials, &config.settings)?;
     let run = Arc::new(Run {
         api,
@@ -118,7 +121,9 @@ pub fn fetch(
     } else {
         Ok(())
     };
-    let saved = saved.and_then(|()| run.store.sync_folders());
+    let saved = saved
+        .and_then(|()| run.store.sync_folders())
+        .and_then(|()| run.store.save_index());
     result?;
     saved?;
     summary.downloaded = run.downloaded.load(Ordering::Relaxed);
@@ -135,7 +140,7 @@ pub fn fetch(
 struct Run {
     api: Api,
     store: Store,
-    progress: Progress,
+    progress: Arc<Progress>,
     refresh: bool,
     downloaded: AtomicU64,
     refreshed: AtomicU64,

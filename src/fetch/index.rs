@@ -10,7 +10,7 @@
 //! blocks   the records, sorted by id (bytes) then day; a block ends after the first whole id
 //!          that takes it to 4 KiB or more, so all records of one id share a block
 //!          record, coded against the one before it in its block: varint bytes shared with
-//!          its id, varint (length of the rest << 1 | packed), the rest of the id, varint
+//!          its stored id, varint (length of the rest << 1 | packed), the rest, varint
 //!          (zigzag(day code − its day code) << 1 | ended); an id of lower-case hex digits of
 //!          even length is packed, two digits a byte (VideoSDK's 24-digit ids take 12 bytes),
 //!          any other is its UTF-8 bytes; the first record of a block shares nothing and
@@ -27,8 +27,9 @@
 //!
 //! A day code is 0 for `undated`, else 1 + zigzag(days since 1970-01-01). A run reads the
 //! header, the trailer and the meta (about 1 % of the file), and then one 4 KiB block per id it
-//! looks up, checking that block's CRC; memory holds the block list (one first id per ~150
-//! sessions), the not-ended ids and the day folders, never one entry per stored session.
+//! looks up, checking that block's CRC; memory holds the block list (one first id per ~340
+//! sessions of 24-digit ids), the not-ended ids and the day folders, never one entry per
+//! stored session.
 use super::store::UNDATED;
 use anyhow::{bail, Context, Result};
 use chrono::{Datelike, NaiveDate};

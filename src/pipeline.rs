@@ -11,7 +11,7 @@ use crate::ingest::walk::InputFile;
 use crate::ingest::{read_file, Limits, Origin, Reject};
 use crate::report::spill::decode_rows;
 use crate::report::spill::{encode_rows, Part, Spill, SpilledTable};
-use crate::report::tables::{self, InMemory, PER_SESSION};
+use crate::report::tables::{self, InMemory, ReportSet, PER_SESSION};
 use crate::report::{Cell, Table, TableSpec};
 use crate::time::Millis;
 use anyhow::Result;
@@ -35,6 +35,8 @@ pub struct Analysis {
     pub rollups: RollupTables,
     /// What the HTML report shows beyond the tables (docs/html.md).
     pub overview: Overview,
+    /// The reports computed (`--reports`).
+    pub reports: ReportSet,
     spill: Spill,
 }
 
@@ -55,21 +57,29 @@ pub struct Parked {
     parts: [Part; PER_SESSION.len()],
 }
 
-/// Encodes a session's rows of each table of [`PER_SESSION`] onto `buf`.
-fn encode_session(report: &SessionReport, buf: &mut Vec<u8>) -> Result<[Part; PER_SESSION.len()]> {
+/// Encodes a session's rows of each table of [`PER_SESSION`] that `reports` spills onto `buf`
+/// (the others get an empty part).
+fn encode_session(
+    report: &SessionReport,
+    reports: &ReportSet,
+    buf: &mut Vec<u8>,
+) -> Result<[Part; PER_SESSION.len()]> {
     let mut parts = [Part::default(); PER_SESSION.len()];
     for (part, table) in parts.iter_mut().zip(PER_SESSION) {
-        *part = encode_rows(table.spec.columns, |emit| (table.rows)(report, emit), buf)?;
+        if reports.spills(table.spec) {
+            *part = encode_rows(table.spec.columns, |emit| (table.rows)(report, emit), buf)?;
+        }
     }
     Ok(parts)
 }
 
 impl Analysis {
-    /// The report tables, in the order they are written.
+    /// The report tables selected by `--reports`, in the order they are written.
     pub fn tables(&self) -> Vec<Box<dyn Table + Sync + '_>> {
         let mut out: Vec<Box<dyn Table + Sync + '_>> = PER_SESSION
             .iter()
             .enumerate()
+            .filter(|(_, table)| self.reports.has(table.spec.name))
             .map(|(i, table)| {
                 Box::new(SpilledTable {
                     spec: table.spec,
@@ -100,6 +110,7 @@ impl Analysis {
             emit: tables::usage_row,
         }));
         out.push(Box::new(tables::Rejects(&self.rejects)));
+        out.retain(|table| self.reports.has(table.spec().name));
         out
     }
 }
@@ -118,6 +129,8 @@ struct FactColumns {
     invalid_participants: usize,
     clipped_ms: usize,
     pairs_skipped: usize,
+    participants: usize,
+    present_count: usize,
     participant_id: usize,
     name: usize,
     present: usize,
@@ -158,6 +171,8 @@ impl FactColumns {
             invalid_participants: position(s, "invalid_participants"),
             clipped_ms: position(s, "clipped_ms"),
             pairs_skipped: position(s, "pairs_skipped"),
+            participants: position(s, "participants"),
+            present_count: position(s, "present"),
             participant_id: position(p, "participant_id"),
             name: position(p, "name"),
             present: position(p, "present"),
@@ -218,8 +233,11 @@ fn session_facts(
         facts.invalid_participants = int_cell(cells, at.invalid_participants).unwrap_or_default();
         facts.clipped_ms = int_cell(cells, at.clipped_ms).unwrap_or_default();
         facts.pairs_skipped = flag_cell(cells, at.pairs_skipped);
+        facts.participant_count = int_cell(cells, at.participants).unwrap_or_default();
+        facts.present_count = int_cell(cells, at.present_count).unwrap_or_default();
         Ok(())
     })?;
+    // Parts that were not spilled are empty: nothing to read.
     spill.read(session.part(&tables::PARTICIPANTS), buf)?;
     decode_rows(tables::PARTICIPANTS.columns, buf, &mut |cells| {
         facts.participants.push(ParticipantFacts {
@@ -252,6 +270,7 @@ fn roll_up(
 ) -> Result<(RollupTables, Overview)> {
     let columns = FactColumns::new();
     let mut rollups = Rollups::new(config.calendar, config.quota);
+    rollups.account_known = config.reports.needs_timelines();
     let mut overview = Overview::default();
     let mut buf = Vec::new();
     for session in sessions {
@@ -400,20 +419,21 @@ pub fn analyze_files(
                     return;
                 }
                 let report = analyze_session(session.id, session.raw, config);
-                failure = encode_session(&report, &mut parker.buf).and_then(|parts| {
-                    let s = &report.session;
-                    parker.park(Parked {
-                        session_id: s.session_id.to_owned(),
-                        start: s.started_at,
-                        end: s.ended_at,
-                        ongoing: s.ongoing,
-                        pairs_skipped: s.pairs_skipped,
-                        timelog_entries: session.raw.timelog_entries(),
-                        origin: session.origin,
-                        latest_instant: session.raw.latest_instant(),
-                        parts,
-                    })
-                });
+                failure =
+                    encode_session(&report, &config.reports, &mut parker.buf).and_then(|parts| {
+                        let s = &report.session;
+                        parker.park(Parked {
+                            session_id: s.session_id.to_owned(),
+                            start: s.started_at,
+                            end: s.ended_at,
+                            ongoing: s.ongoing,
+                            pairs_skipped: s.pairs_skipped,
+                            timelog_entries: session.raw.timelog_entries(),
+                            origin: session.origin,
+                            latest_instant: session.raw.latest_instant(),
+                            parts,
+                        })
+                    });
             });
             failure?;
             parker.flush()?;
@@ -451,6 +471,7 @@ pub fn analyze_files(
         stale_ongoing,
         rollups,
         overview,
+        reports: config.reports,
         spill,
     })
 }

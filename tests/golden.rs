@@ -53,3 +53,57 @@ fn reports_of_the_generated_corpus_are_unchanged() {
         }
     }
 }
+
+/// `--reports LIST` writes the selected reports with the bytes of a full run (the recorded
+/// ones), and no other report; the summary's figures do not depend on the selection.
+#[test]
+fn selected_reports_have_the_bytes_of_a_full_run() {
+    let corpus = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/corpus");
+    let summary_of = |ran: &crate::util::Ran| -> Vec<String> {
+        ran.stdout
+            .lines()
+            .filter(|l| l.contains("participant-hours") || l.contains("present:"))
+            .map(str::to_owned)
+            .collect()
+    };
+    let full = Run::new(["analyze", "--as-of", "2026-01-01T00:00:00Z", "--out"])
+        .arg(tempfile::tempdir().unwrap().path())
+        .arg(&corpus)
+        .output();
+    for list in [
+        "sessions,participants,usage",
+        "sessions",
+        "overlaps",
+        "concurrency,rooms",
+        "people,account_concurrency",
+        "Usage, rejects",
+    ] {
+        let out = tempfile::tempdir().unwrap();
+        let ran = Run::new(["analyze", "--as-of", "2026-01-01T00:00:00Z"])
+            .args(["--reports", list, "--out"])
+            .arg(out.path())
+            .arg(&corpus)
+            .output();
+        assert_eq!(ran.code, 0, "--reports {list}: {}", ran.stderr);
+        let selected: Vec<String> = list
+            .split(',')
+            .map(|n| format!("{}.csv", n.trim().to_ascii_lowercase()))
+            .chain(["rejects.csv".to_owned()])
+            .collect();
+        for (name, hash) in expected() {
+            let path = out.path().join(&name);
+            if selected.contains(&name) {
+                let actual = format!("{:x}", Sha256::digest(std::fs::read(&path).unwrap()));
+                assert_eq!(actual, hash, "{name} differs with --reports {list}");
+            } else {
+                assert!(!path.exists(), "{name} written with --reports {list}");
+            }
+        }
+        assert_eq!(summary_of(&ran), summary_of(&full), "--reports {list}");
+    }
+    let ran = Run::new(["analyze", "--reports", "sessions,pairs", "--out"])
+        .arg(tempfile::tempdir().unwrap().path())
+        .arg(&corpus)
+        .output();
+    assert!(ran.code != 0 && ran.stderr.contains("unknown report `pairs`"));
+}

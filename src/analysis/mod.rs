@@ -45,6 +45,8 @@ pub struct Config {
     pub until: Option<Millis>,
     /// The plan's limit of concurrent participants (docs/reference.md §11).
     pub quota: Option<i64>,
+    /// The reports computed and written (`--reports`).
+    pub reports: crate::report::tables::ReportSet,
 }
 
 impl Config {
@@ -59,6 +61,7 @@ impl Config {
             since: None,
             until: None,
             quota: None,
+            reports: crate::report::tables::ReportSet::ALL,
         }
     }
 

@@ -29,6 +29,10 @@ pub struct SessionFacts {
     pub invalid_participants: i64,
     pub clipped_ms: i64,
     pub pairs_skipped: bool,
+    /// The `participants` and `present` counts of the `sessions` row.
+    pub participant_count: i64,
+    pub present_count: i64,
+    /// Empty when no rollup needs them (`--reports`).
     pub participants: Vec<ParticipantFacts>,
     /// `(changed_at, concurrency)`, as in the concurrency report.
     pub timeline: Vec<(Millis, i64)>,
@@ -103,8 +107,22 @@ pub struct RollupTables {
     pub people: Vec<PersonRow>,
     pub account_concurrency: Vec<AccountStep>,
     pub usage: Vec<UsageRow>,
-    /// Ongoing sessions (closed at as-of) and their participant time.
-    pub ongoing: (i64, i64),
+    /// Sums over the sessions rows, for the headline (whatever `--reports` computed).
+    totals: Totals,
+    /// Whether the timelines were swept (`account_concurrency`, `usage`, the HTML report).
+    account_known: bool,
+}
+
+/// Sums over the `sessions` rows.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+struct Totals {
+    sessions: i64,
+    participants: i64,
+    present: i64,
+    participant_ms: i64,
+    /// Sessions closed at as-of (ongoing), and their participant time.
+    ongoing: i64,
+    ongoing_participant_ms: i64,
 }
 
 struct RoomTotals {
@@ -150,8 +168,10 @@ pub struct Rollups {
     level: i64,
     /// The latest instant of any session (`end - 1`, or `start` for an empty one).
     last_instant: Option<Millis>,
-    /// Ongoing sessions and their participant time.
-    ongoing: (i64, i64),
+    totals: Totals,
+    /// Whether the sessions' timelines are given (`--reports`); without them the headline
+    /// has no account peak.
+    pub account_known: bool,
 }
 
 impl Rollups {
@@ -166,16 +186,27 @@ impl Rollups {
             account: Vec::new(),
             level: 0,
             last_instant: None,
-            ongoing: (0, 0),
+            totals: Totals::default(),
+            account_known: true,
         }
     }
 
     /// Adds the next session in report order.
     pub fn add(&mut self, session: &SessionFacts) {
+        self.totals.sessions += 1;
+        self.totals.participants += session.participant_count;
+        self.totals.present += session.present_count;
+        self.totals.participant_ms = self
+            .totals
+            .participant_ms
+            .saturating_add(session.participant_ms);
         let period = self.calendar.period_of(session.started_at);
         if session.ongoing {
-            self.ongoing.0 += 1;
-            self.ongoing.1 = self.ongoing.1.saturating_add(session.participant_ms);
+            self.totals.ongoing += 1;
+            self.totals.ongoing_participant_ms = self
+                .totals
+                .ongoing_participant_ms
+                .saturating_add(session.participant_ms);
         }
         self.add_to_room(period, session);
         for p in &session.participants {
@@ -336,7 +367,8 @@ impl Rollups {
             people,
             account_concurrency: self.account,
             usage,
-            ongoing: self.ongoing,
+            totals: self.totals,
+            account_known: self.account_known,
         }
     }
 
@@ -458,6 +490,9 @@ pub struct Headline {
     /// Sessions closed at as-of (ongoing), and their participant time.
     pub ongoing: i64,
     pub ongoing_participant_ms: i64,
+    /// Whether `peak` and `over_quota_ms` were computed (`--reports` without
+    /// `account_concurrency`, `usage` and the HTML report skips them).
+    pub account_known: bool,
 }
 
 impl RollupTables {
@@ -470,23 +505,24 @@ impl RollupTables {
                 Some(b) if b.concurrency >= s.concurrency => Some(b),
                 _ => Some(*s),
             });
+        // The sums equal those of usage (the integral of `A` is the sum of the sessions'
+        // participant time) and of people (one row per session and participant).
+        let t = &self.totals;
         Headline {
-            sessions: self.usage.iter().map(|u| u.sessions).sum(),
-            participants: self.people.iter().map(|p| p.sessions).sum(),
-            present: self.people.iter().map(|p| p.present_sessions).sum(),
-            participant_ms: self
-                .usage
-                .iter()
-                .map(|u| u.participant_ms)
-                .fold(0, i64::saturating_add),
-            peak,
+            sessions: t.sessions,
+            participants: t.participants,
+            present: t.present,
+            participant_ms: t.participant_ms,
+            peak: peak.filter(|_| self.account_known),
             over_quota_ms: self
                 .usage
                 .iter()
                 .map(|u| u.over_quota_ms)
-                .sum::<Option<i64>>(),
-            ongoing: self.ongoing.0,
-            ongoing_participant_ms: self.ongoing.1,
+                .sum::<Option<i64>>()
+                .filter(|_| self.account_known),
+            ongoing: t.ongoing,
+            ongoing_participant_ms: t.ongoing_participant_ms,
+            account_known: self.account_known,
         }
     }
 }

@@ -92,7 +92,7 @@ pub fn analyze_session<'s>(
     let union_refs: Vec<&[Interval]> = unions.iter().map(Vec::as_slice).collect();
     let concurrency = sweep(bounds, union_refs.iter().copied());
     let pairs_skipped = participants.len() > config.max_pair_participants;
-    let overlaps = if pairs_skipped {
+    let overlaps = if pairs_skipped || !config.reports.has("overlaps") {
         Vec::new()
     } else {
         pairs(&union_refs)

@@ -9,6 +9,7 @@ use sessionstats::ingest::walk::{discover, InputFile, Layout};
 use sessionstats::ingest::Limits;
 use sessionstats::outcome::Outcome;
 use sessionstats::pipeline::{analyze_files, latest_instant, Analysis};
+use sessionstats::report::tables::ReportSet;
 use sessionstats::report::{self, folder, Formats, Table};
 use sessionstats::text::{escape_for_terminal as shown, path_for_terminal};
 use sessionstats::time::{describe_duration, to_rfc3339, Millis};
@@ -50,6 +51,11 @@ pub struct AnalyzeArgs {
     /// Keep only sessions that started before WHEN (as --since).
     #[arg(long, value_name = "WHEN")]
     pub until: Option<String>,
+    /// Reports to compute and write, comma-separated (sessions, participants, overlaps,
+    /// concurrency, rooms, people, account_concurrency, usage); the work of the others is
+    /// skipped. rejects is always written [default: all]
+    #[arg(long, value_name = "LIST")]
+    pub reports: Option<String>,
     /// Worker threads; default: all cores.
     #[arg(long, value_name = "N", help = format!("Worker threads, 1 to {MAX_THREADS} [default: all cores]"))]
     pub threads: Option<usize>,
@@ -131,6 +137,10 @@ pub fn analyze(args: &AnalyzeArgs) -> Result<(Outcome, Headline)> {
     let formats = report::parse_formats(&args.format)?;
     let mut config = Config::new(0);
     config.max_pair_participants = args.max_pair_participants;
+    if let Some(list) = &args.reports {
+        config.reports = ReportSet::parse(list).map_err(|e| anyhow!(e))?;
+    }
+    config.reports = config.reports.with_html(formats.html);
     args.answers.apply(&mut config)?;
     let when = |text: &Option<String>, option: &str| {
         text.as_deref()
@@ -528,6 +538,9 @@ pub fn hours(ms: i64) -> String {
 
 /// `7 participants at 2024-05-01T10:00:00.000Z`, or `nobody was present`.
 pub fn describe_peak(headline: &Headline) -> String {
+    if !headline.account_known {
+        return "not computed (--reports without account_concurrency or usage)".to_owned();
+    }
     match headline.peak {
         Some(peak) => format!(
             "{} at {}",

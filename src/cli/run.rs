@@ -286,6 +286,7 @@ pub fn execute(args: &RunArgs) -> Result<Outcome> {
         threads: args.threads,
         max_document_size: None,
         upstream_failures: failed as u64,
+        reports: None,
     })?;
     let outcome = fetched.max(analyzed);
     let verdict = match (outcome, failed) {

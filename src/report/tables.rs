@@ -186,6 +186,85 @@ pub const ALL: [&TableSpec; 9] = [
     &REJECTS,
 ];
 
+/// The reports a run computes and writes (`--reports`), and whether the HTML report's
+/// overview is wanted too. Work that only unselected reports need is skipped: the pairs
+/// without `overlaps`, the per-session timelines without `concurrency`, `account_concurrency`,
+/// `usage` and the HTML report. `rejects` is always written: it says what was not used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReportSet {
+    /// Bit `i` for `ALL[i]`.
+    bits: u16,
+    html: bool,
+}
+
+impl ReportSet {
+    /// Every report (the default).
+    pub const ALL: ReportSet = ReportSet {
+        bits: (1 << ALL.len()) - 1,
+        html: false,
+    };
+
+    /// The reports of a comma-separated list such as `sessions,participants,usage` (`all`
+    /// for every report); `rejects` is always among them.
+    pub fn parse(list: &str) -> Result<ReportSet, String> {
+        let mut bits = 1 << index("rejects");
+        for name in list.split(',').map(str::trim) {
+            let name = name.to_ascii_lowercase();
+            if name == "all" {
+                return Ok(ReportSet::ALL);
+            }
+            match ALL.iter().position(|t| t.name == name) {
+                Some(i) => bits |= 1 << i,
+                None => {
+                    return Err(format!(
+                        "unknown report `{name}` in --reports {list:?}: use all, or some of {}",
+                        ALL.map(|t| t.name).join(", ")
+                    ))
+                }
+            }
+        }
+        Ok(ReportSet { bits, html: false })
+    }
+
+    /// The same set, also computing what the HTML report shows (every rollup, the timelines).
+    pub fn with_html(self, html: bool) -> ReportSet {
+        ReportSet { html, ..self }
+    }
+
+    /// Whether the report `name` (one of [`ALL`]'s names) is written.
+    pub fn has(&self, name: &str) -> bool {
+        self.bits & (1 << index(name)) != 0
+    }
+
+    /// The per-session tables whose rows go to the spill: the selected ones, and those the
+    /// rollups read back (`sessions` always: the summary's figures come from it).
+    pub fn spills(&self, spec: &TableSpec) -> bool {
+        match spec.name {
+            "sessions" => true,
+            "participants" => self.has("participants") || self.needs_participants(),
+            "concurrency" => self.has("concurrency") || self.needs_timelines(),
+            name => self.has(name),
+        }
+    }
+
+    /// The rollups read the participants rows back (rooms, people, usage, HTML).
+    pub fn needs_participants(&self) -> bool {
+        self.html || self.has("rooms") || self.has("people") || self.has("usage")
+    }
+
+    /// The rollups read the timelines back (account concurrency, usage, HTML).
+    pub fn needs_timelines(&self) -> bool {
+        self.html || self.has("account_concurrency") || self.has("usage")
+    }
+}
+
+fn index(name: &str) -> usize {
+    ALL.iter()
+        .position(|t| t.name == name)
+        .unwrap_or(usize::MAX)
+        .min(15)
+}
+
 /// Receives the cells of one row, in column order.
 pub type Emit<'e> = &'e mut dyn FnMut(&[Cell<'_>]) -> Result<()>;
 

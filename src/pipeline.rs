@@ -1,14 +1,16 @@
-//! The `analyze` pipeline: read every input file in parallel, analyze each session while its
-//! file's bytes are in memory, park its report rows in the spill, keep one copy of each session
-//! id, keep the sessions of the `--since`/`--until` window, put them in report order, and roll
-//! them up (rooms, people, account concurrency, usage; and the HTML report's overview, in the
-//! same pass).
+//! The `analyze` pipeline: read every input file in parallel (a large NDJSON file in chunks of
+//! lines that threads share), analyze each session while its bytes are in memory, park its
+//! report rows in the spill, keep one copy of each session id, keep the sessions of the
+//! `--since`/`--until` window, put them in report order, and roll them up (rooms, people,
+//! account concurrency, usage; and the HTML report's overview, in the same pass).
 use crate::analysis::overview::Overview;
 use crate::analysis::rollups::{ParticipantFacts, RollupTables, Rollups, SessionFacts};
 use crate::analysis::{analyze_session, Config, SessionReport};
-use crate::ingest::rejects::{RejectLog, RejectSpill};
+use crate::ingest::rejects::{FileLog, FileRejects, RejectLog, RejectSpill};
 use crate::ingest::walk::InputFile;
-use crate::ingest::{read_file, Limits, Origin, Reject};
+use crate::ingest::{
+    read_chunk, read_file, read_file_chunks, IdentifiedSession, Limits, LineChunk, Origin, Reject,
+};
 use crate::report::spill::decode_rows;
 use crate::report::spill::{encode_rows, Part, Spill, SpilledTable};
 use crate::report::tables::{self, InMemory, ReportSet, PER_SESSION};
@@ -18,6 +20,8 @@ use anyhow::Result;
 use rayon::prelude::*;
 use std::cmp::{Ordering, Reverse};
 use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering as AtomicOrdering};
+use std::sync::Mutex;
 
 /// The analyzed input: sessions in report order, their rows in the spill.
 pub struct Analysis {
@@ -388,9 +392,99 @@ impl Parker<'_> {
     }
 }
 
-/// Reads and analyses `files` (already in path order) on the current rayon pool, parking rows
+/// The parked sessions and the rejects of one file, or of one chunk of an NDJSON file.
+type Unit = (Vec<Parked>, FileLog);
+
+/// Analyses the sessions `read` hands out (it reads a file or a chunk), parking their rows
+/// in `spill` and the rejects in `reject_spill`.
+fn analyze_unit(
+    spill: &Spill,
+    reject_spill: &RejectSpill,
+    config: &Config,
+    read: impl FnOnce(&mut FileRejects<'_>, &mut dyn FnMut(IdentifiedSession<'_, '_>)),
+) -> Result<Unit> {
+    let mut parker = Parker {
+        spill,
+        buf: Vec::new(),
+        pending: Vec::new(),
+        parked: Vec::new(),
+    };
+    let mut rejects = reject_spill.for_file();
+    let mut failure = Ok(());
+    read(&mut rejects, &mut |session| {
+        if failure.is_err() {
+            return;
+        }
+        let report = analyze_session(session.id, session.raw, config);
+        failure = encode_session(&report, &config.reports, &mut parker.buf).and_then(|parts| {
+            let s = &report.session;
+            parker.park(Parked {
+                session_id: s.session_id.to_owned(),
+                start: s.started_at,
+                end: s.ended_at,
+                ongoing: s.ongoing,
+                pairs_skipped: s.pairs_skipped,
+                timelog_entries: session.raw.timelog_entries(),
+                origin: session.origin,
+                latest_instant: session.raw.latest_instant(),
+                parts,
+            })
+        });
+    });
+    failure?;
+    parker.flush()?;
+    Ok((parker.parked, rejects.finish()?))
+}
+
+/// Reads an NDJSON file (plain or gzip) on this thread, in chunks of whole lines that the
+/// other threads of the pool parse and analyze while it reads on. At most two chunks per
+/// thread wait; beyond that, this thread works on the chunk it just read. The units come back
+/// in file order.
+fn read_in_chunks(
+    file: &InputFile,
+    rank: u32,
+    limits: &Limits,
+    spill: &Spill,
+    reject_spill: &RejectSpill,
+    config: &Config,
+) -> Result<Vec<Unit>> {
+    let path = crate::text::path_text(&file.path);
+    let done = Mutex::new(Vec::new());
+    let work = |chunk: LineChunk| {
+        let unit = analyze_unit(spill, reject_spill, config, |rejects, on_session| {
+            read_chunk(&chunk, &path, rank, rejects, on_session)
+        });
+        done.lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .push((chunk.index, unit));
+    };
+    let waiting = AtomicUsize::new(0);
+    let most_waiting = 2 * rayon::current_num_threads();
+    rayon::scope(|scope| {
+        read_file_chunks(file, limits, |chunk| {
+            if waiting.load(AtomicOrdering::Acquire) < most_waiting {
+                waiting.fetch_add(1, AtomicOrdering::AcqRel);
+                let (work, waiting) = (&work, &waiting);
+                scope.spawn(move |_| {
+                    work(chunk);
+                    waiting.fetch_sub(1, AtomicOrdering::AcqRel);
+                });
+            } else {
+                work(chunk);
+            }
+        });
+    });
+    let mut done = done
+        .into_inner()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    done.sort_unstable_by_key(|(index, _)| *index);
+    done.into_iter().map(|(_, unit)| unit).collect()
+}
+
+/// Reads and analyzes `files` (already in path order) on the current rayon pool, parking rows
 /// in a temporary file in `spill_dir` and calling `file_done` after each file. `extra_rejects`
 /// (from the walk) join the rejects report; `limits` bound what one document may cost.
+/// Files are the unit of parallel work, and so are the chunks of an NDJSON file.
 pub fn analyze_files(
     files: &[InputFile],
     config: &Config,
@@ -401,52 +495,32 @@ pub fn analyze_files(
 ) -> Result<Analysis> {
     let spill = Spill::create_in(spill_dir)?;
     let reject_spill = RejectSpill::create_in(spill_dir)?;
-    let per_file: Vec<(Vec<Parked>, _)> = files
+    let per_file: Vec<Vec<Unit>> = files
         .par_iter()
         .enumerate()
         .map(|(rank, file)| {
-            let mut parker = Parker {
-                spill: &spill,
-                buf: Vec::new(),
-                pending: Vec::new(),
-                parked: Vec::new(),
-            };
-            let mut rejects = reject_spill.for_file();
-            let mut failure = Ok(());
             let rank = u32::try_from(rank).unwrap_or(u32::MAX);
-            read_file(file, rank, limits, &mut rejects, |session| {
-                if failure.is_err() {
-                    return;
-                }
-                let report = analyze_session(session.id, session.raw, config);
-                failure =
-                    encode_session(&report, &config.reports, &mut parker.buf).and_then(|parts| {
-                        let s = &report.session;
-                        parker.park(Parked {
-                            session_id: s.session_id.to_owned(),
-                            start: s.started_at,
-                            end: s.ended_at,
-                            ongoing: s.ongoing,
-                            pairs_skipped: s.pairs_skipped,
-                            timelog_entries: session.raw.timelog_entries(),
-                            origin: session.origin,
-                            latest_instant: session.raw.latest_instant(),
-                            parts,
-                        })
-                    });
-            });
-            failure?;
-            parker.flush()?;
+            let units = if file.layout.lines {
+                read_in_chunks(file, rank, limits, &spill, &reject_spill, config)?
+            } else {
+                vec![analyze_unit(
+                    &spill,
+                    &reject_spill,
+                    config,
+                    |rejects, on_session| read_file(file, rank, limits, rejects, on_session),
+                )?]
+            };
             file_done();
-            Ok((parker.parked, rejects.finish()?))
+            Ok(units)
         })
         .collect::<Result<_>>()?;
     spill.finish_writing()?;
 
     let mut file_rejects = Vec::new();
     let mut candidates = Vec::new();
-    for (file_sessions, file_log) in per_file {
+    for (file_sessions, file_log) in per_file.into_iter().flatten() {
         candidates.extend(file_sessions);
+        // In file order: a file's chunks keep their rejects' order (the sort by path is stable).
         file_rejects.push(file_log);
     }
     let (mut sessions, duplicates_dropped) = keep_one_per_id(candidates);
@@ -503,7 +577,7 @@ mod tests {
 
     const CONFIG: Config = Config::new(1_700_000_000_000);
 
-    /// Writes `files` (name, content) into a folder and analyses it.
+    /// Writes `files` (name, content) into a folder and analyzes it.
     fn analyze(files: &[(&str, &str)]) -> Analysis {
         let dir = tempfile::tempdir().unwrap();
         for (name, content) in files {

@@ -2507,3 +2507,136 @@ fn the_sample_in_kolkata_weeks_adds_up() {
         peak
     );
 }
+
+/// One line of the big NDJSON file: session `i`, about 600 bytes, three participants whose
+/// presence depends on `i`.
+fn big_file_session(i: usize, id: &str, who: &str, end: &str) -> String {
+    let (h, m) = (10 + (i / 60) % 10, i % 60);
+    let at = |dm: usize| {
+        format!(
+            "2024-03-01T{h:02}:{:02}:{:02}.{:03}Z",
+            (m + dm / 60) % 60,
+            dm % 60,
+            i % 1000
+        )
+    };
+    let participants: Vec<String> = (0..3)
+        .map(|p| {
+            format!(
+                r#"{{"participantId":"{who}{p}","name":"Participant number {p} of session {i}","timelog":[{{"start":"{}","end":"{}"}},{{"start":"{}","end":null}}]}}"#,
+                at(p * 7),
+                at(20 + p * 5),
+                at(30 + (i + p) % 20),
+            )
+        })
+        .collect();
+    format!(
+        r#"{{"id":"{id}","roomId":"room-{}","start":"{}","end":{end},"participants":[{}]}}"#,
+        i % 13,
+        at(0),
+        participants.join(",")
+    )
+}
+
+/// A large NDJSON file is cut into chunks that threads read independently (issue 9): the
+/// rejects keep their line numbers, the duplicate rule still sees file order across chunks,
+/// the bytes do not depend on the threads, and they equal those of the same lines cut into
+/// several files.
+#[test]
+fn a_big_ndjson_file_is_read_in_chunks_with_exact_line_numbers() {
+    let dir = tempfile::tempdir().unwrap();
+    let end = |i: usize| format!(r#""2024-03-01T{:02}:59:59.999Z""#, 10 + (i / 60) % 10);
+    // 6,000 lines of about 600 bytes: more than three chunks of 1 MiB.
+    let mut lines: Vec<String> = (0..6000)
+        .map(|i| big_file_session(i, &format!("s{i:05}"), "p", &end(i)))
+        .collect();
+    // Line 101 and line 5001: the same session, the same end and entries: the first wins.
+    lines[100] = big_file_session(100, "tie", "first", &end(100));
+    lines[5000] = big_file_session(100, "tie", "second", &end(100));
+    // Line 201 is an ongoing copy of the session on line 4801, which wins.
+    lines[200] = big_file_session(200, "twice", "ongoing", "null");
+    lines[4800] = big_file_session(200, "twice", "ended", &end(200));
+    lines[1500] = "not json".to_owned();
+    lines[2600] = "   ".to_owned();
+    lines[3000] = r#"{"start":"2024-03-01T10:00:00.000Z"}"#.to_owned();
+    lines[3999] = format!(r#"{{"id":"long","padding":"{}"}}"#, "x".repeat(3000));
+    let text = lines.join("\n") + "\n";
+    assert!(text.len() > 3 << 20);
+    write(&dir.path().join("one/export.ndjson"), &text);
+    write(&dir.path().join("gz/export.ndjson.gz"), gz(&text));
+    for (part, chunk) in lines.chunks(700).enumerate() {
+        write(
+            &dir.path().join(format!("split/part-{part}.ndjson")),
+            chunk.join("\n") + "\n",
+        );
+    }
+    let limit = [
+        "--as-of",
+        "2024-03-02T00:00:00Z",
+        "--max-document-size",
+        "2K",
+    ];
+    let run = |input: &str, threads: &str| {
+        let out = format!("out-{input}-{threads}");
+        let r = analyze(
+            dir.path(),
+            &[input],
+            &out,
+            &[&limit[..], &["--threads", threads]].concat(),
+        );
+        assert_eq!(r.code, 2, "{input} --threads {threads}: {}", r.stderr);
+        dir.path().join(out)
+    };
+    let reference = run("one", "1");
+    let rejects = Table::report(&reference, "rejects");
+    let lines_and_reasons: Vec<(&str, &str)> = (0..rejects.rows.len())
+        .map(|r| (rejects.get(r, "line"), rejects.get(r, "reason")))
+        .map(|(line, reason)| (line, reason.split(':').next().unwrap_or_default()))
+        .collect();
+    assert_eq!(
+        lines_and_reasons,
+        [
+            ("1501", "invalid JSON"),
+            ("3001", "session without id (session 1 in this document)"),
+            ("4000", "document too large")
+        ]
+    );
+    let sessions = Table::report(&reference, "sessions");
+    // 6,000 lines, 4 not sessions, 2 duplicates.
+    assert_eq!(sessions.rows.len(), 5994);
+    let participants = Table::report(&reference, "participants");
+    let tie = participants.rows_where("session_id", "tie");
+    assert_eq!(participants.get(tie[0], "participant_id"), "first0");
+    let twice = participants.rows_where("session_id", "twice");
+    assert_eq!(participants.get(twice[0], "participant_id"), "ended0");
+
+    for (input, threads) in [("one", "2"), ("gz", "1"), ("gz", "2"), ("split", "2")] {
+        let out = run(input, threads);
+        for name in listing(&reference) {
+            if input == "split" && name == "rejects.csv" {
+                continue;
+            }
+            let (a, b) = (
+                fs::read(reference.join(&name)).unwrap(),
+                fs::read(out.join(&name)).unwrap(),
+            );
+            if name == "rejects.csv" {
+                let path = if input == "gz" {
+                    "gz/export.ndjson.gz"
+                } else {
+                    "one/export.ndjson"
+                };
+                let b = String::from_utf8(b)
+                    .unwrap()
+                    .replace(path, "one/export.ndjson");
+                assert_eq!(
+                    String::from_utf8(a).unwrap(),
+                    b,
+                    "{input} --threads {threads}"
+                );
+            } else {
+                assert!(a == b, "{name} of {input} --threads {threads} differs");
+            }
+        }
+    }
+}

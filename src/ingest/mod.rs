@@ -3,9 +3,9 @@
 //! Bad input never stops the run (docs/reference.md §2): an unreadable file, an unparsable file or NDJSON line,
 //! or a session without an id becomes a [`Reject`] and the rest is still read.
 //!
-//! Files are read as streams in bounded memory: an NDJSON file (plain or gzip) one line at a
-//! time, and no single JSON document (a `.json` file, or one NDJSON line) beyond
-//! [`Limits::max_document_bytes`]. Rejects go to a [`RejectSink`], which the pipeline backs
+//! Files are read as streams in bounded memory: an NDJSON file (plain or gzip) in chunks of
+//! whole lines ([`LineChunk`], which other threads may parse while it reads on), and no single
+//! JSON document (a `.json` file, or one NDJSON line) beyond [`Limits::max_document_bytes`]. Rejects go to a [`RejectSink`], which the pipeline backs
 //! with a file ([`rejects`]), so they cost no memory either.
 pub mod document;
 pub mod rejects;
@@ -152,6 +152,9 @@ impl Default for Limits {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Origin {
     pub file: u32,
+    /// The chunk of an NDJSON file ([`LineChunk`]); 0 for other files.
+    pub chunk: u32,
+    /// The rank in the chunk.
     pub position: u32,
 }
 
@@ -196,6 +199,22 @@ pub fn read_file<F>(
     }
 }
 
+/// Reads one NDJSON input file in chunks of whole lines ([`read_line_chunks`]); a file that
+/// cannot be opened is one chunk holding that reject.
+pub fn read_file_chunks<F>(file: &InputFile, limits: &Limits, mut on_chunk: F)
+where
+    F: FnMut(LineChunk),
+{
+    match open_regular(&file.path) {
+        Ok(source) => read_line_chunks(source, file.layout, limits, CHUNK_BYTES, on_chunk),
+        Err(reason) => on_chunk(LineChunk {
+            index: 0,
+            bytes: Vec::new(),
+            lines: vec![ChunkLine::Failed { line: None, reason }],
+        }),
+    }
+}
+
 /// Opens a file for reading without ever blocking (a FIFO would block `open` until a writer
 /// comes), and refuses anything that is not a regular file.
 fn open_regular(path: &Path) -> Result<std::fs::File, RejectReason> {
@@ -229,72 +248,190 @@ pub fn read_source<R: Read, F>(
 ) where
     F: FnMut(IdentifiedSession<'_, '_>),
 {
+    if layout.lines {
+        read_line_chunks(source, layout, limits, CHUNK_BYTES, |chunk| {
+            read_chunk(&chunk, path, file_rank, rejects, &mut on_session);
+        });
+        return;
+    }
     let mut reader = FileReader {
         path,
         file_rank,
+        chunk: 0,
         position: 0,
         rejects,
     };
+    let content = match decoded(source, layout) {
+        Ok(content) => content,
+        Err(reason) => return reader.reject(None, None, reason),
+    };
+    let max = limits.max_document_bytes;
+    let mut bytes = Vec::new();
+    if let Err(e) = content.take(max.saturating_add(1)).read_to_end(&mut bytes) {
+        return reader.reject(None, None, broken(layout, e));
+    }
+    if bytes.len() as u64 > max {
+        return reader.reject(None, None, RejectReason::DocumentTooLarge { limit: max });
+    }
+    let content = strip_bom(&bytes);
+    if content.iter().all(u8::is_ascii_whitespace) {
+        return reader.reject(None, None, RejectReason::EmptyFile);
+    }
+    reader.read_document(content, None, &mut on_session);
+}
+
+/// The content of `source`: gunzipped when `layout` says so (an empty `.gz` file is an empty
+/// file, not a corrupt one).
+fn decoded<'r, R: Read + 'r>(
+    source: R,
+    layout: Layout,
+) -> Result<Box<dyn BufRead + 'r>, RejectReason> {
     let mut raw = BufReader::with_capacity(READ_BUFFER, source);
-    // An empty `.gz` file is an empty file, not a corrupt one.
     let empty = match raw.fill_buf() {
         Ok(bytes) => bytes.is_empty(),
-        Err(e) => return reader.reject(None, None, RejectReason::CannotRead(e.to_string())),
+        Err(e) => return Err(RejectReason::CannotRead(e.to_string())),
     };
-    let broken = |e: std::io::Error| {
-        if layout.gzip {
-            RejectReason::CannotDecompress(e.to_string())
-        } else {
-            RejectReason::CannotRead(e.to_string())
-        }
-    };
-    let content: Box<dyn BufRead + '_> = if layout.gzip && !empty {
+    Ok(if layout.gzip && !empty {
         Box::new(BufReader::with_capacity(
             READ_BUFFER,
             MultiGzDecoder::new(raw),
         ))
     } else {
         Box::new(raw)
+    })
+}
+
+/// A read error: the gzip stream is corrupt, or the file could not be read.
+fn broken(layout: Layout, e: std::io::Error) -> RejectReason {
+    if layout.gzip {
+        RejectReason::CannotDecompress(e.to_string())
+    } else {
+        RejectReason::CannotRead(e.to_string())
+    }
+}
+
+/// The bytes of whole NDJSON lines that make one chunk: parsing and analysing a large file is
+/// cut into chunks of about this size, which threads work on independently.
+pub const CHUNK_BYTES: usize = 1 << 20;
+
+/// A stretch of whole lines of an NDJSON file (docs/reference.md §2), read by one thread
+/// (which also gunzips) and parsed by any: its lines keep their numbers in the file.
+pub struct LineChunk {
+    /// Its rank in the file (0, 1, …): orders the sessions of the file for the duplicate rule.
+    pub index: u32,
+    bytes: Vec<u8>,
+    lines: Vec<ChunkLine>,
+}
+
+/// What one line of a chunk holds.
+enum ChunkLine {
+    /// Line `number` is `bytes[start..end]` of the chunk (without its `\n`).
+    Text {
+        number: u64,
+        start: usize,
+        end: usize,
+    },
+    /// Line `number` was longer than `limit`; it was dropped.
+    TooLong { number: u64, limit: u64 },
+    /// The file could not be opened, read or gunzipped (at line `line`): the last of the file.
+    Failed {
+        line: Option<u64>,
+        reason: RejectReason,
+    },
+}
+
+/// Reads the NDJSON content of `source` (gunzipped when `layout` says so) and cuts it into
+/// chunks of whole lines of about `chunk_bytes`, handing each to `on_chunk` in file order.
+pub fn read_line_chunks<R: Read, F>(
+    source: R,
+    layout: Layout,
+    limits: &Limits,
+    chunk_bytes: usize,
+    mut on_chunk: F,
+) where
+    F: FnMut(LineChunk),
+{
+    let new_chunk = |index| LineChunk {
+        index,
+        bytes: Vec::with_capacity(chunk_bytes + READ_BUFFER),
+        lines: Vec::new(),
+    };
+    let mut chunk = new_chunk(0);
+    let mut content = match decoded(source, layout) {
+        Ok(content) => content,
+        Err(reason) => {
+            chunk.lines.push(ChunkLine::Failed { line: None, reason });
+            return on_chunk(chunk);
+        }
     };
     let max = limits.max_document_bytes;
-    if layout.lines {
-        let mut lines = content;
-        let mut line = Vec::new();
-        let mut number = 0u64;
-        loop {
-            number += 1;
-            line.clear();
-            match read_line(&mut lines, &mut line, max) {
-                Ok(Line::End) => break,
-                Ok(Line::TooLong) => reader.reject(
-                    Some(number),
-                    None,
-                    RejectReason::DocumentTooLarge { limit: max },
-                ),
-                Ok(Line::Read) => {
-                    let bytes = if number == 1 { strip_bom(&line) } else { &line };
-                    if !bytes.iter().all(u8::is_ascii_whitespace) {
-                        reader.read_document(bytes, Some(number), &mut on_session);
-                    }
-                    // One long line does not keep its memory for the rest of the file.
-                    line.shrink_to(READ_BUFFER);
-                }
-                Err(e) => return reader.reject(Some(number), None, broken(e)),
+    let mut number = 0u64;
+    loop {
+        number += 1;
+        let start = chunk.bytes.len();
+        match read_line(&mut content, &mut chunk.bytes, max) {
+            Ok(Line::End) => break,
+            Ok(Line::TooLong) => {
+                chunk.bytes.truncate(start);
+                chunk.lines.push(ChunkLine::TooLong { number, limit: max });
+            }
+            Ok(Line::Read) => {
+                let end = chunk.bytes.len();
+                chunk.lines.push(ChunkLine::Text { number, start, end });
+            }
+            Err(e) => {
+                chunk.bytes.truncate(start);
+                chunk.lines.push(ChunkLine::Failed {
+                    line: Some(number),
+                    reason: broken(layout, e),
+                });
+                break;
             }
         }
-    } else {
-        let mut bytes = Vec::new();
-        if let Err(e) = content.take(max.saturating_add(1)).read_to_end(&mut bytes) {
-            return reader.reject(None, None, broken(e));
+        if chunk.bytes.len() >= chunk_bytes {
+            let next = new_chunk(chunk.index + 1);
+            on_chunk(std::mem::replace(&mut chunk, next));
         }
-        if bytes.len() as u64 > max {
-            return reader.reject(None, None, RejectReason::DocumentTooLarge { limit: max });
+    }
+    if !chunk.lines.is_empty() {
+        on_chunk(chunk);
+    }
+}
+
+/// Parses the lines of one chunk of the file `path` (its rank `file_rank` in path order) and
+/// calls `on_session` for each session with an id; the rest goes to `rejects`, in line order.
+pub fn read_chunk<F>(
+    chunk: &LineChunk,
+    path: &str,
+    file_rank: u32,
+    rejects: &mut dyn RejectSink,
+    mut on_session: F,
+) where
+    F: FnMut(IdentifiedSession<'_, '_>),
+{
+    let mut reader = FileReader {
+        path,
+        file_rank,
+        chunk: chunk.index,
+        position: 0,
+        rejects,
+    };
+    for line in &chunk.lines {
+        match line {
+            ChunkLine::Text { number, start, end } => {
+                let line = &chunk.bytes[*start..*end];
+                let bytes = if *number == 1 { strip_bom(line) } else { line };
+                if !bytes.iter().all(u8::is_ascii_whitespace) {
+                    reader.read_document(bytes, Some(*number), &mut on_session);
+                }
+            }
+            ChunkLine::TooLong { number, limit } => reader.reject(
+                Some(*number),
+                None,
+                RejectReason::DocumentTooLarge { limit: *limit },
+            ),
+            ChunkLine::Failed { line, reason } => reader.reject(*line, None, reason.clone()),
         }
-        let content = strip_bom(&bytes);
-        if content.iter().all(u8::is_ascii_whitespace) {
-            return reader.reject(None, None, RejectReason::EmptyFile);
-        }
-        reader.read_document(content, None, &mut on_session);
     }
 }
 
@@ -310,8 +447,9 @@ enum Line {
     End,
 }
 
-/// Reads one line into `line`, keeping at most `max` bytes of it in memory.
+/// Reads one line onto the end of `line`, keeping at most `max` bytes of it in memory.
 fn read_line(source: &mut dyn BufRead, line: &mut Vec<u8>, max: u64) -> std::io::Result<Line> {
+    let base = line.len();
     let mut seen = 0u64;
     let mut too_long = false;
     loop {
@@ -334,7 +472,7 @@ fn read_line(source: &mut dyn BufRead, line: &mut Vec<u8>, max: u64) -> std::io:
         seen += chunk.len() as u64;
         if seen > max {
             too_long = true;
-            line.clear();
+            line.truncate(base);
         } else {
             line.extend_from_slice(chunk);
         }
@@ -349,6 +487,7 @@ fn read_line(source: &mut dyn BufRead, line: &mut Vec<u8>, max: u64) -> std::io:
 struct FileReader<'r> {
     path: &'r str,
     file_rank: u32,
+    chunk: u32,
     position: u32,
     rejects: &'r mut dyn RejectSink,
 }
@@ -398,6 +537,7 @@ impl FileReader<'_> {
         for (index, item) in items.iter().enumerate() {
             let origin = Origin {
                 file: self.file_rank,
+                chunk: self.chunk,
                 position: self.position,
             };
             self.position += 1;

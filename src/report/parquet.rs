@@ -1,7 +1,7 @@
 //! Parquet through polars: timestamps `Datetime(ms, UTC)`, dates `Date`, counts and durations
 //! `Int64`, ratios `Float64`, flags `Boolean`, text `String`. Columns are built straight from
-//! the rows with polars' typed builders, one row group of at most 16,384 rows at a time (the
-//! memory a Parquet report holds).
+//! the rows with polars' typed builders, in row groups of at most 16,384 rows; a few row groups
+//! per thread (the memory a Parquet report holds) are encoded and compressed in parallel.
 //!
 //! Every reader must be able to join on our text columns, so the file carries no Arrow schema
 //! of polars' newest flavour (which makes pyarrow and pandas read text as `string_view`, which
@@ -12,7 +12,11 @@ use super::{Cell, Column as ReportColumn, ColumnType, Format, Table};
 use anyhow::{anyhow, Result};
 use polars::io::parquet::write::{get_encodings, ParquetCompression, StatisticsOptions};
 use polars::prelude::*;
-use polars_parquet::write::{FileWriter, RowGroupIterator, Version, WriteOptions};
+use polars_parquet::write::{
+    array_to_columns, compress, to_parquet_schema, CompressedPage, DynIter, DynStreamingIterator,
+    Encoding, FallibleStreamingIterator, FileWriter, ParquetType, Version, WriteOptions,
+};
+use rayon::prelude::*;
 use std::io::Write;
 
 pub struct Parquet;
@@ -91,10 +95,44 @@ fn data_type(ty: ColumnType) -> DataType {
 
 /// Writes frames as row groups under a Parquet schema that marks the columns that are never
 /// empty as `required`, and ends with a footer that holds no Arrow schema (see the module doc).
+/// The row groups of a window of frames are encoded and compressed in parallel, then written
+/// in order: the bytes are those of encoding them one after the other.
 struct Sink<W: Write> {
     writer: FileWriter<W>,
-    schema: ArrowSchema,
+    encoder: Encoder,
+}
+
+/// What encoding a frame needs: the Parquet fields, their encodings and the options.
+struct Encoder {
+    fields: Vec<ParquetType>,
+    encodings: Vec<Vec<Encoding>>,
     options: WriteOptions,
+}
+
+/// One row group, encoded and compressed: its rows, and per column its pages.
+struct EncodedGroup {
+    rows: u64,
+    columns: Vec<Vec<CompressedPage>>,
+}
+
+/// The pages of one column of an [`EncodedGroup`], handed to the file writer.
+struct Pages {
+    pages: std::vec::IntoIter<CompressedPage>,
+    current: Option<CompressedPage>,
+}
+
+impl FallibleStreamingIterator for Pages {
+    type Item = CompressedPage;
+    type Error = PolarsError;
+
+    fn advance(&mut self) -> Result<(), PolarsError> {
+        self.current = self.pages.next();
+        Ok(())
+    }
+
+    fn get(&self) -> Option<&CompressedPage> {
+        self.current.as_ref()
+    }
 }
 
 impl<W: Write> Sink<W> {
@@ -114,24 +152,31 @@ impl<W: Write> Sink<W> {
             data_page_size: None,
         };
         Ok(Sink {
-            writer: FileWriter::try_new(out, schema.clone(), options)?,
-            schema,
-            options,
+            encoder: Encoder {
+                fields: to_parquet_schema(&schema)?.fields().to_vec(),
+                encodings: get_encodings(&schema).to_vec(),
+                options,
+            },
+            writer: FileWriter::try_new(out, schema, options)?,
         })
     }
 
-    /// Writes `frame` as one row group per chunk.
-    fn write(&mut self, frame: &DataFrame) -> Result<()> {
-        for batch in frame.iter_chunks(CompatLevel::newest(), false) {
-            let rows = batch.len() as u64;
-            let mut groups = RowGroupIterator::try_new(
-                std::iter::once(Ok(batch)),
-                &self.schema,
-                self.options,
-                get_encodings(&self.schema),
-            )?;
-            if let Some(group) = groups.next() {
-                self.writer.write(rows, group?)?;
+    /// Encodes `frames` in parallel and writes their row groups in order.
+    fn write(&mut self, frames: &[DataFrame]) -> Result<()> {
+        let encoder = &self.encoder;
+        let encoded: Vec<Result<Vec<EncodedGroup>>> = frames
+            .par_iter()
+            .map(|frame| encoder.encode(frame))
+            .collect();
+        for groups in encoded {
+            for group in groups? {
+                let columns = DynIter::new(group.columns.into_iter().map(|pages| {
+                    Ok(DynStreamingIterator::new(Pages {
+                        pages: pages.into_iter(),
+                        current: None,
+                    }))
+                }));
+                self.writer.write(group.rows, columns)?;
             }
         }
         Ok(())
@@ -140,6 +185,34 @@ impl<W: Write> Sink<W> {
     fn finish(mut self) -> Result<()> {
         self.writer.end(Some(Vec::new()))?;
         Ok(())
+    }
+}
+
+impl Encoder {
+    /// Encodes and compresses `frame` as row groups (one per chunk), as polars'
+    /// `RowGroupIterator` does, but into pages held in memory.
+    fn encode(&self, frame: &DataFrame) -> Result<Vec<EncodedGroup>> {
+        let mut groups = Vec::new();
+        for batch in frame.iter_chunks(CompatLevel::newest(), false) {
+            let rows = batch.len() as u64;
+            let mut columns = Vec::new();
+            for ((array, field), encoding) in batch
+                .into_arrays()
+                .into_iter()
+                .zip(&self.fields)
+                .zip(&self.encodings)
+            {
+                for pages in array_to_columns(array, field.clone(), self.options, encoding)? {
+                    let mut compressed = Vec::new();
+                    for page in pages {
+                        compressed.push(compress(page?, Vec::new(), self.options.compression)?);
+                    }
+                    columns.push(compressed);
+                }
+            }
+            groups.push(EncodedGroup { rows, columns });
+        }
+        Ok(groups)
     }
 }
 
@@ -191,17 +264,25 @@ impl Format for Parquet {
         let capacity = table.row_count().min(BATCH_ROWS);
         let mut batch = Batch::new(columns, capacity);
         let mut written = 0;
+        // Full batches wait here to be encoded together, a few per thread.
+        let window = 2 * rayon::current_num_threads();
+        let mut frames = Vec::with_capacity(window);
         table.for_each_row(&mut |cells| {
             batch.push(cells)?;
             if batch.rows == BATCH_ROWS {
-                writer.write(&batch.take_frame(capacity)?)?;
+                frames.push(batch.take_frame(capacity)?);
                 written += BATCH_ROWS;
+                if frames.len() == window {
+                    writer.write(&frames)?;
+                    frames.clear();
+                }
             }
             Ok(())
         })?;
         if batch.rows > 0 || written == 0 {
-            writer.write(&batch.take_frame(0)?)?;
+            frames.push(batch.take_frame(0)?);
         }
+        writer.write(&frames)?;
         writer.finish()?;
         Ok(())
     }

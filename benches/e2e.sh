@@ -1,11 +1,18 @@
 #!/usr/bin/env bash
-# End-to-end benchmark of `sessionstats analyze` against its I/O and parse floors (issue 4).
+# End-to-end benchmark of `sessionstats analyze` against its I/O and parse floors (issue 4) and a
+# DuckDB peer (issue 9).
 #
 #   bash benches/e2e.sh [SESSIONS]        # default 100000 sessions (about half a gigabyte)
 #
 # Environment: SEED (default 1), RUNS (repetitions per step, default 3), E2E_DIR (work folder,
 # default target/e2e), THREADS (the multi-thread count, default: nproc), PROFILE (release; `debug`
-# for a quick check of the script itself).
+# for a quick check of the script itself), SHAPE (the corpus shape of `gen --shape`, default
+# mixed), ONE_FILE=1 (all of an NDJSON corpus in one big .ndjson file), DUCKDB=0 (no DuckDB peer).
+#
+# The DuckDB peer (benches/duckdb_peer.py, DuckDB's Python package, installed with pip when it is
+# missing) runs one SQL script over `read_json` that computes per-participant union length and
+# segments and per-session peak concurrency; it reads NDJSON corpora only (SHAPE=ndjson). Its
+# figures are checked row by row against `analyze`'s reports, outside the timing.
 #
 # It builds the release binary and the `floor` example, generates the corpus with
 # `sessionstats gen` (cached in E2E_DIR by seed and size), reads it once to warm the page cache,
@@ -21,12 +28,23 @@ RUNS=${RUNS:-3}
 THREADS=${THREADS:-$(nproc)}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 WORK=${E2E_DIR:-$ROOT/target/e2e}
-CORPUS=$WORK/corpus-seed$SEED-n$SESSIONS
+SHAPE=${SHAPE:-mixed}
+ONE_FILE=${ONE_FILE:-0}
+DUCKDB=${DUCKDB:-1}
+CORPUS=$WORK/corpus-seed$SEED-n$SESSIONS-$SHAPE
+[[ $ONE_FILE == 1 ]] && CORPUS=$CORPUS-onefile
 AS_OF=2024-04-01T00:00:00Z   # fixed, so ongoing sessions close at the same instant every run
 PROFILE=${PROFILE:-release}
-BIN=$ROOT/target/$PROFILE/sessionstats
-FLOOR=$ROOT/target/$PROFILE/examples/floor
+TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
+BIN=$TARGET/$PROFILE/sessionstats
+FLOOR=$TARGET/$PROFILE/examples/floor
+# Every report but overlaps: "without pairs".
+NO_PAIRS=sessions,participants,concurrency,rooms,people,account_concurrency,usage
 
+if [[ $DUCKDB == 1 ]] && ! python3 -c 'import duckdb' 2>/dev/null; then
+    echo "installing DuckDB's Python package for the peer (pip install duckdb)" >&2
+    python3 -m pip install --quiet duckdb >&2
+fi
 if [[ ! -x /usr/bin/time ]]; then
     echo "installing GNU time for peak-memory figures (apt-get install -y time)" >&2
     apt-get install -y time >/dev/null 2>&1 || { apt-get update >/dev/null && apt-get install -y time >/dev/null; }
@@ -41,7 +59,12 @@ mkdir -p "$WORK"
 if [[ ! -d $CORPUS ]]; then
     echo "== generate $SESSIONS sessions (seed $SEED) into $CORPUS"
     rm -rf "$CORPUS.partial"
-    "$BIN" gen --sessions "$SESSIONS" --seed "$SEED" --out "$CORPUS.partial"
+    "$BIN" gen --sessions "$SESSIONS" --seed "$SEED" --shape "$SHAPE" --out "$CORPUS.partial"
+    if [[ $ONE_FILE == 1 ]]; then
+        find "$CORPUS.partial" -type f -name '*.ndjson' | sort | xargs cat >"$CORPUS.partial.ndjson"
+        rm -rf "$CORPUS.partial" && mkdir "$CORPUS.partial"
+        mv "$CORPUS.partial.ndjson" "$CORPUS.partial/export.ndjson"
+    fi
     mv "$CORPUS.partial" "$CORPUS"
 else
     echo "== corpus (cached): $CORPUS"
@@ -112,10 +135,19 @@ for threads in 1 "$THREADS"; do
     measure "analyze csv" "$threads" "${analyze[@]}" --out "$WORK/out-csv" --format csv \
         || { analyze_ok=false; continue; }
     measure "analyze csv, no pairs" "$threads" "${analyze[@]}" --out "$WORK/out-csv-no-pairs" \
-        --format csv --max-pair-participants 0
+        --format csv --reports "$NO_PAIRS"
+    measure "analyze 3 reports" "$threads" "${analyze[@]}" --out "$WORK/out-csv-3" \
+        --format csv --reports sessions,participants,usage
     if [[ $threads == "$THREADS" ]]; then
         measure "analyze parquet" "$threads" "${analyze[@]}" --out "$WORK/out-parquet" --format parquet
+        measure "parquet, no pairs" "$threads" "${analyze[@]}" --out "$WORK/out-parquet-no-pairs" \
+            --format parquet --reports "$NO_PAIRS"
         du -sh --apparent-size "$WORK"/out-csv/* "$WORK"/out-parquet/* | sed 's/^/   report /'
+    fi
+    if [[ $DUCKDB == 1 ]]; then
+        measure "duckdb peer" "$threads" python3 "$ROOT/benches/duckdb_peer.py" "$CORPUS" "$AS_OF" "$threads"
+        python3 "$ROOT/benches/duckdb_peer.py" "$CORPUS" "$AS_OF" "$threads" --check "$WORK/out-csv-no-pairs" \
+            | sed 's/^/   /' || echo "   the DuckDB peer's figures differ from analyze's" >&2
     fi
 done
 
@@ -134,10 +166,22 @@ done
 if [[ $THREADS != 1 ]]; then
     echo
     echo "== speed-up from 1 to $THREADS threads (time with 1 / time with $THREADS)"
-    for name in "read floor" "parse floor" "analyze csv" "analyze csv, no pairs"; do
+    for name in "read floor" "parse floor" "analyze csv" "analyze csv, no pairs" "analyze 3 reports" "duckdb peer"; do
         one=${BY_NAME["$name|1"]:-}
         many=${BY_NAME["$name|$THREADS"]:-}
         [[ -n $one && -n $many ]] && awk -v n="$name" -v a="$one" -v b="$many" 'BEGIN { printf "%-24s %5.2fx\n", n, a / b }'
     done
 fi
+echo
+echo "== ratios (time of analyze csv, no pairs / time of the other)"
+for threads in 1 "$THREADS"; do
+    ours=${BY_NAME["analyze csv, no pairs|$threads"]:-}
+    [[ -z $ours ]] && continue
+    peer=${BY_NAME["duckdb peer|$threads"]:-}
+    [[ -n $peer ]] && awk -v t="$threads" -v a="$ours" -v b="$peer" 'BEGIN { printf "%d thread(s): %.2fx faster than the DuckDB peer\n", t, b / a }'
+    awk -v t="$threads" -v a="$ours" -v b="${PARSE_FLOOR[$threads]}" 'BEGIN { printf "%d thread(s): %.2fx the parse floor\n", t, a / b }'
+done
+pq=${BY_NAME["parquet, no pairs|$THREADS"]:-}
+csv=${BY_NAME["analyze csv, no pairs|$THREADS"]:-}
+[[ -n $pq && -n $csv ]] && awk -v a="$pq" -v b="$csv" 'BEGIN { printf "parquet / csv (no pairs): %.2fx\n", a / b }'
 $analyze_ok || echo "note: analyze failed, so only the floors were measured"

@@ -448,7 +448,7 @@ fn read_in_chunks(
     reject_spill: &RejectSpill,
     config: &Config,
 ) -> Result<Vec<Unit>> {
-    let path = crate::text::path_text(&file.path);
+    let path = file.name();
     let done = Mutex::new(Vec::new());
     let work = |chunk: LineChunk| {
         let unit = analyze_unit(spill, reject_spill, config, |rejects, on_session| {

@@ -2612,8 +2612,9 @@ fn a_big_ndjson_file_is_read_in_chunks_with_exact_line_numbers() {
 
     for (input, threads) in [("one", "2"), ("gz", "1"), ("gz", "2"), ("split", "2")] {
         let out = run(input, threads);
+        // The reports, not the manifest (which records when it was made).
         for name in listing(&reference) {
-            if input == "split" && name == "rejects.csv" {
+            if name == "manifest.json" || (input == "split" && name == "rejects.csv") {
                 continue;
             }
             let (a, b) = (

@@ -435,6 +435,7 @@ impl Manifest<'_> {
                 "until": self.config.until.map(to_rfc3339),
                 "quota": self.config.quota,
                 "max_pair_participants": self.config.max_pair_participants,
+                "reports": self.args.reports,
             },
             "as_of": to_rfc3339(self.config.as_of),
             "as_of_from": self.as_of.describe(),

@@ -176,10 +176,7 @@ pub fn read_file<F>(
 ) where
     F: FnMut(IdentifiedSession<'_, '_>),
 {
-    let path = match &file.label {
-        Some(label) => label.clone(),
-        None => crate::text::path_text(&file.path),
-    };
+    let path = file.name();
     match open_regular(&file.path) {
         Ok(source) => read_source(
             source,

@@ -64,6 +64,14 @@ impl InputFile {
             label: None,
         }
     }
+
+    /// How reports and messages name it: its label, or its path as text.
+    pub fn name(&self) -> String {
+        match &self.label {
+            Some(label) => label.clone(),
+            None => crate::text::path_text(&self.path),
+        }
+    }
 }
 
 /// What the walk found.

@@ -187,7 +187,7 @@ fn percent_decode(text: &str) -> String {
 }
 
 fn write_answer(
-    stream: &mut TcpStream,
+    stream: &mut impl Write,
     status: u16,
     extra: &str,
     body: &[u8],
@@ -209,7 +209,26 @@ impl Drop for InFlight<'_> {
     }
 }
 
-fn serve(state: &State, mut stream: TcpStream) -> std::io::Result<()> {
+/// The connection while a request is answered: the request stops counting as in flight when
+/// the first byte of its answer is written, before the client can see the answer and send
+/// its next request (counting until the thread ends would overlap the two).
+struct Answering<'a> {
+    stream: TcpStream,
+    in_flight: Option<InFlight<'a>>,
+}
+
+impl Write for Answering<'_> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.in_flight = None;
+        self.stream.write(buf)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.stream.flush()
+    }
+}
+
+fn serve(state: &State, stream: TcpStream) -> std::io::Result<()> {
     let mut reader = BufReader::new(stream.try_clone()?);
     let mut line = String::new();
     reader.read_line(&mut line)?;
@@ -228,7 +247,10 @@ fn serve(state: &State, mut stream: TcpStream) -> std::io::Result<()> {
     }
     let now = state.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
     state.max_in_flight.fetch_max(now, Ordering::SeqCst);
-    let _guard = InFlight(state);
+    let mut stream = Answering {
+        stream,
+        in_flight: Some(InFlight(state)),
+    };
 
     let (path, query_text) = target.split_once('?').unwrap_or((&target, ""));
     let query: HashMap<String, String> = query_text
@@ -285,7 +307,7 @@ fn serve(state: &State, mut stream: TcpStream) -> std::io::Result<()> {
             stream.write_all(head.as_bytes())?;
             stream.write_all(&body.as_bytes()[..body.len() / 2])?;
             stream.flush()?;
-            stream.shutdown(Shutdown::Both)
+            stream.stream.shutdown(Shutdown::Both)
         }
         Some(Fault::Truncated) => {
             write_answer(&mut stream, status, "", &body.as_bytes()[..body.len() / 2])

@@ -32,13 +32,13 @@ seed() {
     timestamp)
       # Every timestamp of the samples, one per file.
       grep -rhoE '"[0-9]{4}-[0-9]{2}-[0-9]{2}T[^"]*"' "$root/data/sample" 2>/dev/null \
-        | tr -d '"' | sort -u | head -200 | nl -ba | while read -r i t; do
+        | tr -d '"' | sort -u | sed -n '1,200p' | nl -ba | while read -r i t; do
           printf '%s' "$t" >"$dir/ts-$i"
         done ;;
     store_name)
       # Every session id of the samples, one per file, and a few hostile ones.
       grep -rhoE '"id": *"[^"]*"' "$root/data/sample" 2>/dev/null \
-        | sed -E 's/"id": *"(.*)"/\1/' | sort -u | head -200 | nl -ba | while read -r i t; do
+        | sed -E 's/"id": *"(.*)"/\1/' | sort -u | sed -n '1,200p' | nl -ba | while read -r i t; do
           printf '%s' "$t" >"$dir/id-$i"
         done
       printf '../../x' >"$dir/hostile-1"; printf '.hidden' >"$dir/hostile-2"

@@ -4,7 +4,10 @@
 //! `--since`/`--until` window, put them in report order, and roll them up (rooms, people,
 //! account concurrency, usage; and the HTML report's overview, in the same pass).
 use crate::analysis::overview::Overview;
-use crate::analysis::rollups::{ParticipantFacts, RollupTables, Rollups, SessionFacts};
+use crate::analysis::rollups::{
+    AccountStep, KeptRows, ParticipantFacts, PersonRow, RollupSink, RollupTables, Rollups, RoomRow,
+    SessionFacts,
+};
 use crate::analysis::{analyze_session, Config, SessionReport};
 use crate::ingest::rejects::{FileLog, FileRejects, RejectLog, RejectSpill};
 use crate::ingest::walk::InputFile;
@@ -37,6 +40,11 @@ pub struct Analysis {
     /// as-of that makes them last far longer than the data shows.
     pub stale_ongoing: usize,
     pub rollups: RollupTables,
+    /// The rows of `rooms`, `people` and `account_concurrency`, held in memory only for the
+    /// HTML report (empty without it); the tables read them from the spill.
+    pub kept: KeptRows,
+    /// Where the rows of `rooms`, `people` and `account_concurrency` lie in the spill.
+    rollup_parts: RollupParts,
     /// What the HTML report shows beyond the tables (docs/html.md).
     pub overview: Overview,
     /// The reports computed (`--reports`).
@@ -92,25 +100,21 @@ impl Analysis {
                 }) as Box<dyn Table + Sync>
             })
             .collect();
-        let r = &self.rollups;
-        out.push(Box::new(InMemory {
-            spec: &tables::ROOMS,
-            rows: &r.rooms,
-            emit: tables::room_row,
-        }));
-        out.push(Box::new(InMemory {
-            spec: &tables::PEOPLE,
-            rows: &r.people,
-            emit: tables::person_row,
-        }));
-        out.push(Box::new(InMemory {
-            spec: &tables::ACCOUNT_CONCURRENCY,
-            rows: &r.account_concurrency,
-            emit: tables::account_row,
-        }));
+        let spilled = &self.rollup_parts;
+        for (spec, parts) in [
+            (&tables::ROOMS, &spilled.rooms),
+            (&tables::PEOPLE, &spilled.people),
+            (&tables::ACCOUNT_CONCURRENCY, &spilled.account),
+        ] {
+            out.push(Box::new(SpilledTable {
+                spec,
+                spill: &self.spill,
+                parts: parts.clone(),
+            }));
+        }
         out.push(Box::new(InMemory {
             spec: &tables::USAGE,
-            rows: &r.usage,
+            rows: &self.rollups.usage,
             emit: tables::usage_row,
         }));
         out.push(Box::new(tables::Rejects(&self.rejects)));
@@ -266,23 +270,108 @@ fn session_facts(
     Ok(facts)
 }
 
-/// The rollup tables and the overview of the kept sessions (in report order), in one pass.
-fn roll_up(
-    spill: &Spill,
-    sessions: &[Parked],
-    config: &Config,
-) -> Result<(RollupTables, Overview)> {
+/// Rows of a rollup table per group in the spill: a group is the unit a CSV task renders,
+/// so it stays small whatever a period holds.
+const ROLLUP_GROUP_ROWS: usize = 256;
+
+/// Where the rollup rows handed out by [`Rollups`] lie in the spill.
+#[derive(Default)]
+struct RollupParts {
+    rooms: Vec<Part>,
+    people: Vec<Part>,
+    account: Vec<Part>,
+}
+
+/// A [`RollupSink`] that encodes the rows into the spill, and keeps a copy in memory when
+/// the HTML report is wanted.
+struct SpillSink<'s> {
+    spill: &'s Spill,
+    buf: Vec<u8>,
+    parts: RollupParts,
+    kept: Option<KeptRows>,
+}
+
+impl SpillSink<'_> {
+    /// Appends `rows` to the spill in groups of [`ROLLUP_GROUP_ROWS`]; returns their parts.
+    fn append<T>(
+        &mut self,
+        spec: &TableSpec,
+        rows: &[T],
+        emit: fn(&T, tables::Emit<'_>) -> Result<()>,
+    ) -> Result<Vec<Part>> {
+        self.buf.clear();
+        let mut parts = Vec::new();
+        for group in rows.chunks(ROLLUP_GROUP_ROWS) {
+            let part = encode_rows(
+                spec.columns,
+                |out| group.iter().try_for_each(|row| emit(row, &mut *out)),
+                &mut self.buf,
+            )?;
+            parts.push(part);
+        }
+        let base = self.spill.append(&self.buf)?;
+        for part in &mut parts {
+            part.offset += base;
+        }
+        Ok(parts)
+    }
+}
+
+impl RollupSink for SpillSink<'_> {
+    fn rooms(&mut self, rows: &[RoomRow]) -> Result<()> {
+        let parts = self.append(&tables::ROOMS, rows, tables::room_row)?;
+        self.parts.rooms.extend(parts);
+        self.kept.as_mut().map_or(Ok(()), |kept| kept.rooms(rows))
+    }
+    fn people(&mut self, rows: &[PersonRow]) -> Result<()> {
+        let parts = self.append(&tables::PEOPLE, rows, tables::person_row)?;
+        self.parts.people.extend(parts);
+        self.kept.as_mut().map_or(Ok(()), |kept| kept.people(rows))
+    }
+    fn account(&mut self, steps: &[AccountStep]) -> Result<()> {
+        let parts = self.append(&tables::ACCOUNT_CONCURRENCY, steps, tables::account_row)?;
+        self.parts.account.extend(parts);
+        self.kept
+            .as_mut()
+            .map_or(Ok(()), |kept| kept.account(steps))
+    }
+}
+
+/// What one pass over the kept sessions (in report order) makes.
+struct RolledUp {
+    tables: RollupTables,
+    parts: RollupParts,
+    kept: KeptRows,
+    overview: Overview,
+}
+
+/// The rollup tables (their rows appended to the spill) and the overview of the kept
+/// sessions, in one pass.
+fn roll_up(spill: &Spill, sessions: &[Parked], config: &Config) -> Result<RolledUp> {
     let columns = FactColumns::new();
-    let mut rollups = Rollups::new(config.calendar, config.quota);
+    let sink = SpillSink {
+        spill,
+        buf: Vec::new(),
+        parts: RollupParts::default(),
+        kept: config.reports.html().then(KeptRows::default),
+    };
+    let mut rollups = Rollups::new(config.calendar, config.quota, sink);
     rollups.account_known = config.reports.needs_timelines();
     let mut overview = Overview::default();
     let mut buf = Vec::new();
     for session in sessions {
         let facts = session_facts(spill, session, &columns, &mut buf)?;
-        rollups.add(&facts);
+        rollups.add(&facts)?;
         overview.add(&facts);
     }
-    Ok((rollups.finish(), overview))
+    let (tables, sink) = rollups.finish()?;
+    spill.finish_writing()?;
+    Ok(RolledUp {
+        tables,
+        parts: sink.parts,
+        kept: sink.kept.unwrap_or_default(),
+        overview,
+    })
 }
 
 impl Parked {
@@ -535,7 +624,7 @@ pub fn analyze_files(
                     .is_none_or(|latest| config.as_of.saturating_sub(latest) > STALE_AFTER_MS)
         })
         .count();
-    let (rollups, overview) = roll_up(&spill, &sessions, config)?;
+    let rolled = roll_up(&spill, &sessions, config)?;
     let rejects = reject_spill.finish(extra_rejects, file_rejects)?;
     Ok(Analysis {
         sessions,
@@ -543,8 +632,10 @@ pub fn analyze_files(
         duplicates_dropped,
         outside_window,
         stale_ongoing,
-        rollups,
-        overview,
+        rollups: rolled.tables,
+        kept: rolled.kept,
+        rollup_parts: rolled.parts,
+        overview: rolled.overview,
         reports: config.reports,
         spill,
     })

@@ -7,10 +7,14 @@
 //! ordered map until every session that could still add an earlier event has been added
 //! (sessions arrive by start, and a timeline never starts before its session), so the map
 //! holds only the events of sessions still running at the sweep's position.
+//!
+//! Memory follows one period, not the corpus: a period's `rooms` and `people` rows are final
+//! when a session of a later period arrives, and the steps of `A` once swept; both go to a
+//! [`RollupSink`] then, and `usage` is integrated step by step as the sweep passes.
 use super::period::Calendar;
 use crate::time::Millis;
 use chrono::NaiveDate;
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 
 /// What the rollups need of one session: a few figures of its `sessions` row, its
 /// `participants` rows and its `concurrency` timeline.
@@ -100,13 +104,47 @@ pub struct AccountStep {
     pub concurrency: i64,
 }
 
-/// The four rollup tables, rows in report order.
-#[derive(Debug, Default)]
-pub struct RollupTables {
+/// Where the rows of `rooms`, `people` and `account_concurrency` go as they become final,
+/// in report order: a period's `rooms` and `people` rows once a session of a later period
+/// arrives, the account's steps as the sweep passes them. Memory then holds one period's
+/// rollups, not the corpus's.
+pub trait RollupSink {
+    fn rooms(&mut self, rows: &[RoomRow]) -> anyhow::Result<()>;
+    fn people(&mut self, rows: &[PersonRow]) -> anyhow::Result<()>;
+    fn account(&mut self, steps: &[AccountStep]) -> anyhow::Result<()>;
+}
+
+/// The rows of `rooms`, `people` and `account_concurrency` held in memory (the HTML report
+/// and the tests read them).
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct KeptRows {
     pub rooms: Vec<RoomRow>,
     pub people: Vec<PersonRow>,
     pub account_concurrency: Vec<AccountStep>,
+}
+
+impl RollupSink for KeptRows {
+    fn rooms(&mut self, rows: &[RoomRow]) -> anyhow::Result<()> {
+        self.rooms.extend_from_slice(rows);
+        Ok(())
+    }
+    fn people(&mut self, rows: &[PersonRow]) -> anyhow::Result<()> {
+        self.people.extend_from_slice(rows);
+        Ok(())
+    }
+    fn account(&mut self, steps: &[AccountStep]) -> anyhow::Result<()> {
+        self.account_concurrency.extend_from_slice(steps);
+        Ok(())
+    }
+}
+
+/// What the rollups keep to the end: the `usage` rows and the figures of the headline (the
+/// other rollup tables went to the [`RollupSink`]).
+#[derive(Debug, Default)]
+pub struct RollupTables {
     pub usage: Vec<UsageRow>,
+    /// The account's peak and the earliest instant it held (a step above 0).
+    peak: Option<AccountStep>,
     /// Sums over the sessions rows, for the headline (whatever `--reports` computed).
     totals: Totals,
     /// Whether the timelines were swept (`account_concurrency`, `usage`, the HTML report).
@@ -141,31 +179,55 @@ struct PersonTotals {
     name: Option<String>,
     sessions: i64,
     present_sessions: i64,
-    rooms: BTreeSet<String>,
+    /// The rooms met, as numbers of [`OpenPeriod::room_numbers`].
+    rooms: Vec<u32>,
     attended_ms: i64,
     first_join: Option<Millis>,
     last_leave: Option<Millis>,
 }
 
-/// Per period, the sessions that start in it.
-#[derive(Default)]
-struct PeriodTotals {
+/// The rollups of the period the latest sessions started in: sessions arrive in report
+/// order, so no later session belongs to an earlier period.
+struct OpenPeriod {
+    period: NaiveDate,
+    rooms: BTreeMap<Option<String>, RoomTotals>,
+    people: BTreeMap<String, PersonTotals>,
+    /// Each room id met in the period, numbered in order of appearance.
+    room_numbers: HashMap<String, u32>,
     sessions: i64,
-    rooms: HashSet<String>,
-    participants: HashSet<String>,
 }
 
-/// Adds sessions one by one (in report order) and makes the rollup tables.
-pub struct Rollups {
+/// The figures of `usage` that come from the sessions starting in a period.
+#[derive(Debug, Clone, Copy, Default)]
+struct PeriodCounts {
+    sessions: i64,
+    rooms: i64,
+    participants: i64,
+}
+
+/// Steps of `A` handed to the sink at once.
+const STEP_BATCH: usize = 4096;
+
+/// Adds sessions one by one (in report order) and hands the rollup rows to `sink` as they
+/// become final.
+pub struct Rollups<S: RollupSink> {
     calendar: Calendar,
     quota: Option<i64>,
-    rooms: BTreeMap<(NaiveDate, Option<String>), RoomTotals>,
-    people: BTreeMap<(NaiveDate, String), PersonTotals>,
-    periods: BTreeMap<NaiveDate, PeriodTotals>,
+    sink: S,
+    open: Option<OpenPeriod>,
+    /// Per period, the figures of the sessions that start in it.
+    counts: BTreeMap<NaiveDate, PeriodCounts>,
     /// Change events of `A` not yet swept: instant -> sum of changes.
     pending: BTreeMap<Millis, i64>,
-    account: Vec<AccountStep>,
     level: i64,
+    /// The first step of `A`, and the step in force (the last one swept).
+    first_step: Option<AccountStep>,
+    last_step: Option<AccountStep>,
+    /// Steps swept but not yet handed to the sink.
+    steps: Vec<AccountStep>,
+    peak: Option<AccountStep>,
+    /// `A` integrated per period, step by step as the sweep passes.
+    figures: BTreeMap<NaiveDate, PeriodFigures>,
     /// The latest instant of any session (`end - 1`, or `start` for an empty one).
     last_instant: Option<Millis>,
     totals: Totals,
@@ -174,17 +236,21 @@ pub struct Rollups {
     pub account_known: bool,
 }
 
-impl Rollups {
-    pub fn new(calendar: Calendar, quota: Option<i64>) -> Rollups {
+impl<S: RollupSink> Rollups<S> {
+    pub fn new(calendar: Calendar, quota: Option<i64>, sink: S) -> Rollups<S> {
         Rollups {
             calendar,
             quota,
-            rooms: BTreeMap::new(),
-            people: BTreeMap::new(),
-            periods: BTreeMap::new(),
+            sink,
+            open: None,
+            counts: BTreeMap::new(),
             pending: BTreeMap::new(),
-            account: Vec::new(),
             level: 0,
+            first_step: None,
+            last_step: None,
+            steps: Vec::new(),
+            peak: None,
+            figures: BTreeMap::new(),
             last_instant: None,
             totals: Totals::default(),
             account_known: true,
@@ -192,7 +258,7 @@ impl Rollups {
     }
 
     /// Adds the next session in report order.
-    pub fn add(&mut self, session: &SessionFacts) {
+    pub fn add(&mut self, session: &SessionFacts) -> anyhow::Result<()> {
         self.totals.sessions += 1;
         self.totals.participants += session.participant_count;
         self.totals.present += session.present_count;
@@ -200,7 +266,6 @@ impl Rollups {
             .totals
             .participant_ms
             .saturating_add(session.participant_ms);
-        let period = self.calendar.period_of(session.started_at);
         if session.ongoing {
             self.totals.ongoing += 1;
             self.totals.ongoing_participant_ms = self
@@ -208,25 +273,23 @@ impl Rollups {
                 .ongoing_participant_ms
                 .saturating_add(session.participant_ms);
         }
-        self.add_to_room(period, session);
-        for p in &session.participants {
-            self.add_to_person(period, session.room_id.as_deref(), p);
+        let period = self.calendar.period_of(session.started_at);
+        if self.open.as_ref().is_none_or(|open| open.period != period) {
+            self.close_period()?;
+            self.open = Some(OpenPeriod {
+                period,
+                rooms: BTreeMap::new(),
+                people: BTreeMap::new(),
+                room_numbers: HashMap::new(),
+                sessions: 0,
+            });
         }
-        let totals = self.periods.entry(period).or_default();
-        totals.sessions += 1;
-        if let Some(room) = &session.room_id {
-            if !totals.rooms.contains(room) {
-                totals.rooms.insert(room.clone());
-            }
-        }
-        for p in &session.participants {
-            if !totals.participants.contains(&p.participant_id) {
-                totals.participants.insert(p.participant_id.clone());
-            }
+        if let Some(open) = &mut self.open {
+            open.add(session);
         }
 
         // Events before this session's start can no longer change: sweep them.
-        self.sweep_before(session.started_at);
+        self.sweep_before(session.started_at)?;
         let mut previous = 0;
         for (index, &(at, value)) in session.timeline.iter().enumerate() {
             // The first row is kept even when it changes nothing: `A` has a row at the
@@ -242,12 +305,216 @@ impl Rollups {
             session.started_at
         };
         self.last_instant = Some(self.last_instant.map_or(last, |l| l.max(last)));
+        Ok(())
     }
 
-    fn add_to_room(&mut self, period: NaiveDate, session: &SessionFacts) {
+    /// Hands the open period's `rooms` and `people` rows to the sink and keeps its counts.
+    fn close_period(&mut self) -> anyhow::Result<()> {
+        let Some(open) = self.open.take() else {
+            return Ok(());
+        };
+        self.counts.insert(
+            open.period,
+            PeriodCounts {
+                sessions: open.sessions,
+                rooms: open.room_numbers.len() as i64,
+                participants: open.people.len() as i64,
+            },
+        );
+        let period = open.period;
+        let rooms: Vec<RoomRow> = open
+            .rooms
+            .into_iter()
+            .map(|(room_id, t)| RoomRow {
+                period,
+                room_id,
+                sessions: t.sessions,
+                ongoing: t.ongoing,
+                participants: t.participants.len() as i64,
+                present: t.participants.values().filter(|&&p| p).count() as i64,
+                participant_ms: t.participant_ms,
+                duration_ms: t.duration_ms,
+                peak_concurrency: t.peak_concurrency,
+                first_start: t.first_start,
+                last_end: t.last_end,
+            })
+            .collect();
+        self.sink.rooms(&rooms)?;
+        let people: Vec<PersonRow> = open
+            .people
+            .into_iter()
+            .map(|(participant_id, t)| PersonRow {
+                period,
+                participant_id,
+                name: t.name,
+                sessions: t.sessions,
+                present_sessions: t.present_sessions,
+                rooms: t.rooms.len() as i64,
+                attended_ms: t.attended_ms,
+                first_join: t.first_join,
+                last_leave: t.last_leave,
+            })
+            .collect();
+        self.sink.people(&people)
+    }
+
+    /// Applies the pending events before `until` to `A`, in time order.
+    fn sweep_before(&mut self, until: Millis) -> anyhow::Result<()> {
+        while let Some(entry) = self.pending.first_entry() {
+            if *entry.key() >= until {
+                break;
+            }
+            let (at, change) = entry.remove_entry();
+            self.level += change;
+            if self
+                .last_step
+                .is_none_or(|last| last.concurrency != self.level)
+            {
+                self.push_step(AccountStep {
+                    changed_at: at,
+                    concurrency: self.level,
+                })?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Records a new step of `A`: the one in force until now is integrated up to it.
+    fn push_step(&mut self, step: AccountStep) -> anyhow::Result<()> {
+        if let Some(previous) = self.last_step {
+            self.integrate(previous, step.changed_at, None);
+        }
+        if step.concurrency > 0 && self.peak.is_none_or(|p| step.concurrency > p.concurrency) {
+            self.peak = Some(step);
+        }
+        self.first_step.get_or_insert(step);
+        self.last_step = Some(step);
+        self.steps.push(step);
+        if self.steps.len() >= STEP_BATCH {
+            self.sink.account(&self.steps)?;
+            self.steps.clear();
+        }
+        Ok(())
+    }
+
+    /// Adds `step`, in force until `until`, to the figures of each period it overlaps (up to
+    /// `last_period` when given).
+    fn integrate(&mut self, step: AccountStep, until: Millis, last_period: Option<NaiveDate>) {
+        // A step at 0 changes no figure (unless the quota is below 0): the long gaps between
+        // sessions cost nothing.
+        if step.concurrency == 0 && self.quota.is_none_or(|q| q >= 0) {
+            return;
+        }
+        let mut period = self.calendar.period_of(step.changed_at);
+        loop {
+            if last_period.is_some_and(|last| period > last) {
+                break;
+            }
+            let (start, end) = self.calendar.bounds(period);
+            if start >= until {
+                break;
+            }
+            let (from_at, to_at) = (step.changed_at.max(start), until.min(end));
+            if from_at < to_at {
+                let figures = self.figures.entry(period).or_default();
+                let length = to_at - from_at;
+                figures.integral = figures
+                    .integral
+                    .saturating_add(step.concurrency.saturating_mul(length));
+                if step.concurrency > figures.peak {
+                    figures.peak = step.concurrency;
+                    figures.peak_at = Some(from_at);
+                }
+                if self.quota.is_some_and(|q| step.concurrency > q) {
+                    figures.over_quota_ms += length;
+                }
+            }
+            let next = self.calendar.next(period);
+            if next <= period {
+                break;
+            }
+            period = next;
+        }
+    }
+
+    /// Hands the last rows to the sink; returns `usage`, the headline's figures and the sink.
+    pub fn finish(mut self) -> anyhow::Result<(RollupTables, S)> {
+        self.sweep_before(Millis::MAX)?;
+        self.close_period()?;
+        let usage = self.usage();
+        if !self.steps.is_empty() {
+            self.sink.account(&self.steps)?;
+        }
+        let tables = RollupTables {
+            usage,
+            peak: self.peak,
+            totals: self.totals,
+            account_known: self.account_known,
+        };
+        Ok((tables, self.sink))
+    }
+
+    /// One row per period from the first step's to the one holding the last instant of any
+    /// session, empty periods included. The last step (`A` from then on) is integrated here,
+    /// up to the end of that period.
+    fn usage(&mut self) -> Vec<UsageRow> {
+        let (Some(first_step), Some(last_step), Some(last_instant)) =
+            (self.first_step, self.last_step, self.last_instant)
+        else {
+            return Vec::new();
+        };
+        let last_period = self
+            .calendar
+            .period_of(last_instant.max(first_step.changed_at));
+        self.integrate(last_step, Millis::MAX, Some(last_period));
+        let mut rows = Vec::new();
+        let mut period = self.calendar.period_of(first_step.changed_at);
+        while period <= last_period {
+            let counts = self.counts.get(&period).copied().unwrap_or_default();
+            let figures = self.figures.get(&period).copied().unwrap_or_default();
+            rows.push(UsageRow {
+                period,
+                sessions: counts.sessions,
+                rooms: counts.rooms,
+                participants: counts.participants,
+                participant_ms: figures.integral,
+                peak_concurrency: figures.peak,
+                peak_at: figures.peak_at,
+                over_quota_ms: self.quota.map(|_| figures.over_quota_ms),
+            });
+            let next = self.calendar.next(period);
+            if next <= period {
+                break;
+            }
+            period = next;
+        }
+        rows
+    }
+}
+
+impl OpenPeriod {
+    fn add(&mut self, session: &SessionFacts) {
+        self.sessions += 1;
+        let room_number = session.room_id.as_ref().map(|room| {
+            let next = self.room_numbers.len() as u32;
+            match self.room_numbers.get(room) {
+                Some(&number) => number,
+                None => {
+                    self.room_numbers.insert(room.clone(), next);
+                    next
+                }
+            }
+        });
+        self.add_to_room(session);
+        for p in &session.participants {
+            self.add_to_person(room_number, p);
+        }
+    }
+
+    fn add_to_room(&mut self, session: &SessionFacts) {
         let room = self
             .rooms
-            .entry((period, session.room_id.clone()))
+            .entry(session.room_id.clone())
             .or_insert_with(|| RoomTotals {
                 sessions: 0,
                 ongoing: 0,
@@ -276,191 +543,46 @@ impl Rollups {
         room.last_end = room.last_end.max(session.ended_at);
     }
 
-    fn add_to_person(&mut self, period: NaiveDate, room_id: Option<&str>, p: &ParticipantFacts) {
-        let person = self
-            .people
-            .entry((period, p.participant_id.clone()))
-            .or_insert_with(|| PersonTotals {
-                name: None,
-                sessions: 0,
-                present_sessions: 0,
-                rooms: BTreeSet::new(),
-                attended_ms: 0,
-                first_join: None,
-                last_leave: None,
-            });
+    fn add_to_person(&mut self, room_number: Option<u32>, p: &ParticipantFacts) {
+        let person = match self.people.get_mut(&p.participant_id) {
+            Some(person) => person,
+            None => self
+                .people
+                .entry(p.participant_id.clone())
+                .or_insert(PersonTotals {
+                    name: None,
+                    sessions: 0,
+                    present_sessions: 0,
+                    rooms: Vec::new(),
+                    attended_ms: 0,
+                    first_join: None,
+                    last_leave: None,
+                }),
+        };
         if person.name.is_none() {
             person.name = p.name.clone().filter(|n| !n.is_empty());
         }
         person.sessions += 1;
         person.present_sessions += i64::from(p.present);
-        if let Some(room) = room_id {
-            if !person.rooms.contains(room) {
-                person.rooms.insert(room.to_owned());
+        if let Some(room) = room_number {
+            if !person.rooms.contains(&room) {
+                person.rooms.push(room);
             }
         }
         person.attended_ms = person.attended_ms.saturating_add(p.attended_ms);
         person.first_join = earliest(person.first_join, p.first_join);
         person.last_leave = latest(person.last_leave, p.last_leave);
     }
-
-    /// Applies the pending events before `until` to `A`, in time order.
-    fn sweep_before(&mut self, until: Millis) {
-        while let Some(entry) = self.pending.first_entry() {
-            if *entry.key() >= until {
-                break;
-            }
-            let (at, change) = entry.remove_entry();
-            self.level += change;
-            let changed = self
-                .account
-                .last()
-                .is_none_or(|last| last.concurrency != self.level);
-            if changed {
-                self.account.push(AccountStep {
-                    changed_at: at,
-                    concurrency: self.level,
-                });
-            }
-        }
-    }
-
-    /// The rollup tables.
-    pub fn finish(mut self) -> RollupTables {
-        self.sweep_before(Millis::MAX);
-        let rooms = std::mem::take(&mut self.rooms)
-            .into_iter()
-            .map(|((period, room_id), t)| {
-                let present = t.participants.values().filter(|&&p| p).count() as i64;
-                RoomRow {
-                    period,
-                    room_id,
-                    sessions: t.sessions,
-                    ongoing: t.ongoing,
-                    participants: t.participants.len() as i64,
-                    present,
-                    participant_ms: t.participant_ms,
-                    duration_ms: t.duration_ms,
-                    peak_concurrency: t.peak_concurrency,
-                    first_start: t.first_start,
-                    last_end: t.last_end,
-                }
-            })
-            .collect();
-        let people = std::mem::take(&mut self.people)
-            .into_iter()
-            .map(|((period, participant_id), t)| PersonRow {
-                period,
-                participant_id,
-                name: t.name,
-                sessions: t.sessions,
-                present_sessions: t.present_sessions,
-                rooms: t.rooms.len() as i64,
-                attended_ms: t.attended_ms,
-                first_join: t.first_join,
-                last_leave: t.last_leave,
-            })
-            .collect();
-        let usage = self.usage();
-        RollupTables {
-            rooms,
-            people,
-            account_concurrency: self.account,
-            usage,
-            totals: self.totals,
-            account_known: self.account_known,
-        }
-    }
-
-    /// One row per period from the first session's to the one holding the last instant of
-    /// any session, empty periods included.
-    fn usage(&self) -> Vec<UsageRow> {
-        let (Some(first_step), Some(last_instant)) = (self.account.first(), self.last_instant)
-        else {
-            return Vec::new();
-        };
-        let last_period = self
-            .calendar
-            .period_of(last_instant.max(first_step.changed_at));
-        let mut rows = Vec::new();
-        let mut period = self.calendar.period_of(first_step.changed_at);
-        // The index of the step in force at the start of the current period.
-        let mut step = 0;
-        while period <= last_period {
-            let (start, end) = self.calendar.bounds(period);
-            while step + 1 < self.account.len() && self.account[step + 1].changed_at <= start {
-                step += 1;
-            }
-            let totals = self.periods.get(&period);
-            let figures = integrate(&self.account, step, start, end, self.quota);
-            rows.push(UsageRow {
-                period,
-                sessions: totals.map_or(0, |t| t.sessions),
-                rooms: totals.map_or(0, |t| t.rooms.len() as i64),
-                participants: totals.map_or(0, |t| t.participants.len() as i64),
-                participant_ms: figures.integral,
-                peak_concurrency: figures.peak,
-                peak_at: figures.peak_at,
-                over_quota_ms: self.quota.map(|_| figures.over_quota_ms),
-            });
-            let next = self.calendar.next(period);
-            if next <= period {
-                break;
-            }
-            period = next;
-        }
-        rows
-    }
 }
 
 /// `A` over one period.
+#[derive(Debug, Clone, Copy, Default)]
 struct PeriodFigures {
     integral: i64,
     peak: i64,
     peak_at: Option<Millis>,
     over_quota_ms: i64,
 }
-
-/// Integrates the step function `steps` over `[start, end)`, beginning the search at
-/// `from` (a step at or before `start`, or the first step). `A` is 0 before the first step
-/// and from the last step on (its value is 0).
-fn integrate(
-    steps: &[AccountStep],
-    from: usize,
-    start: Millis,
-    end: Millis,
-    quota: Option<i64>,
-) -> PeriodFigures {
-    let mut figures = PeriodFigures {
-        integral: 0,
-        peak: 0,
-        peak_at: None,
-        over_quota_ms: 0,
-    };
-    for (index, step) in steps.iter().enumerate().skip(from) {
-        let next = steps.get(index + 1).map_or(Millis::MAX, |s| s.changed_at);
-        let (from_at, to_at) = (step.changed_at.max(start), next.min(end));
-        if step.changed_at >= end {
-            break;
-        }
-        if from_at >= to_at {
-            continue;
-        }
-        let length = to_at - from_at;
-        figures.integral = figures
-            .integral
-            .saturating_add(step.concurrency.saturating_mul(length));
-        if step.concurrency > figures.peak {
-            figures.peak = step.concurrency;
-            figures.peak_at = Some(from_at);
-        }
-        if quota.is_some_and(|q| step.concurrency > q) {
-            figures.over_quota_ms += length;
-        }
-    }
-    figures
-}
-
 fn earliest(a: Option<Millis>, b: Option<Millis>) -> Option<Millis> {
     match (a, b) {
         (Some(a), Some(b)) => Some(a.min(b)),
@@ -497,14 +619,6 @@ pub struct Headline {
 
 impl RollupTables {
     pub fn headline(&self) -> Headline {
-        let peak = self
-            .account_concurrency
-            .iter()
-            .filter(|s| s.concurrency > 0)
-            .fold(None::<AccountStep>, |best, s| match best {
-                Some(b) if b.concurrency >= s.concurrency => Some(b),
-                _ => Some(*s),
-            });
         // The sums equal those of usage (the integral of `A` is the sum of the sessions'
         // participant time) and of people (one row per session and participant).
         let t = &self.totals;
@@ -513,7 +627,7 @@ impl RollupTables {
             participants: t.participants,
             present: t.present,
             participant_ms: t.participant_ms,
-            peak: peak.filter(|_| self.account_known),
+            peak: self.peak.filter(|_| self.account_known),
             over_quota_ms: self
                 .usage
                 .iter()
@@ -638,11 +752,11 @@ mod tests {
             let base = midnight - 150;
             sessions.sort_by_key(|d| d.start);
             let all: Vec<SessionFacts> = sessions.iter().map(|d| facts(d, base, threshold)).collect();
-            let mut rollups = Rollups::new(calendar, Some(quota));
+            let mut rollups = Rollups::new(calendar, Some(quota), KeptRows::default());
             for s in &all {
-                rollups.add(s);
+                rollups.add(s).unwrap();
             }
-            let tables = rollups.finish();
+            let (tables, rows) = rollups.finish().unwrap();
 
             // A(t), millisecond by millisecond, from the sessions' own timelines.
             let level_of = |s: &SessionFacts, t: Millis| {
@@ -657,8 +771,8 @@ mod tests {
                     expected.push(AccountStep { changed_at: t, concurrency: a(t) });
                 }
             }
-            prop_assert_eq!(&tables.account_concurrency, &expected);
-            prop_assert_eq!(tables.account_concurrency.last().map(|s| s.concurrency), Some(0));
+            prop_assert_eq!(&rows.account_concurrency, &expected);
+            prop_assert_eq!(rows.account_concurrency.last().map(|s| s.concurrency), Some(0));
 
             // Usage per period: the day before the midnight and the day of it.
             let day_before = calendar.period_of(midnight - 1);
@@ -696,32 +810,38 @@ mod tests {
             // Sums: usage and rooms against sessions, people against participants.
             let participant_ms: i64 = all.iter().map(|s| s.participant_ms).sum();
             prop_assert_eq!(tables.usage.iter().map(|u| u.participant_ms).sum::<i64>(), participant_ms);
-            prop_assert_eq!(tables.rooms.iter().map(|r| r.participant_ms).sum::<i64>(), participant_ms);
-            prop_assert_eq!(tables.rooms.iter().map(|r| r.sessions).sum::<i64>(), all.len() as i64);
+            prop_assert_eq!(rows.rooms.iter().map(|r| r.participant_ms).sum::<i64>(), participant_ms);
+            prop_assert_eq!(rows.rooms.iter().map(|r| r.sessions).sum::<i64>(), all.len() as i64);
             prop_assert_eq!(
                 tables.usage.iter().map(|u| u.peak_concurrency).max(),
-                tables.account_concurrency.iter().map(|s| s.concurrency).max()
+                rows.account_concurrency.iter().map(|s| s.concurrency).max()
             );
-            let rows: Vec<&ParticipantFacts> = all.iter().flat_map(|s| &s.participants).collect();
-            prop_assert_eq!(tables.people.iter().map(|p| p.sessions).sum::<i64>(), rows.len() as i64);
+            let facts: Vec<&ParticipantFacts> = all.iter().flat_map(|s| &s.participants).collect();
+            prop_assert_eq!(rows.people.iter().map(|p| p.sessions).sum::<i64>(), facts.len() as i64);
             prop_assert_eq!(
-                tables.people.iter().map(|p| p.attended_ms).sum::<i64>(),
-                rows.iter().map(|p| p.attended_ms).sum::<i64>()
+                rows.people.iter().map(|p| p.attended_ms).sum::<i64>(),
+                facts.iter().map(|p| p.attended_ms).sum::<i64>()
             );
             prop_assert_eq!(
-                tables.people.iter().map(|p| p.present_sessions).sum::<i64>(),
-                rows.iter().filter(|p| p.present).count() as i64
+                rows.people.iter().map(|p| p.present_sessions).sum::<i64>(),
+                facts.iter().filter(|p| p.present).count() as i64
             );
+            // The headline's peak: the earliest step holding the highest `A` above 0.
+            let peak = rows.account_concurrency.iter().map(|s| s.concurrency).max().filter(|&p| p > 0);
+            let peak_step = peak.and_then(|p| rows.account_concurrency.iter().find(|s| s.concurrency == p));
+            prop_assert_eq!(tables.headline().peak, peak_step.copied());
             // Rows are in report order.
-            prop_assert!(tables.rooms.windows(2).all(|w| (w[0].period, &w[0].room_id) < (w[1].period, &w[1].room_id)));
-            prop_assert!(tables.people.windows(2).all(|w| (w[0].period, &w[0].participant_id) < (w[1].period, &w[1].participant_id)));
+            prop_assert!(rows.rooms.windows(2).all(|w| (w[0].period, &w[0].room_id) < (w[1].period, &w[1].room_id)));
+            prop_assert!(rows.people.windows(2).all(|w| (w[0].period, &w[0].participant_id) < (w[1].period, &w[1].participant_id)));
         }
     }
 
     #[test]
     fn nothing_to_roll_up_gives_empty_tables() {
-        let tables = Rollups::new(Calendar::UTC_DAYS, None).finish();
-        assert!(tables.account_concurrency.is_empty() && tables.usage.is_empty());
+        let (tables, rows) = Rollups::new(Calendar::UTC_DAYS, None, KeptRows::default())
+            .finish()
+            .unwrap();
+        assert!(rows == KeptRows::default() && tables.usage.is_empty());
         assert_eq!(tables.headline().peak, None);
     }
 }

@@ -78,8 +78,8 @@ pub fn render(analysis: &Analysis, config: &Config, context: &Context) -> Result
                 (header(analysis, config, context))
                 (tiles(analysis, config, &headline))
                 (charts.markup(analysis, config))
-                (rooms_table(&analysis.rollups.rooms))
-                (people_table(&analysis.rollups.people))
+                (rooms_table(&analysis.kept.rooms))
+                (people_table(&analysis.kept.people))
                 (data_quality(analysis, context))
                 footer {
                     "Made by sessionstats " (env!("CARGO_PKG_VERSION"))
@@ -221,7 +221,8 @@ impl Charts {
     fn draw(analysis: &Analysis, config: &Config, headline: &Headline) -> Result<Charts> {
         let r = &analysis.rollups;
         let o = &analysis.overview;
-        let steps: Vec<(Millis, i64)> = r
+        let steps: Vec<(Millis, i64)> = analysis
+            .kept
             .account_concurrency
             .iter()
             .map(|s| (s.changed_at, s.concurrency))

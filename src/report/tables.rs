@@ -231,6 +231,11 @@ impl ReportSet {
         ReportSet { html, ..self }
     }
 
+    /// Whether the HTML report is wanted too.
+    pub fn html(&self) -> bool {
+        self.html
+    }
+
     /// Whether the report `name` (one of [`ALL`]'s names) is written.
     pub fn has(&self, name: &str) -> bool {
         self.bits & (1 << index(name)) != 0

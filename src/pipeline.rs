@@ -54,32 +54,63 @@ pub struct Analysis {
 
 /// A session's place in the reports: what ordering and the duplicate rule need, and where its
 /// rows are parked.
+/// One is held per session until the reports are written, so it is kept small (about 100
+/// bytes and its id).
 #[derive(Debug, Clone)]
 pub struct Parked {
-    pub session_id: String,
+    pub session_id: Box<str>,
     pub start: Millis,
     pub end: Millis,
     pub ongoing: bool,
     pub pairs_skipped: bool,
-    timelog_entries: usize,
+    /// Ongoing, with data that stops more than a day before as-of.
+    stale: bool,
+    timelog_entries: u32,
     origin: Origin,
-    /// The latest parseable instant of its document.
-    latest_instant: Option<Millis>,
-    /// Its rows of each table of [`PER_SESSION`], in that order.
-    parts: [Part; PER_SESSION.len()],
+    /// Its rows of each table of [`PER_SESSION`].
+    parts: SessionParts,
 }
 
-/// Encodes a session's rows of each table of [`PER_SESSION`] that `reports` spills onto `buf`
-/// (the others get an empty part).
+/// Where a session's rows of each table of [`PER_SESSION`] lie: one after the other from
+/// `offset`, as [`encode_session`] wrote them.
+#[derive(Debug, Clone, Copy, Default)]
+struct SessionParts {
+    offset: u64,
+    /// Per table, the bytes and the rows.
+    sizes: [(u32, u32); PER_SESSION.len()],
+}
+
+impl SessionParts {
+    /// The part of table `index` of [`PER_SESSION`].
+    fn part(&self, index: usize) -> Part {
+        let before: u64 = self.sizes[..index.min(self.sizes.len())]
+            .iter()
+            .map(|&(len, _)| u64::from(len))
+            .sum();
+        let (len, rows) = self.sizes.get(index).copied().unwrap_or_default();
+        Part {
+            offset: self.offset + before,
+            len,
+            rows,
+        }
+    }
+}
+
+/// Encodes a session's rows of each table of [`PER_SESSION`] that `reports` spills onto `buf`,
+/// one table after the other (the others get an empty part); the offset is relative to `buf`.
 fn encode_session(
     report: &SessionReport,
     reports: &ReportSet,
     buf: &mut Vec<u8>,
-) -> Result<[Part; PER_SESSION.len()]> {
-    let mut parts = [Part::default(); PER_SESSION.len()];
-    for (part, table) in parts.iter_mut().zip(PER_SESSION) {
+) -> Result<SessionParts> {
+    let mut parts = SessionParts {
+        offset: buf.len() as u64,
+        ..SessionParts::default()
+    };
+    for (size, table) in parts.sizes.iter_mut().zip(PER_SESSION) {
         if reports.spills(table.spec) {
-            *part = encode_rows(table.spec.columns, |emit| (table.rows)(report, emit), buf)?;
+            let part = encode_rows(table.spec.columns, |emit| (table.rows)(report, emit), buf)?;
+            *size = (part.len, part.rows);
         }
     }
     Ok(parts)
@@ -93,10 +124,12 @@ impl Analysis {
             .enumerate()
             .filter(|(_, table)| self.reports.has(table.spec.name))
             .map(|(i, table)| {
+                let sessions = &self.sessions;
                 Box::new(SpilledTable {
                     spec: table.spec,
                     spill: &self.spill,
-                    parts: self.sessions.iter().map(|s| s.parts[i]).collect(),
+                    groups: sessions.len(),
+                    part: Box::new(move |group| sessions[group].parts.part(i)),
                 }) as Box<dyn Table + Sync>
             })
             .collect();
@@ -109,7 +142,8 @@ impl Analysis {
             out.push(Box::new(SpilledTable {
                 spec,
                 spill: &self.spill,
-                parts: parts.clone(),
+                groups: parts.len(),
+                part: Box::new(move |group| parts[group]),
             }));
         }
         out.push(Box::new(InMemory {
@@ -380,12 +414,13 @@ impl Parked {
         PER_SESSION
             .iter()
             .position(|table| std::ptr::eq(table.spec, spec))
-            .map(|i| self.parts[i])
+            .map(|i| self.parts.part(i))
             .unwrap_or_default()
     }
 
     fn preference(&self, other: &Parked) -> Ordering {
-        let key = |p: &Parked| preference_key(p.ongoing, p.end, p.timelog_entries, p.origin);
+        let key =
+            |p: &Parked| preference_key(p.ongoing, p.end, p.timelog_entries as usize, p.origin);
         key(self).cmp(&key(other))
     }
 }
@@ -471,9 +506,7 @@ impl Parker<'_> {
         }
         let base = self.spill.append(&self.buf)?;
         for mut session in self.pending.drain(..) {
-            for part in &mut session.parts {
-                part.offset += base;
-            }
+            session.parts.offset += base;
             self.parked.push(session);
         }
         self.buf.clear();
@@ -508,14 +541,19 @@ fn analyze_unit(
         failure = encode_session(&report, &config.reports, &mut parker.buf).and_then(|parts| {
             let s = &report.session;
             parker.park(Parked {
-                session_id: s.session_id.to_owned(),
+                session_id: s.session_id.into(),
                 start: s.started_at,
                 end: s.ended_at,
                 ongoing: s.ongoing,
                 pairs_skipped: s.pairs_skipped,
-                timelog_entries: session.raw.timelog_entries(),
+                stale: s.ongoing
+                    && session
+                        .raw
+                        .latest_instant()
+                        .is_none_or(|latest| config.as_of.saturating_sub(latest) > STALE_AFTER_MS),
+                // A document is at most --max-document-size (< 4 GiB): the count fits.
+                timelog_entries: u32::try_from(session.raw.timelog_entries()).unwrap_or(u32::MAX),
                 origin: session.origin,
-                latest_instant: session.raw.latest_instant(),
                 parts,
             })
         });
@@ -616,14 +654,7 @@ pub fn analyze_files(
     let before_window = sessions.len();
     sessions.retain(|s| config.in_window(s.start));
     let outside_window = before_window - sessions.len();
-    let stale_ongoing = sessions
-        .iter()
-        .filter(|s| {
-            s.ongoing
-                && s.latest_instant
-                    .is_none_or(|latest| config.as_of.saturating_sub(latest) > STALE_AFTER_MS)
-        })
-        .count();
+    let stale_ongoing = sessions.iter().filter(|s| s.stale).count();
     let rolled = roll_up(&spill, &sessions, config)?;
     let rejects = reject_spill.finish(extra_rejects, file_rejects)?;
     Ok(Analysis {
@@ -667,6 +698,29 @@ mod tests {
     use std::fs;
 
     const CONFIG: Config = Config::new(1_700_000_000_000);
+
+    #[test]
+    fn a_parked_session_stays_small() {
+        // One per session is held until the reports are written: at a million sessions each
+        // byte is a megabyte of peak memory (docs/performance.md).
+        assert!(std::mem::size_of::<Parked>() <= 96, "{}", std::mem::size_of::<Parked>());
+    }
+
+    #[test]
+    fn a_sessions_parts_follow_one_another() {
+        let parts = SessionParts {
+            offset: 100,
+            sizes: [(10, 1), (0, 0), (5, 2), (7, 3)],
+        };
+        let at = |i| {
+            let p = parts.part(i);
+            (p.offset, p.len, p.rows)
+        };
+        assert_eq!(
+            [at(0), at(1), at(2), at(3)],
+            [(100, 10, 1), (110, 0, 0), (110, 5, 2), (115, 7, 3)]
+        );
+    }
 
     /// Writes `files` (name, content) into a folder and analyzes it.
     fn analyze(files: &[(&str, &str)]) -> Analysis {
@@ -775,7 +829,7 @@ mod tests {
             ("c.ndjson", "{}\nnot json\n"),
             ("B.json", "{"),
         ]);
-        let ids: Vec<_> = a.sessions.iter().map(|s| s.session_id.as_str()).collect();
+        let ids: Vec<_> = a.sessions.iter().map(|s| &*s.session_id).collect();
         assert_eq!(ids, ["z", "a", "b"]);
         assert_eq!(text_column(&a, 0, 0), ["z", "a", "b"]);
         let rejects: Vec<_> = a

@@ -860,7 +860,7 @@ fn data_quality(analysis: &Analysis, context: &Context) -> Markup {
         .iter()
         .filter(|s| s.pairs_skipped)
         .take(5)
-        .map(|s| s.session_id.as_str())
+        .map(|s| &*s.session_id)
         .collect();
     let count = |name: &str, value: i64| metric(name, &value.to_string(), &grouped(value));
     html! {

@@ -272,11 +272,14 @@ impl<'b> Reader<'b> {
     }
 }
 
-/// One report table whose rows are in the spill: `parts` in report order.
+/// One report table whose rows are in the spill: `groups` parts in report order, the part of
+/// group `i` being `part(i)` (looked up, not copied: a table of a million sessions would
+/// otherwise hold a million parts more while it is written).
 pub struct SpilledTable<'s> {
     pub spec: &'static TableSpec,
     pub spill: &'s Spill,
-    pub parts: Vec<Part>,
+    pub groups: usize,
+    pub part: Box<dyn Fn(usize) -> Part + Sync + 's>,
 }
 
 impl Table for SpilledTable<'_> {
@@ -284,10 +287,10 @@ impl Table for SpilledTable<'_> {
         self.spec
     }
     fn row_count(&self) -> usize {
-        self.parts.iter().map(|p| p.rows as usize).sum()
+        (0..self.groups).map(|i| (self.part)(i).rows as usize).sum()
     }
     fn group_count(&self) -> usize {
-        self.parts.len()
+        self.groups
     }
     fn for_each_row_in(
         &self,
@@ -295,8 +298,8 @@ impl Table for SpilledTable<'_> {
         emit: &mut dyn FnMut(&[Cell<'_>]) -> Result<()>,
     ) -> Result<()> {
         let mut buf = Vec::new();
-        for &part in self.parts.get(groups).unwrap_or_default() {
-            self.spill.read(part, &mut buf)?;
+        for group in groups.start..groups.end.min(self.groups) {
+            self.spill.read((self.part)(group), &mut buf)?;
             decode_rows(self.spec.columns, &buf, emit)?;
         }
         Ok(())
@@ -412,7 +415,8 @@ mod tests {
         let spilled = SpilledTable {
             spec: &FIXED,
             spill: &spill,
-            parts: vec![part, part],
+            groups: 2,
+            part: Box::new(move |_| part),
         };
         assert_eq!(spilled.row_count(), 10);
         let mut back = Vec::new();

@@ -241,6 +241,24 @@ fn completions_and_a_man_page_are_generated() {
 }
 
 #[test]
+fn a_reader_that_stops_early_is_no_error() {
+    // `sessionstats man | head -1`: the pipe closes before the page is written.
+    for args in [&["completions", "bash"][..], &["man"]] {
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_sessionstats"))
+            .args(args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        drop(child.stdout.take());
+        let out = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+    }
+}
+
+#[test]
 fn quiet_prints_nothing_for_any_command() {
     let dir = tempfile::tempdir().unwrap();
     let r = Run::new(["gen", "--sessions", "5", "--out", "corpus", "-q"])

@@ -76,16 +76,31 @@ pub struct Man {}
 /// Writes the completion script for `shell` to stdout.
 fn print_completions(shell: clap_complete::Shell) -> anyhow::Result<Outcome> {
     use clap::CommandFactory;
-    let mut out = std::io::stdout().lock();
-    clap_complete::generate(shell, &mut Cli::command(), "sessionstats", &mut out);
-    Ok(Outcome::Complete)
+    // Rendered first: clap_complete panics when its writer fails (a reader that went away).
+    let mut script = Vec::new();
+    clap_complete::generate(shell, &mut Cli::command(), "sessionstats", &mut script);
+    print_document(&script)
 }
 
 /// Writes the manual page to stdout.
 fn print_man() -> anyhow::Result<Outcome> {
     use clap::CommandFactory;
-    clap_mangen::Man::new(Cli::command()).render(&mut std::io::stdout().lock())?;
-    Ok(Outcome::Complete)
+    let mut page = Vec::new();
+    clap_mangen::Man::new(Cli::command()).render(&mut page)?;
+    print_document(&page)
+}
+
+/// Writes a generated document to stdout. A reader that stops early (`| head`) is no error:
+/// as with `cat`, the rest is simply not wanted.
+fn print_document(bytes: &[u8]) -> anyhow::Result<Outcome> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    match out.write_all(bytes).and_then(|()| out.flush()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+            Err(anyhow::Error::new(e).context("cannot write to standard output"))
+        }
+        _ => Ok(Outcome::Complete),
+    }
 }
 
 /// Writes `text` and a line end to stderr. A closed or broken stderr (a cron wrapper that went

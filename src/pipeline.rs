@@ -644,7 +644,9 @@ pub fn analyze_files(
     spill.finish_writing()?;
 
     let mut file_rejects = Vec::new();
-    let mut candidates = Vec::new();
+    // Sized once: growing by doubling would hold two copies of most sessions at the peak.
+    let read: usize = per_file.iter().flatten().map(|(parked, _)| parked.len()).sum();
+    let mut candidates = Vec::with_capacity(read);
     for (file_sessions, file_log) in per_file.into_iter().flatten() {
         candidates.extend(file_sessions);
         // In file order: a file's chunks keep their rejects' order (the sort by path is stable).

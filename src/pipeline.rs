@@ -645,7 +645,11 @@ pub fn analyze_files(
 
     let mut file_rejects = Vec::new();
     // Sized once: growing by doubling would hold two copies of most sessions at the peak.
-    let read: usize = per_file.iter().flatten().map(|(parked, _)| parked.len()).sum();
+    let read: usize = per_file
+        .iter()
+        .flatten()
+        .map(|(parked, _)| parked.len())
+        .sum();
     let mut candidates = Vec::with_capacity(read);
     for (file_sessions, file_log) in per_file.into_iter().flatten() {
         candidates.extend(file_sessions);
@@ -705,7 +709,11 @@ mod tests {
     fn a_parked_session_stays_small() {
         // One per session is held until the reports are written: at a million sessions each
         // byte is a megabyte of peak memory (docs/performance.md).
-        assert!(std::mem::size_of::<Parked>() <= 96, "{}", std::mem::size_of::<Parked>());
+        assert!(
+            std::mem::size_of::<Parked>() <= 96,
+            "{}",
+            std::mem::size_of::<Parked>()
+        );
     }
 
     #[test]

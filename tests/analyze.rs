@@ -1,6 +1,6 @@
 //! Integration tests of `sessionstats analyze`: they run the built binary on files written into a
 //! temporary folder and read the reports back. Every expected value is derived by hand from
-//! SPEC.md (the derivations are in the comments), never pasted from a run of the code.
+//! docs/reference.md (the derivations are in the comments), never pasted from a run of the code.
 
 use crate::util::*;
 use serde_json::{json, Value};
@@ -1235,7 +1235,7 @@ mod parquet {
         }
     }
 
-    /// SPEC §8: timestamps Datetime(ms, UTC), durations and counts Int64, ratios Float64,
+    /// docs/reference.md §8: timestamps Datetime(ms, UTC), durations and counts Int64, ratios Float64,
     /// flags Boolean; the rest are strings.
     fn check_dtypes(name: &str, df: &DataFrame) {
         for col in df.columns() {
@@ -1631,7 +1631,7 @@ fn same_bytes_and_same_winner_with_one_two_and_four_threads_on_ties_and_rejects(
 
 #[test]
 fn reported_active_duration_is_passed_through_as_given() {
-    // SPEC §1/§5: activeDuration "passed through as reported", "as given": 12.5 stays 12.5.
+    // docs/reference.md §1/§5: activeDuration "passed through as reported", "as given": 12.5 stays 12.5.
     let dir = tempfile::tempdir().unwrap();
     let mk = |id: &str, ad: Value| json!({"id": id, "meetingId": "r", "start": t("10:00"), "end": t("10:10"), "activeDuration": ad});
     write(
@@ -1807,7 +1807,7 @@ fn more_gzip_and_ndjson_cases() {
 
 #[test]
 fn non_session_element_in_an_array_does_not_sink_its_neighbours() {
-    // SPEC §2: bad input goes to rejects, "everything else is still analyzed". A JSON array
+    // docs/reference.md §2: bad input goes to rejects, "everything else is still analyzed". A JSON array
     // holding a good session and a bare number: the number is not a session document, the
     // session next to it is still analyzed (as with a session without id in the same place).
     // A truncated array ("[1,") is invalid JSON, whatever its first element is.
@@ -1972,7 +1972,7 @@ fn ongoing_follows_the_end_not_the_status() {
 
 #[test]
 fn usage_errors_exit_1_and_write_nothing() {
-    // SPEC §8: 1 = nothing usable was done; 2 would tell a cron job that reports were written.
+    // docs/reference.md §8: 1 = nothing usable was done; 2 would tell a cron job that reports were written.
     let dir = tempfile::tempdir().unwrap();
     write(
         &dir.path().join("in/a.json"),

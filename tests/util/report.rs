@@ -1,4 +1,4 @@
-//! The reports read back: their columns in SPEC order, and a CSV report as a table of strings
+//! The reports read back: their columns in the order of docs/reference.md §8, and a CSV report as a table of strings
 //! whose cells are checked by column name.
 
 use std::path::Path;
@@ -135,7 +135,7 @@ impl Table {
         }
     }
 
-    /// Reads `DIR/NAME.csv` and checks its header against the SPEC column order.
+    /// Reads `DIR/NAME.csv` and checks its header against the column order of docs/reference.md §8.
     pub fn report(dir: &Path, name: &str) -> Table {
         let table = Table::read(&dir.join(format!("{name}.csv")));
         let cols = REPORTS.iter().find(|(n, _)| *n == name).unwrap().1;

@@ -379,6 +379,9 @@ struct RolledUp {
     overview: Overview,
 }
 
+/// Sessions whose facts are read back at once for the rollup pass.
+const FACTS_BATCH: usize = 512;
+
 /// The rollup tables (their rows appended to the spill) and the overview of the kept
 /// sessions, in one pass.
 fn roll_up(spill: &Spill, sessions: &[Parked], config: &Config) -> Result<RolledUp> {
@@ -392,11 +395,30 @@ fn roll_up(spill: &Spill, sessions: &[Parked], config: &Config) -> Result<Rolled
     let mut rollups = Rollups::new(config.calendar, config.quota, sink);
     rollups.account_known = config.reports.needs_timelines();
     let mut overview = Overview::default();
-    let mut buf = Vec::new();
-    for session in sessions {
-        let facts = session_facts(spill, session, &columns, &mut buf)?;
-        rollups.add(&facts)?;
-        overview.add(&facts);
+    // The adding is sequential (report order); reading the facts back is not: the next batch
+    // is read and decoded by the pool while this one is added.
+    let read_batch = |batch: &[Parked]| -> Result<Vec<SessionFacts>> {
+        batch
+            .par_iter()
+            .map_init(Vec::new, |buf, session| {
+                session_facts(spill, session, &columns, buf)
+            })
+            .collect()
+    };
+    let mut batches = sessions.chunks(FACTS_BATCH);
+    let mut current = batches.next().map(read_batch).transpose()?;
+    while let Some(facts) = current {
+        let (next, added) = rayon::join(
+            || batches.next().map(read_batch).transpose(),
+            || {
+                facts.iter().try_for_each(|f| {
+                    overview.add(f);
+                    rollups.add(f)
+                })
+            },
+        );
+        added?;
+        current = next?;
     }
     let (tables, sink) = rollups.finish()?;
     spill.finish_writing()?;

@@ -203,6 +203,27 @@ mod tests {
         parse_rfc3339(text).unwrap()
     }
 
+    proptest::proptest! {
+        /// The rollups keep the last period's bounds and take any instant inside them as that
+        /// period's: so an instant's period must be the one whose bounds hold it, in every zone
+        /// (skipped and repeated midnights, odd offsets) and kind.
+        #[test]
+        fn every_instant_lies_in_the_bounds_of_its_period(
+            at in -2_000_000_000_000i64..4_000_000_000_000,
+            zone in proptest::sample::select(&[
+                "UTC", "America/Havana", "America/New_York", "Europe/Berlin", "Asia/Kathmandu",
+                "Pacific/Chatham", "Australia/Lord_Howe", "America/Santiago", "Asia/Tokyo",
+            ][..]),
+            kind in proptest::sample::select(&[PeriodKind::Day, PeriodKind::Week, PeriodKind::Month][..]),
+        ) {
+            let calendar = calendar(zone, kind);
+            let period = calendar.period_of(at);
+            let (start, end) = calendar.bounds(period);
+            proptest::prop_assert!(start <= at && at < end, "{zone} {at} in {period}: [{start}, {end})");
+            proptest::prop_assert_eq!(calendar.bounds(calendar.next(period)).0, end);
+        }
+    }
+
     /// The period's bounds as RFC 3339 UTC, and its length in hours.
     fn day(zone: &str, first: &str) -> (String, String, f64) {
         let (start, end) = calendar(zone, PeriodKind::Day).bounds(date(first));

@@ -14,7 +14,8 @@
 use super::period::Calendar;
 use crate::time::Millis;
 use chrono::NaiveDate;
-use std::collections::{BTreeMap, HashMap};
+use rustc_hash::FxHashMap as HashMap;
+use std::collections::BTreeMap;
 
 /// What the rollups need of one session: a few figures of its `sessions` row, its
 /// `participants` rows and its `concurrency` timeline.
@@ -191,7 +192,8 @@ struct PersonTotals {
 struct OpenPeriod {
     period: NaiveDate,
     rooms: BTreeMap<Option<String>, RoomTotals>,
-    people: BTreeMap<String, PersonTotals>,
+    /// Sorted by id when the period closes.
+    people: HashMap<String, PersonTotals>,
     /// Each room id met in the period, numbered in order of appearance.
     room_numbers: HashMap<String, u32>,
     sessions: i64,
@@ -230,6 +232,8 @@ pub struct Rollups<S: RollupSink> {
     figures: BTreeMap<NaiveDate, PeriodFigures>,
     /// The latest instant of any session (`end - 1`, or `start` for an empty one).
     last_instant: Option<Millis>,
+    /// The last period looked up, with its bounds.
+    known_period: Option<(NaiveDate, Millis, Millis)>,
     totals: Totals,
     /// Whether the sessions' timelines are given (`--reports`); without them the headline
     /// has no account peak.
@@ -252,6 +256,7 @@ impl<S: RollupSink> Rollups<S> {
             peak: None,
             figures: BTreeMap::new(),
             last_instant: None,
+            known_period: None,
             totals: Totals::default(),
             account_known: true,
         }
@@ -273,14 +278,14 @@ impl<S: RollupSink> Rollups<S> {
                 .ongoing_participant_ms
                 .saturating_add(session.participant_ms);
         }
-        let period = self.calendar.period_of(session.started_at);
+        let period = self.period_at(session.started_at);
         if self.open.as_ref().is_none_or(|open| open.period != period) {
             self.close_period()?;
             self.open = Some(OpenPeriod {
                 period,
                 rooms: BTreeMap::new(),
-                people: BTreeMap::new(),
-                room_numbers: HashMap::new(),
+                people: HashMap::default(),
+                room_numbers: HashMap::default(),
                 sessions: 0,
             });
         }
@@ -340,8 +345,9 @@ impl<S: RollupSink> Rollups<S> {
             })
             .collect();
         self.sink.rooms(&rooms)?;
-        let people: Vec<PersonRow> = open
-            .people
+        let mut people: Vec<(String, PersonTotals)> = open.people.into_iter().collect();
+        people.sort_unstable_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
+        let people: Vec<PersonRow> = people
             .into_iter()
             .map(|(participant_id, t)| PersonRow {
                 period,
@@ -405,12 +411,12 @@ impl<S: RollupSink> Rollups<S> {
         if step.concurrency == 0 && self.quota.is_none_or(|q| q >= 0) {
             return;
         }
-        let mut period = self.calendar.period_of(step.changed_at);
+        let mut period = self.period_at(step.changed_at);
         loop {
             if last_period.is_some_and(|last| period > last) {
                 break;
             }
-            let (start, end) = self.calendar.bounds(period);
+            let (start, end) = self.bounds_of(period);
             if start >= until {
                 break;
             }
@@ -434,6 +440,31 @@ impl<S: RollupSink> Rollups<S> {
                 break;
             }
             period = next;
+        }
+    }
+
+    /// The period holding `at`. Zone arithmetic is a tenth of a run when done per step, so
+    /// the last period's bounds are kept: almost every instant falls in them.
+    fn period_at(&mut self, at: Millis) -> NaiveDate {
+        match self.known_period {
+            Some((period, start, end)) if start <= at && at < end => period,
+            _ => {
+                let period = self.calendar.period_of(at);
+                self.bounds_of(period);
+                period
+            }
+        }
+    }
+
+    /// `[start, end)` of `period`.
+    fn bounds_of(&mut self, period: NaiveDate) -> (Millis, Millis) {
+        match self.known_period {
+            Some((known, start, end)) if known == period => (start, end),
+            _ => {
+                let (start, end) = self.calendar.bounds(period);
+                self.known_period = Some((period, start, end));
+                (start, end)
+            }
         }
     }
 
@@ -518,7 +549,7 @@ impl OpenPeriod {
             .or_insert_with(|| RoomTotals {
                 sessions: 0,
                 ongoing: 0,
-                participants: HashMap::new(),
+                participants: HashMap::default(),
                 participant_ms: 0,
                 duration_ms: 0,
                 peak_concurrency: 0,

@@ -258,6 +258,7 @@ fn session_facts(
     spill: &Spill,
     session: &Parked,
     at: &FactColumns,
+    reports: &ReportSet,
     buf: &mut Vec<u8>,
 ) -> Result<SessionFacts> {
     let mut facts = SessionFacts::default();
@@ -279,8 +280,13 @@ fn session_facts(
         facts.present_count = int_cell(cells, at.present_count).unwrap_or_default();
         Ok(())
     })?;
-    // Parts that were not spilled are empty: nothing to read.
-    spill.read(session.part(&tables::PARTICIPANTS), buf)?;
+    // Only what a selected rollup needs (`--reports`): the participants rows are spilled for
+    // their own report too, and the timelines for `concurrency`.
+    if reports.needs_participants() {
+        spill.read(session.part(&tables::PARTICIPANTS), buf)?;
+    } else {
+        buf.clear();
+    }
     decode_rows(tables::PARTICIPANTS.columns, buf, &mut |cells| {
         facts.participants.push(ParticipantFacts {
             participant_id: text_cell(cells, at.participant_id).unwrap_or_default(),
@@ -293,7 +299,11 @@ fn session_facts(
         });
         Ok(())
     })?;
-    spill.read(session.part(&tables::CONCURRENCY), buf)?;
+    if reports.needs_timelines() {
+        spill.read(session.part(&tables::CONCURRENCY), buf)?;
+    } else {
+        buf.clear();
+    }
     decode_rows(tables::CONCURRENCY.columns, buf, &mut |cells| {
         facts.timeline.push((
             int_cell(cells, at.changed_at).unwrap_or_default(),
@@ -401,7 +411,7 @@ fn roll_up(spill: &Spill, sessions: &[Parked], config: &Config) -> Result<Rolled
         batch
             .par_iter()
             .map_init(Vec::new, |buf, session| {
-                session_facts(spill, session, &columns, buf)
+                session_facts(spill, session, &columns, &config.reports, buf)
             })
             .collect()
     };

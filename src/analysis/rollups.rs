@@ -435,6 +435,10 @@ impl<S: RollupSink> Rollups<S> {
                     figures.over_quota_ms += length;
                 }
             }
+            // The next period starts at `end`: nothing of the step is left for it.
+            if until <= end {
+                break;
+            }
             let next = self.calendar.next(period);
             if next <= period {
                 break;

@@ -194,6 +194,89 @@ fn the_sample_report_shows_the_tables_figures_and_loads_nothing() {
     assert!(html.len() < 3 << 20);
 }
 
+/// The `data-value`s of the `column`-th numeric cell of each row of the page's table
+/// `data-table="NAME"`, with the row's first cell as text (tags removed).
+fn table_rows(html: &str, name: &str) -> Vec<(String, Vec<i64>)> {
+    let start = html
+        .find(&format!("data-table=\"{name}\""))
+        .unwrap_or_else(|| panic!("no table {name}"));
+    let body = &html[start..start + html[start..].find("</tbody>").unwrap()];
+    body.split("<tr>")
+        .skip(2) // before the header row, the header row
+        .map(|row| {
+            let first = &row[row.find("<td>").unwrap() + 4..row.find("</td>").unwrap()];
+            let label: String = first
+                .split('<')
+                .map(|part| part.split_once('>').map_or(part, |(_, text)| text))
+                .collect();
+            let values = row
+                .split("data-value=\"")
+                .skip(1)
+                .map(|v| v[..v.find('"').unwrap()].parse().unwrap())
+                .collect();
+            (label, values)
+        })
+        .collect()
+}
+
+#[test]
+fn the_rooms_and_people_lists_sum_the_rollup_tables() {
+    let dir = tempfile::tempdir().unwrap();
+    let sample = sample_dir();
+    let out = report(
+        dir.path(),
+        &[sample.to_str().unwrap()],
+        &[
+            "--as-of",
+            SAMPLE_AS_OF,
+            "--tz",
+            "Asia/Kolkata",
+            "--period",
+            "week",
+        ],
+    );
+    let html = fs::read_to_string(out.join("report.html")).unwrap();
+
+    // Rooms: participant time summed over the periods of rooms.csv, largest first.
+    let rooms = Table::report(&out, "rooms");
+    let mut per_room: std::collections::BTreeMap<String, i64> = Default::default();
+    for row in 0..rooms.rows.len() {
+        let ms: i64 = rooms.get(row, "participant_ms").parse().unwrap();
+        *per_room
+            .entry(rooms.get(row, "room_id").to_owned())
+            .or_default() += ms;
+    }
+    let shown = table_rows(&html, "rooms");
+    assert_eq!(shown.len(), per_room.len().min(20));
+    for (label, values) in &shown {
+        let room = if label == "no room" {
+            ""
+        } else {
+            label.as_str()
+        };
+        // participant_ms, then duration_ms.
+        assert_eq!(values[0], per_room[room], "{room}");
+    }
+    let largest = per_room.values().max().copied().unwrap();
+    assert_eq!(shown[0].1[0], largest);
+    assert!(shown.windows(2).all(|w| w[0].1[0] >= w[1].1[0]));
+
+    // People: attended time summed over the periods of people.csv, for each one listed.
+    let people = Table::report(&out, "people");
+    let mut attended: std::collections::BTreeMap<String, i64> = Default::default();
+    for row in 0..people.rows.len() {
+        let ms: i64 = people.get(row, "attended_ms").parse().unwrap();
+        *attended
+            .entry(people.get(row, "participant_id").to_owned())
+            .or_default() += ms;
+    }
+    let shown = table_rows(&html, "people");
+    assert_eq!(shown.len(), attended.len().min(20));
+    for (participant, values) in &shown {
+        assert_eq!(values[0], attended[participant], "{participant}");
+    }
+}
+
 #[test]
 fn without_a_quota_the_page_says_so_and_the_value_is_empty() {
     let dir = tempfile::tempdir().unwrap();

@@ -167,8 +167,9 @@ struct Totals {
 struct RoomTotals {
     sessions: i64,
     ongoing: i64,
-    /// Each participant, and whether present in at least one session.
-    participants: HashMap<String, bool>,
+    /// Each participant (its number in [`OpenPeriod::people`]), and whether present in at
+    /// least one session.
+    participants: HashMap<u32, bool>,
     participant_ms: i64,
     duration_ms: i64,
     peak_concurrency: i64,
@@ -192,8 +193,10 @@ struct PersonTotals {
 struct OpenPeriod {
     period: NaiveDate,
     rooms: BTreeMap<Option<String>, RoomTotals>,
-    /// Sorted by id when the period closes.
-    people: HashMap<String, PersonTotals>,
+    /// Each participant id met in the period, numbered in order of appearance: the index of
+    /// its totals in `people` (the ids are sorted when the period closes).
+    person_numbers: HashMap<String, u32>,
+    people: Vec<PersonTotals>,
     /// Each room id met in the period, numbered in order of appearance.
     room_numbers: HashMap<String, u32>,
     sessions: i64,
@@ -206,6 +209,9 @@ struct PeriodCounts {
     rooms: i64,
     participants: i64,
 }
+
+/// Rows of a closing period handed to the sink at once.
+const CLOSE_GROUP: usize = 4096;
 
 /// Steps of `A` handed to the sink at once.
 const STEP_BATCH: usize = 4096;
@@ -284,7 +290,8 @@ impl<S: RollupSink> Rollups<S> {
             self.open = Some(OpenPeriod {
                 period,
                 rooms: BTreeMap::new(),
-                people: HashMap::default(),
+                person_numbers: HashMap::default(),
+                people: Vec::new(),
                 room_numbers: HashMap::default(),
                 sessions: 0,
             });
@@ -327,41 +334,52 @@ impl<S: RollupSink> Rollups<S> {
             },
         );
         let period = open.period;
-        let rooms: Vec<RoomRow> = open
-            .rooms
-            .into_iter()
-            .map(|(room_id, t)| RoomRow {
-                period,
-                room_id,
-                sessions: t.sessions,
-                ongoing: t.ongoing,
-                participants: t.participants.len() as i64,
-                present: t.participants.values().filter(|&&p| p).count() as i64,
-                participant_ms: t.participant_ms,
-                duration_ms: t.duration_ms,
-                peak_concurrency: t.peak_concurrency,
-                first_start: t.first_start,
-                last_end: t.last_end,
-            })
-            .collect();
-        self.sink.rooms(&rooms)?;
-        let mut people: Vec<(String, PersonTotals)> = open.people.into_iter().collect();
-        people.sort_unstable_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
-        let people: Vec<PersonRow> = people
-            .into_iter()
-            .map(|(participant_id, t)| PersonRow {
-                period,
-                participant_id,
-                name: t.name,
-                sessions: t.sessions,
-                present_sessions: t.present_sessions,
-                rooms: t.rooms.len() as i64,
-                attended_ms: t.attended_ms,
-                first_join: t.first_join,
-                last_leave: t.last_leave,
-            })
-            .collect();
-        self.sink.people(&people)
+        // Handed over in groups, so that a large period is not held twice while it closes.
+        let mut rooms = open.rooms.into_iter().peekable();
+        while rooms.peek().is_some() {
+            let group: Vec<RoomRow> = rooms
+                .by_ref()
+                .take(CLOSE_GROUP)
+                .map(|(room_id, t)| RoomRow {
+                    period,
+                    room_id,
+                    sessions: t.sessions,
+                    ongoing: t.ongoing,
+                    participants: t.participants.len() as i64,
+                    present: t.participants.values().filter(|&&p| p).count() as i64,
+                    participant_ms: t.participant_ms,
+                    duration_ms: t.duration_ms,
+                    peak_concurrency: t.peak_concurrency,
+                    first_start: t.first_start,
+                    last_end: t.last_end,
+                })
+                .collect();
+            self.sink.rooms(&group)?;
+        }
+        let mut ids: Vec<(String, u32)> = open.person_numbers.into_iter().collect();
+        ids.sort_unstable_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
+        let mut people = open.people;
+        for group in ids.chunks_mut(CLOSE_GROUP) {
+            let rows: Vec<PersonRow> = group
+                .iter_mut()
+                .map(|(participant_id, number)| {
+                    let t = &mut people[*number as usize];
+                    PersonRow {
+                        period,
+                        participant_id: std::mem::take(participant_id),
+                        name: t.name.take(),
+                        sessions: t.sessions,
+                        present_sessions: t.present_sessions,
+                        rooms: t.rooms.len() as i64,
+                        attended_ms: t.attended_ms,
+                        first_join: t.first_join,
+                        last_leave: t.last_leave,
+                    }
+                })
+                .collect();
+            self.sink.people(&rows)?;
+        }
+        Ok(())
     }
 
     /// Applies the pending events before `until` to `A`, in time order.
@@ -530,23 +548,37 @@ impl<S: RollupSink> Rollups<S> {
 impl OpenPeriod {
     fn add(&mut self, session: &SessionFacts) {
         self.sessions += 1;
-        let room_number = session.room_id.as_ref().map(|room| {
-            let next = self.room_numbers.len() as u32;
-            match self.room_numbers.get(room) {
-                Some(&number) => number,
-                None => {
-                    self.room_numbers.insert(room.clone(), next);
-                    next
+        let room_number = session
+            .room_id
+            .as_ref()
+            .map(|room| number_of(&mut self.room_numbers, room));
+        let numbers: Vec<u32> = session
+            .participants
+            .iter()
+            .map(|p| {
+                let number = number_of(&mut self.person_numbers, &p.participant_id);
+                if number as usize == self.people.len() {
+                    self.people.push(PersonTotals {
+                        name: None,
+                        sessions: 0,
+                        present_sessions: 0,
+                        rooms: Vec::new(),
+                        attended_ms: 0,
+                        first_join: None,
+                        last_leave: None,
+                    });
                 }
-            }
-        });
-        self.add_to_room(session);
-        for p in &session.participants {
-            self.add_to_person(room_number, p);
+                number
+            })
+            .collect();
+        self.add_to_room(session, &numbers);
+        for (p, &number) in session.participants.iter().zip(&numbers) {
+            self.add_to_person(number, room_number, p);
         }
     }
 
-    fn add_to_room(&mut self, session: &SessionFacts) {
+    /// `numbers`: each participant's number, in the order of `session.participants`.
+    fn add_to_room(&mut self, session: &SessionFacts, numbers: &[u32]) {
         let room = self
             .rooms
             .entry(session.room_id.clone())
@@ -562,14 +594,8 @@ impl OpenPeriod {
             });
         room.sessions += 1;
         room.ongoing += i64::from(session.ongoing);
-        for p in &session.participants {
-            match room.participants.get_mut(&p.participant_id) {
-                Some(present) => *present |= p.present,
-                None => {
-                    room.participants
-                        .insert(p.participant_id.clone(), p.present);
-                }
-            }
+        for (p, &number) in session.participants.iter().zip(numbers) {
+            *room.participants.entry(number).or_insert(false) |= p.present;
         }
         room.participant_ms = room.participant_ms.saturating_add(session.participant_ms);
         room.duration_ms = room.duration_ms.saturating_add(session.duration_ms);
@@ -578,21 +604,9 @@ impl OpenPeriod {
         room.last_end = room.last_end.max(session.ended_at);
     }
 
-    fn add_to_person(&mut self, room_number: Option<u32>, p: &ParticipantFacts) {
-        let person = match self.people.get_mut(&p.participant_id) {
-            Some(person) => person,
-            None => self
-                .people
-                .entry(p.participant_id.clone())
-                .or_insert(PersonTotals {
-                    name: None,
-                    sessions: 0,
-                    present_sessions: 0,
-                    rooms: Vec::new(),
-                    attended_ms: 0,
-                    first_join: None,
-                    last_leave: None,
-                }),
+    fn add_to_person(&mut self, number: u32, room_number: Option<u32>, p: &ParticipantFacts) {
+        let Some(person) = self.people.get_mut(number as usize) else {
+            return;
         };
         if person.name.is_none() {
             person.name = p.name.clone().filter(|n| !n.is_empty());
@@ -607,6 +621,18 @@ impl OpenPeriod {
         person.attended_ms = person.attended_ms.saturating_add(p.attended_ms);
         person.first_join = earliest(person.first_join, p.first_join);
         person.last_leave = latest(person.last_leave, p.last_leave);
+    }
+}
+
+/// The number of `key` in `numbers`, numbering it next when it is new.
+fn number_of(numbers: &mut HashMap<String, u32>, key: &str) -> u32 {
+    match numbers.get(key) {
+        Some(&number) => number,
+        None => {
+            let number = numbers.len() as u32;
+            numbers.insert(key.to_owned(), number);
+            number
+        }
     }
 }
 

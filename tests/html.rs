@@ -219,6 +219,16 @@ fn table_rows(html: &str, name: &str) -> Vec<(String, Vec<i64>)> {
         .collect()
 }
 
+/// The sum of `value` per distinct `key` over the rows of `table`.
+fn sums_by(table: &Table, key: &str, value: &str) -> std::collections::BTreeMap<String, i64> {
+    let mut sums = std::collections::BTreeMap::<String, i64>::new();
+    for row in 0..table.rows.len() {
+        let n: i64 = table.get(row, value).parse().unwrap();
+        *sums.entry(table.get(row, key).to_owned()).or_default() += n;
+    }
+    sums
+}
+
 #[test]
 fn the_rooms_and_people_lists_sum_the_rollup_tables() {
     let dir = tempfile::tempdir().unwrap();
@@ -238,14 +248,7 @@ fn the_rooms_and_people_lists_sum_the_rollup_tables() {
     let html = fs::read_to_string(out.join("report.html")).unwrap();
 
     // Rooms: participant time summed over the periods of rooms.csv, largest first.
-    let rooms = Table::report(&out, "rooms");
-    let mut per_room: std::collections::BTreeMap<String, i64> = Default::default();
-    for row in 0..rooms.rows.len() {
-        let ms: i64 = rooms.get(row, "participant_ms").parse().unwrap();
-        *per_room
-            .entry(rooms.get(row, "room_id").to_owned())
-            .or_default() += ms;
-    }
+    let per_room = sums_by(&Table::report(&out, "rooms"), "room_id", "participant_ms");
     let shown = table_rows(&html, "rooms");
     assert_eq!(shown.len(), per_room.len().min(20));
     for (label, values) in &shown {
@@ -262,14 +265,11 @@ fn the_rooms_and_people_lists_sum_the_rollup_tables() {
     assert!(shown.windows(2).all(|w| w[0].1[0] >= w[1].1[0]));
 
     // People: attended time summed over the periods of people.csv, for each one listed.
-    let people = Table::report(&out, "people");
-    let mut attended: std::collections::BTreeMap<String, i64> = Default::default();
-    for row in 0..people.rows.len() {
-        let ms: i64 = people.get(row, "attended_ms").parse().unwrap();
-        *attended
-            .entry(people.get(row, "participant_id").to_owned())
-            .or_default() += ms;
-    }
+    let attended = sums_by(
+        &Table::report(&out, "people"),
+        "participant_id",
+        "attended_ms",
+    );
     let shown = table_rows(&html, "people");
     assert_eq!(shown.len(), attended.len().min(20));
     for (participant, values) in &shown {

@@ -175,10 +175,21 @@ pub struct TimeFormatter {
 
 impl TimeFormatter {
     pub fn format(&mut self, ms: Millis) -> Option<[u8; FORMATTED_LEN]> {
-        let days = ms.div_euclid(86_400_000);
+        let date = self.date(ms.div_euclid(86_400_000))?;
         let in_day = ms.rem_euclid(86_400_000);
-        let date = match self.last_day {
-            Some((day, date)) if day == days => date,
+        let mut buf = *b"0000-00-00T00:00:00.000Z";
+        buf[..10].copy_from_slice(&date);
+        put_digits(&mut buf[11..13], in_day / 3_600_000);
+        put_digits(&mut buf[14..16], in_day / 60_000 % 60);
+        put_digits(&mut buf[17..19], in_day / 1000 % 60);
+        put_digits(&mut buf[20..23], in_day % 1000);
+        Some(buf)
+    }
+
+    /// `YYYY-MM-DD` of the day `days` after 1970-01-01; `None` outside the years 0 to 9999.
+    pub fn date(&mut self, days: i64) -> Option<[u8; 10]> {
+        match self.last_day {
+            Some((day, date)) if day == days => Some(date),
             _ => {
                 let (year, month, day) = civil_from_days(days);
                 if !(0..=9999).contains(&year) {
@@ -189,16 +200,9 @@ impl TimeFormatter {
                 put_digits(&mut date[5..7], month);
                 put_digits(&mut date[8..10], day);
                 self.last_day = Some((days, date));
-                date
+                Some(date)
             }
-        };
-        let mut buf = *b"0000-00-00T00:00:00.000Z";
-        buf[..10].copy_from_slice(&date);
-        put_digits(&mut buf[11..13], in_day / 3_600_000);
-        put_digits(&mut buf[14..16], in_day / 60_000 % 60);
-        put_digits(&mut buf[17..19], in_day / 1000 % 60);
-        put_digits(&mut buf[20..23], in_day % 1000);
-        Some(buf)
+        }
     }
 }
 

@@ -39,14 +39,8 @@ pub struct Analysis {
     /// Ongoing sessions whose latest recorded instant lies more than a day before as-of: an
     /// as-of that makes them last far longer than the data shows.
     pub stale_ongoing: usize,
-    pub rollups: RollupTables,
-    /// The rows of `rooms`, `people` and `account_concurrency`, held in memory only for the
-    /// HTML report (empty without it); the tables read them from the spill.
-    pub kept: KeptRows,
-    /// Where the rows of `rooms`, `people` and `account_concurrency` lie in the spill.
-    rollup_parts: RollupParts,
-    /// What the HTML report shows beyond the tables (docs/html.md).
-    pub overview: Overview,
+    /// The rollups: empty until [`Analysis::roll_up_while_writing`].
+    pub rolled: RolledUp,
     /// The reports computed (`--reports`).
     pub reports: ReportSet,
     spill: Spill,
@@ -116,10 +110,20 @@ fn encode_session(
     Ok(parts)
 }
 
+/// A report table that borrows the analysis.
+pub type TableRef<'a> = Box<dyn Table + Sync + 'a>;
+
 impl Analysis {
     /// The report tables selected by `--reports`, in the order they are written.
-    pub fn tables(&self) -> Vec<Box<dyn Table + Sync + '_>> {
-        let mut out: Vec<Box<dyn Table + Sync + '_>> = PER_SESSION
+    pub fn tables(&self) -> Vec<TableRef<'_>> {
+        let mut tables = self.per_session_tables();
+        tables.extend(self.rollup_tables());
+        tables
+    }
+
+    /// The selected tables of [`PER_SESSION`]: they need no rollup.
+    fn per_session_tables(&self) -> Vec<TableRef<'_>> {
+        PER_SESSION
             .iter()
             .enumerate()
             .filter(|(_, table)| self.reports.has(table.spec.name))
@@ -130,10 +134,15 @@ impl Analysis {
                     spill: &self.spill,
                     groups: sessions.len(),
                     part: Box::new(move |group| sessions[group].parts.part(i)),
-                }) as Box<dyn Table + Sync>
+                }) as TableRef<'_>
             })
-            .collect();
-        let spilled = &self.rollup_parts;
+            .collect()
+    }
+
+    /// The selected rollup tables, then `rejects`.
+    fn rollup_tables(&self) -> Vec<TableRef<'_>> {
+        let mut out: Vec<TableRef<'_>> = Vec::new();
+        let spilled = &self.rolled.parts;
         for (spec, parts) in [
             (&tables::ROOMS, &spilled.rooms),
             (&tables::PEOPLE, &spilled.people),
@@ -148,12 +157,38 @@ impl Analysis {
         }
         out.push(Box::new(InMemory {
             spec: &tables::USAGE,
-            rows: &self.rollups.usage,
+            rows: &self.rolled.tables.usage,
             emit: tables::usage_row,
         }));
         out.push(Box::new(tables::Rejects(&self.rejects)));
         out.retain(|table| self.reports.has(table.spec().name));
         out
+    }
+
+    /// Makes the rollups (one pass over the sessions in report order) while `write` writes
+    /// the per-session tables, then has `write` write the rollup tables and `rejects`. Returns
+    /// what `write` returned, in table order. Both halves share the current rayon pool.
+    pub fn roll_up_while_writing<T: Send>(
+        &mut self,
+        config: &Config,
+        write: impl Fn(&[&(dyn Table + Sync)]) -> Result<Vec<T>> + Sync,
+    ) -> Result<Vec<T>> {
+        let (rolled, written) = {
+            let per_session = self.per_session_tables();
+            let per_session: Vec<&(dyn Table + Sync)> =
+                per_session.iter().map(|t| t.as_ref()).collect();
+            rayon::join(
+                || roll_up(&self.spill, &self.sessions, config),
+                || write(&per_session),
+            )
+        };
+        self.rolled = rolled?;
+        let rollup_tables = self.rollup_tables();
+        let rollup_tables: Vec<&(dyn Table + Sync)> =
+            rollup_tables.iter().map(|t| t.as_ref()).collect();
+        let mut written = written?;
+        written.extend(write(&rollup_tables)?);
+        Ok(written)
     }
 }
 
@@ -382,11 +417,17 @@ impl RollupSink for SpillSink<'_> {
 }
 
 /// What one pass over the kept sessions (in report order) makes.
-struct RolledUp {
-    tables: RollupTables,
+#[derive(Default)]
+pub struct RolledUp {
+    /// `usage` and the headline's figures.
+    pub tables: RollupTables,
+    /// Where the rows of `rooms`, `people` and `account_concurrency` lie in the spill.
     parts: RollupParts,
-    kept: KeptRows,
-    overview: Overview,
+    /// The rows of `rooms`, `people` and `account_concurrency`, held in memory only for the
+    /// HTML report (empty without it); the tables read them from the spill.
+    pub kept: KeptRows,
+    /// What the HTML report shows beyond the tables (docs/html.md).
+    pub overview: Overview,
 }
 
 /// Sessions whose facts are read back at once for the rollup pass.
@@ -693,7 +734,6 @@ pub fn analyze_files(
     sessions.retain(|s| config.in_window(s.start));
     let outside_window = before_window - sessions.len();
     let stale_ongoing = sessions.iter().filter(|s| s.stale).count();
-    let rolled = roll_up(&spill, &sessions, config)?;
     let rejects = reject_spill.finish(extra_rejects, file_rejects)?;
     Ok(Analysis {
         sessions,
@@ -701,10 +741,7 @@ pub fn analyze_files(
         duplicates_dropped,
         outside_window,
         stale_ongoing,
-        rollups: rolled.tables,
-        kept: rolled.kept,
-        rollup_parts: rolled.parts,
-        overview: rolled.overview,
+        rolled: RolledUp::default(),
         reports: config.reports,
         spill,
     })
@@ -772,7 +809,7 @@ mod tests {
         }
         let found = discover(&[dir.path().to_path_buf()]);
         let limits = Limits::default();
-        analyze_files(
+        let mut analysis = analyze_files(
             &found.files,
             &CONFIG,
             &limits,
@@ -780,7 +817,11 @@ mod tests {
             dir.path(),
             &|| {},
         )
-        .unwrap()
+        .unwrap();
+        analysis
+            .roll_up_while_writing(&CONFIG, |_| Ok(Vec::<()>::new()))
+            .unwrap();
+        analysis
     }
 
     /// The text cells of one column of one of `analysis`'s tables, read back from the spill.

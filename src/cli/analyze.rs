@@ -10,7 +10,7 @@ use sessionstats::ingest::Limits;
 use sessionstats::outcome::Outcome;
 use sessionstats::pipeline::{analyze_files, latest_instant, Analysis};
 use sessionstats::report::tables::ReportSet;
-use sessionstats::report::{self, folder, Formats, Table};
+use sessionstats::report::{self, folder, Formats};
 use sessionstats::text::{escape_for_terminal as shown, path_for_terminal};
 use sessionstats::time::{describe_duration, to_rfc3339, Millis};
 use std::path::{Path, PathBuf};
@@ -233,7 +233,7 @@ pub fn analyze(args: &AnalyzeArgs) -> Result<(Outcome, Headline)> {
     });
     progress.finish_and_clear();
     drop(stdin_copy);
-    let analysis = match analysis {
+    let mut analysis = match analysis {
         Ok(analysis) => analysis,
         Err(err) => {
             remove_if_created(&args.out, created_out);
@@ -252,12 +252,14 @@ pub fn analyze(args: &AnalyzeArgs) -> Result<(Outcome, Headline)> {
     };
     let mut written = Vec::new();
     if outcome != Outcome::Failed {
-        let tables = analysis.tables();
-        let tables: Vec<&(dyn Table + Sync)> = tables.iter().map(|t| t.as_ref()).collect();
-        let writing = writing_bar(&tables, &formats);
+        let writing = writing_bar(&formats);
         written = pool.install(|| {
-            report::write_all(&args.out, &tables, &formats.tables, &|rows| {
-                writing.inc(rows)
+            analysis.roll_up_while_writing(&config, |tables| {
+                let rows: usize = tables.iter().map(|t| t.row_count()).sum();
+                writing.inc_length((rows * formats.tables.len()) as u64);
+                report::write_all(&args.out, tables, &formats.tables, &|rows| {
+                    writing.inc(rows)
+                })
             })
         })?;
         if formats.html {
@@ -286,6 +288,8 @@ pub fn analyze(args: &AnalyzeArgs) -> Result<(Outcome, Headline)> {
         written.push(folder::write_manifest(&args.out, &manifest.to_json())?);
         folder::remove_stale(&args.out, &written)?;
     } else {
+        // Nothing to write; the (empty) rollups still give the summary its figures.
+        pool.install(|| analysis.roll_up_while_writing(&config, |_| Ok(Vec::<PathBuf>::new())))?;
         remove_if_created(&args.out, created_out);
     }
 
@@ -326,7 +330,7 @@ pub fn analyze(args: &AnalyzeArgs) -> Result<(Outcome, Headline)> {
             }
         ));
     }
-    Ok((outcome, analysis.rollups.headline()))
+    Ok((outcome, analysis.rolled.tables.headline()))
 }
 
 /// The path that means standard input.
@@ -414,7 +418,7 @@ struct Manifest<'a> {
 impl Manifest<'_> {
     fn to_json(&self) -> serde_json::Value {
         let a = self.analysis;
-        let headline = a.rollups.headline();
+        let headline = a.rolled.tables.headline();
         let name = |p: &PathBuf| {
             p.file_name()
                 .map(|n| n.to_string_lossy().into_owned())
@@ -497,12 +501,13 @@ fn progress_bar(files: u64) -> ProgressBar {
 
 /// A bar while the reports are written, counting rows (of every file: a table written as CSV
 /// and Parquet counts twice).
-fn writing_bar(tables: &[&(dyn Table + Sync)], formats: &Formats) -> ProgressBar {
-    if !super::shows_progress() {
+/// The bar of the rows written; its length grows as each batch of tables is known (the
+/// rollup tables' rows only once the rollups are made).
+fn writing_bar(formats: &Formats) -> ProgressBar {
+    if !super::shows_progress() || formats.tables.is_empty() {
         return ProgressBar::hidden();
     }
-    let rows: usize = tables.iter().map(|t| t.row_count()).sum();
-    let bar = ProgressBar::new((rows * formats.tables.len()) as u64);
+    let bar = ProgressBar::new(0);
     if let Ok(style) = ProgressStyle::with_template(
         "{spinner} writing the reports {human_pos}/{human_len} rows [{bar:30}] {percent}%",
     ) {
@@ -570,7 +575,7 @@ fn count(n: usize, noun: &str) -> String {
 impl std::fmt::Display for Summary<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let a = self.analysis;
-        let headline = a.rollups.headline();
+        let headline = a.rolled.tables.headline();
         let row = |f: &mut std::fmt::Formatter<'_>, label: &str, value: std::fmt::Arguments<'_>| {
             writeln!(f, "  {:<20}{value}", format!("{label}:"))
         };

@@ -61,7 +61,7 @@ pub fn write(
 
 /// The whole page.
 pub fn render(analysis: &Analysis, config: &Config, context: &Context) -> Result<String> {
-    let headline = analysis.rollups.headline();
+    let headline = analysis.rolled.tables.headline();
     let charts = Charts::draw(analysis, config, &headline)?;
     let page = html! {
         (DOCTYPE)
@@ -78,8 +78,8 @@ pub fn render(analysis: &Analysis, config: &Config, context: &Context) -> Result
                 (header(analysis, config, context))
                 (tiles(analysis, config, &headline))
                 (charts.markup(analysis, config))
-                (rooms_table(&analysis.kept.rooms))
-                (people_table(&analysis.kept.people))
+                (rooms_table(&analysis.rolled.kept.rooms))
+                (people_table(&analysis.rolled.kept.people))
                 (data_quality(analysis, context))
                 footer {
                     "Made by sessionstats " (env!("CARGO_PKG_VERSION"))
@@ -219,9 +219,10 @@ const SMALL: (u32, u32) = (320, 150);
 
 impl Charts {
     fn draw(analysis: &Analysis, config: &Config, headline: &Headline) -> Result<Charts> {
-        let r = &analysis.rollups;
-        let o = &analysis.overview;
+        let r = &analysis.rolled.tables;
+        let o = &analysis.rolled.overview;
         let steps: Vec<(Millis, i64)> = analysis
+            .rolled
             .kept
             .account_concurrency
             .iter()
@@ -283,7 +284,7 @@ impl Charts {
             None => String::new(),
         };
         let period = config.calendar.kind.name();
-        let o = &analysis.overview;
+        let o = &analysis.rolled.overview;
         html! {
             section {
                 h2 { "Account concurrency" }
@@ -444,7 +445,7 @@ fn step_chart(
 
 /// Participant-hours per period as bars, sessions as a line on a second axis.
 fn usage_chart(analysis: &Analysis) -> Result<String> {
-    let usage = &analysis.rollups.usage;
+    let usage = &analysis.rolled.tables.usage;
     let n = usage.len();
     let hours_of = |ms: i64| ms as f64 / 3_600_000.0;
     let top_hours = usage
@@ -854,7 +855,7 @@ fn data_quality(analysis: &Analysis, context: &Context) -> Markup {
     for reject in analysis.rejects.iter() {
         *reasons.entry(reject.reason.label().to_owned()).or_default() += 1;
     }
-    let o = &analysis.overview;
+    let o = &analysis.rolled.overview;
     let skipped: Vec<&str> = analysis
         .sessions
         .iter()

@@ -15,7 +15,8 @@ use super::period::Calendar;
 use crate::time::Millis;
 use chrono::NaiveDate;
 use rustc_hash::FxHashMap as HashMap;
-use std::collections::BTreeMap;
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BinaryHeap};
 
 /// What the rollups need of one session: a few figures of its `sessions` row, its
 /// `participants` rows and its `concurrency` timeline.
@@ -225,8 +226,10 @@ pub struct Rollups<S: RollupSink> {
     open: Option<OpenPeriod>,
     /// Per period, the figures of the sessions that start in it.
     counts: BTreeMap<NaiveDate, PeriodCounts>,
-    /// Change events of `A` not yet swept: instant -> sum of changes.
-    pending: BTreeMap<Millis, i64>,
+    /// Change events of `A` not yet swept, `(instant, change)`, earliest on top; events at
+    /// one instant are summed as they are swept. A heap, as a push costs little and the
+    /// events leave in time order.
+    pending: BinaryHeap<Reverse<(Millis, i64)>>,
     level: i64,
     /// The first step of `A`, and the step in force (the last one swept).
     first_step: Option<AccountStep>,
@@ -254,7 +257,7 @@ impl<S: RollupSink> Rollups<S> {
             sink,
             open: None,
             counts: BTreeMap::new(),
-            pending: BTreeMap::new(),
+            pending: BinaryHeap::new(),
             level: 0,
             first_step: None,
             last_step: None,
@@ -307,7 +310,7 @@ impl<S: RollupSink> Rollups<S> {
             // The first row is kept even when it changes nothing: `A` has a row at the
             // earliest session start.
             if index == 0 || value != previous {
-                *self.pending.entry(at).or_insert(0) += value - previous;
+                self.pending.push(Reverse((at, value - previous)));
             }
             previous = value;
         }
@@ -384,11 +387,19 @@ impl<S: RollupSink> Rollups<S> {
 
     /// Applies the pending events before `until` to `A`, in time order.
     fn sweep_before(&mut self, until: Millis) -> anyhow::Result<()> {
-        while let Some(entry) = self.pending.first_entry() {
-            if *entry.key() >= until {
+        while let Some(&Reverse((at, first))) = self.pending.peek() {
+            if at >= until {
                 break;
             }
-            let (at, change) = entry.remove_entry();
+            self.pending.pop();
+            let mut change = first;
+            while let Some(&Reverse((same, more))) = self.pending.peek() {
+                if same != at {
+                    break;
+                }
+                self.pending.pop();
+                change += more;
+            }
             self.level += change;
             if self
                 .last_step

@@ -16,6 +16,7 @@ use crate::time::Millis;
 use chrono::NaiveDate;
 use rustc_hash::FxHashMap as HashMap;
 use std::cmp::Reverse;
+use std::collections::binary_heap::PeekMut;
 use std::collections::{BTreeMap, BinaryHeap};
 
 /// What the rollups need of one session: a few figures of its `sessions` row, its
@@ -203,6 +204,16 @@ struct OpenPeriod {
     sessions: i64,
 }
 
+/// Events whose room a free slot of [`Rollups::timelines`] keeps for the next session.
+const KEPT_EVENTS: usize = 256;
+
+/// One session's change events of `A`, from `next` on not yet swept.
+#[derive(Default)]
+struct Unswept {
+    events: Vec<(Millis, i64)>,
+    next: usize,
+}
+
 /// The figures of `usage` that come from the sessions starting in a period.
 #[derive(Debug, Clone, Copy, Default)]
 struct PeriodCounts {
@@ -226,10 +237,14 @@ pub struct Rollups<S: RollupSink> {
     open: Option<OpenPeriod>,
     /// Per period, the figures of the sessions that start in it.
     counts: BTreeMap<NaiveDate, PeriodCounts>,
-    /// Change events of `A` not yet swept, `(instant, change)`, earliest on top; events at
-    /// one instant are summed as they are swept. A heap, as a push costs little and the
-    /// events leave in time order.
-    pending: BinaryHeap<Reverse<(Millis, i64)>>,
+    /// The sessions with change events of `A` not yet swept: a k-way merge of their
+    /// timelines, `(instant of the next event, slot in timelines)`, earliest on top. The
+    /// heap holds one entry per running session, not one per event.
+    pending: BinaryHeap<Reverse<(Millis, u32)>>,
+    /// Each running session's change events, `(instant, change)` in time order; a slot
+    /// is reused (with its allocation) once its events are swept.
+    timelines: Vec<Unswept>,
+    free_slots: Vec<u32>,
     level: i64,
     /// The first step of `A`, and the step in force (the last one swept).
     first_step: Option<AccountStep>,
@@ -258,6 +273,8 @@ impl<S: RollupSink> Rollups<S> {
             open: None,
             counts: BTreeMap::new(),
             pending: BinaryHeap::new(),
+            timelines: Vec::new(),
+            free_slots: Vec::new(),
             level: 0,
             first_step: None,
             last_step: None,
@@ -305,14 +322,29 @@ impl<S: RollupSink> Rollups<S> {
 
         // Events before this session's start can no longer change: sweep them.
         self.sweep_before(session.started_at)?;
+        let slot = match self.free_slots.pop() {
+            Some(slot) => slot,
+            None => {
+                self.timelines.push(Unswept::default());
+                u32::try_from(self.timelines.len() - 1)
+                    .map_err(|_| anyhow::anyhow!("more than 4 billion sessions at once"))?
+            }
+        };
+        let unswept = &mut self.timelines[slot as usize];
+        unswept.events.clear();
+        unswept.next = 0;
         let mut previous = 0;
         for (index, &(at, value)) in session.timeline.iter().enumerate() {
             // The first row is kept even when it changes nothing: `A` has a row at the
             // earliest session start.
             if index == 0 || value != previous {
-                self.pending.push(Reverse((at, value - previous)));
+                unswept.events.push((at, value - previous));
             }
             previous = value;
+        }
+        match unswept.events.first() {
+            Some(&(first, _)) => self.pending.push(Reverse((first, slot))),
+            None => self.free_slots.push(slot),
         }
         let last = if session.duration_ms > 0 {
             session.ended_at - 1
@@ -385,31 +417,62 @@ impl<S: RollupSink> Rollups<S> {
         Ok(())
     }
 
-    /// Applies the pending events before `until` to `A`, in time order.
+    /// Applies the pending events before `until` to `A`, in time order; the events of one
+    /// instant (of any sessions) are summed into one change.
     fn sweep_before(&mut self, until: Millis) -> anyhow::Result<()> {
-        while let Some(&Reverse((at, first))) = self.pending.peek() {
-            if at >= until {
-                break;
-            }
-            self.pending.pop();
-            let mut change = first;
-            while let Some(&Reverse((same, more))) = self.pending.peek() {
-                if same != at {
-                    break;
+        let Some((mut at, mut change)) = self.next_event(until) else {
+            return Ok(());
+        };
+        loop {
+            let next = self.next_event(until);
+            match next {
+                Some((same, more)) if same == at => change += more,
+                _ => {
+                    self.apply(at, change)?;
+                    let Some((next_at, next_change)) = next else {
+                        return Ok(());
+                    };
+                    (at, change) = (next_at, next_change);
                 }
-                self.pending.pop();
-                change += more;
             }
-            self.level += change;
-            if self
-                .last_step
-                .is_none_or(|last| last.concurrency != self.level)
-            {
-                self.push_step(AccountStep {
-                    changed_at: at,
-                    concurrency: self.level,
-                })?;
+        }
+    }
+
+    /// Takes the earliest pending event if it lies before `until`.
+    fn next_event(&mut self, until: Millis) -> Option<(Millis, i64)> {
+        let mut top = self.pending.peek_mut()?;
+        let Reverse((at, slot)) = *top;
+        if at >= until {
+            return None;
+        }
+        let unswept = self.timelines.get_mut(slot as usize)?;
+        let (_, change) = unswept.events.get(unswept.next).copied()?;
+        unswept.next += 1;
+        match unswept.events.get(unswept.next) {
+            Some(&(next_at, _)) => *top = Reverse((next_at, slot)),
+            None => {
+                PeekMut::pop(top);
+                // A slot keeps a usual timeline's allocation, not a rare giant's.
+                if unswept.events.capacity() > KEPT_EVENTS {
+                    unswept.events = Vec::new();
+                }
+                self.free_slots.push(slot);
             }
+        }
+        Some((at, change))
+    }
+
+    /// `A` changes by `change` at `at`: a new step unless the level stays.
+    fn apply(&mut self, at: Millis, change: i64) -> anyhow::Result<()> {
+        self.level += change;
+        if self
+            .last_step
+            .is_none_or(|last| last.concurrency != self.level)
+        {
+            self.push_step(AccountStep {
+                changed_at: at,
+                concurrency: self.level,
+            })?;
         }
         Ok(())
     }

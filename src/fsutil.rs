@@ -22,27 +22,67 @@ pub fn write_atomically<F>(path: &Path, write: F) -> Result<()>
 where
     F: FnOnce(&mut BufWriter<File>) -> Result<()>,
 {
+    write_staged(path, write)?.commit()
+}
+
+/// Writes the temporary file of `path` ([`write_atomically`]'s first half): the caller
+/// commits it, perhaps on another thread, so that waiting for the disk holds no worker.
+pub fn write_staged<F>(path: &Path, write: F) -> Result<Staged>
+where
+    F: FnOnce(&mut BufWriter<File>) -> Result<()>,
+{
     let tmp = temporary_path(path);
-    let result = (|| {
-        let file =
-            File::create(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
-        let mut out = BufWriter::with_capacity(1 << 16, file);
-        write(&mut out)?;
-        out.flush()
-            .with_context(|| format!("cannot write {}", tmp.display()))?;
-        let file = out
-            .into_inner()
-            .map_err(|e| e.into_error())
-            .with_context(|| format!("cannot write {}", tmp.display()))?;
-        file.sync_all()
-            .with_context(|| format!("cannot sync {}", tmp.display()))?;
-        fs::rename(&tmp, path)
-            .with_context(|| format!("cannot rename {} to {}", tmp.display(), path.display()))
-    })();
-    if result.is_err() {
-        let _ = fs::remove_file(&tmp);
+    let file = File::create(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
+    // From here on, dropping `staged` before its commit removes the temporary file.
+    let mut staged = Staged {
+        file: None,
+        tmp,
+        path: path.to_path_buf(),
+    };
+    let mut out = BufWriter::with_capacity(1 << 16, file);
+    write(&mut out)?;
+    out.flush()
+        .with_context(|| format!("cannot write {}", staged.tmp.display()))?;
+    let file = out
+        .into_inner()
+        .map_err(|e| e.into_error())
+        .with_context(|| format!("cannot write {}", staged.tmp.display()))?;
+    staged.file = Some(file);
+    Ok(staged)
+}
+
+/// A file written under its temporary name: [`Staged::commit`] syncs it to disk and renames
+/// it to its final name; dropped uncommitted, it is removed.
+pub struct Staged {
+    file: Option<File>,
+    tmp: PathBuf,
+    path: PathBuf,
+}
+
+impl Staged {
+    pub fn commit(mut self) -> Result<()> {
+        if let Some(file) = self.file.take() {
+            file.sync_all()
+                .with_context(|| format!("cannot sync {}", self.tmp.display()))?;
+        }
+        fs::rename(&self.tmp, &self.path).with_context(|| {
+            format!(
+                "cannot rename {} to {}",
+                self.tmp.display(),
+                self.path.display()
+            )
+        })?;
+        self.tmp = PathBuf::new();
+        Ok(())
     }
-    result
+}
+
+impl Drop for Staged {
+    fn drop(&mut self) {
+        if !self.tmp.as_os_str().is_empty() {
+            let _ = fs::remove_file(&self.tmp);
+        }
+    }
 }
 
 #[cfg(test)]
@@ -59,6 +99,20 @@ mod tests {
         });
         assert!(err.is_err());
         assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn a_staged_file_appears_only_when_committed() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("r.csv");
+        let staged = write_staged(&path, |w| Ok(w.write_all(b"new")?)).unwrap();
+        assert!(!path.exists());
+        drop(staged);
+        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 0);
+        let staged = write_staged(&path, |w| Ok(w.write_all(b"new")?)).unwrap();
+        staged.commit().unwrap();
+        assert_eq!(fs::read_to_string(&path).unwrap(), "new");
+        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
     }
 
     #[test]

@@ -117,7 +117,7 @@ impl Analysis {
     /// The report tables selected by `--reports`, in the order they are written.
     pub fn tables(&self) -> Vec<TableRef<'_>> {
         let mut tables = self.per_session_tables();
-        tables.extend(self.rollup_tables());
+        tables.extend(self.rollup_tables(&self.rolled));
         tables
     }
 
@@ -139,10 +139,10 @@ impl Analysis {
             .collect()
     }
 
-    /// The selected rollup tables, then `rejects`.
-    fn rollup_tables(&self) -> Vec<TableRef<'_>> {
-        let mut out: Vec<TableRef<'_>> = Vec::new();
-        let spilled = &self.rolled.parts;
+    /// The selected rollup tables of `rolled`, then `rejects`.
+    fn rollup_tables<'a>(&'a self, rolled: &'a RolledUp) -> Vec<TableRef<'a>> {
+        let mut out: Vec<TableRef<'a>> = Vec::new();
+        let spilled = &rolled.parts;
         for (spec, parts) in [
             (&tables::ROOMS, &spilled.rooms),
             (&tables::PEOPLE, &spilled.people),
@@ -157,7 +157,7 @@ impl Analysis {
         }
         out.push(Box::new(InMemory {
             spec: &tables::USAGE,
-            rows: &self.rolled.tables.usage,
+            rows: &rolled.tables.usage,
             emit: tables::usage_row,
         }));
         out.push(Box::new(tables::Rejects(&self.rejects)));
@@ -166,28 +166,30 @@ impl Analysis {
     }
 
     /// Makes the rollups (one pass over the sessions in report order) while `write` writes
-    /// the per-session tables, then has `write` write the rollup tables and `rejects`. Returns
-    /// what `write` returned, in table order. Both halves share the current rayon pool.
+    /// the per-session tables, then has `write` write the rollup tables and `rejects` (while
+    /// the per-session tables may still be written). Returns what `write` returned, in table
+    /// order. Both halves share the current rayon pool.
     pub fn roll_up_while_writing<T: Send>(
         &mut self,
         config: &Config,
         write: impl Fn(&[&(dyn Table + Sync)]) -> Result<Vec<T>> + Sync,
     ) -> Result<Vec<T>> {
-        let (rolled, written) = {
-            let per_session = self.per_session_tables();
-            let per_session: Vec<&(dyn Table + Sync)> =
-                per_session.iter().map(|t| t.as_ref()).collect();
-            rayon::join(
-                || roll_up(&self.spill, &self.sessions, config),
-                || write(&per_session),
-            )
+        let write_tables = |tables: Vec<TableRef<'_>>| {
+            let tables: Vec<&(dyn Table + Sync)> = tables.iter().map(|t| t.as_ref()).collect();
+            write(&tables)
         };
-        self.rolled = rolled?;
-        let rollup_tables = self.rollup_tables();
-        let rollup_tables: Vec<&(dyn Table + Sync)> =
-            rollup_tables.iter().map(|t| t.as_ref()).collect();
-        let mut written = written?;
-        written.extend(write(&rollup_tables)?);
+        let (rolled, per_session) = rayon::join(
+            || -> Result<(RolledUp, Vec<T>)> {
+                let rolled = roll_up(&self.spill, &self.sessions, config)?;
+                let written = write_tables(self.rollup_tables(&rolled))?;
+                Ok((rolled, written))
+            },
+            || write_tables(self.per_session_tables()),
+        );
+        let (rolled, rollup_written) = rolled?;
+        self.rolled = rolled;
+        let mut written = per_session?;
+        written.extend(rollup_written);
         Ok(written)
     }
 }

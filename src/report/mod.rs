@@ -13,7 +13,7 @@ pub mod parquet;
 pub mod spill;
 pub mod tables;
 
-use crate::fsutil::write_atomically;
+use crate::fsutil::write_staged;
 use crate::time::Millis;
 use anyhow::{bail, Context, Result};
 use std::io::Write;
@@ -152,20 +152,35 @@ pub fn write_all(
         .flat_map(|&t| formats.iter().map(move |&f| (t, f)))
         .collect();
     use rayon::prelude::*;
-    jobs.par_iter()
-        .map(|&(table, format)| {
-            let path = dir.join(format!("{}.{}", table.spec().name, format.extension()));
-            write_atomically(&path, |out| format.write(table, out)).with_context(|| {
-                format!(
-                    "cannot write the {} report {}",
-                    table.spec().name,
-                    path.display()
-                )
-            })?;
-            rows_done(table.row_count() as u64);
-            Ok(path)
-        })
-        .collect()
+    // Each file is synced and renamed on a thread of its own as soon as it is written: the
+    // wait for the disk (most of a second on a large run) holds no worker of the pool.
+    std::thread::scope(|scope| {
+        let committing: Vec<_> = jobs
+            .par_iter()
+            .map(|&(table, format)| {
+                let path = dir.join(format!("{}.{}", table.spec().name, format.extension()));
+                let name = table.spec().name;
+                let context = {
+                    let path = path.clone();
+                    move || format!("cannot write the {name} report {}", path.display())
+                };
+                let staged = write_staged(&path, |out| format.write(table, out))
+                    .with_context(context.clone())?;
+                rows_done(table.row_count() as u64);
+                let commit = scope.spawn(move || staged.commit().with_context(context));
+                Ok((path.clone(), commit))
+            })
+            .collect::<Result<_>>()?;
+        committing
+            .into_iter()
+            .map(|(path, commit)| {
+                commit.join().map_err(|_| {
+                    anyhow::anyhow!("a thread failed while syncing {}", path.display())
+                })??;
+                Ok(path)
+            })
+            .collect()
+    })
 }
 
 #[cfg(test)]

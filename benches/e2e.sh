@@ -7,7 +7,9 @@
 # Environment: SEED (default 1), RUNS (repetitions per step, default 3), E2E_DIR (work folder,
 # default target/e2e), THREADS (the multi-thread count, default: nproc), PROFILE (release; `debug`
 # for a quick check of the script itself), SHAPE (the corpus shape of `gen --shape`, default
-# mixed), ONE_FILE=1 (all of an NDJSON corpus in one big .ndjson file), DUCKDB=0 (no DuckDB peer).
+# mixed), ONE_FILE=1 (all of an NDJSON corpus in one big .ndjson file), DUCKDB=0 (no DuckDB peer),
+# BASELINE=BINARY (another sessionstats binary, such as one built from an earlier commit, timed
+# beside this one on every report in CSV: the ratio says what the commits since cost or saved).
 #
 # The DuckDB peer (benches/duckdb_peer.py, DuckDB's Python package, installed with pip when it is
 # missing) runs one SQL script over `read_json` that computes per-participant union length and
@@ -31,6 +33,7 @@ WORK=${E2E_DIR:-$ROOT/target/e2e}
 SHAPE=${SHAPE:-mixed}
 ONE_FILE=${ONE_FILE:-0}
 DUCKDB=${DUCKDB:-1}
+BASELINE=${BASELINE:-}
 CORPUS=$WORK/corpus-seed$SEED-n$SESSIONS-$SHAPE
 [[ $ONE_FILE == 1 ]] && CORPUS=$CORPUS-onefile
 AS_OF=2024-04-01T00:00:00Z   # fixed, so ongoing sessions close at the same instant every run
@@ -134,6 +137,10 @@ for threads in 1 "$THREADS"; do
     analyze=("$BIN" analyze "$CORPUS" --as-of "$AS_OF" --threads "$threads" --quiet)
     measure "analyze csv" "$threads" "${analyze[@]}" --out "$WORK/out-csv" --format csv \
         || { analyze_ok=false; continue; }
+    if [[ -n $BASELINE ]]; then
+        measure "baseline csv" "$threads" "$BASELINE" analyze "$CORPUS" --as-of "$AS_OF" \
+            --threads "$threads" --quiet --out "$WORK/out-baseline" --format csv
+    fi
     measure "analyze csv, no pairs" "$threads" "${analyze[@]}" --out "$WORK/out-csv-no-pairs" \
         --format csv --reports "$NO_PAIRS"
     measure "analyze 3 reports" "$threads" "${analyze[@]}" --out "$WORK/out-csv-3" \
@@ -180,6 +187,12 @@ for threads in 1 "$THREADS"; do
     peer=${BY_NAME["duckdb peer|$threads"]:-}
     [[ -n $peer ]] && awk -v t="$threads" -v a="$ours" -v b="$peer" 'BEGIN { printf "%d thread(s): %.2fx faster than the DuckDB peer\n", t, b / a }'
     awk -v t="$threads" -v a="$ours" -v b="${PARSE_FLOOR[$threads]}" 'BEGIN { printf "%d thread(s): %.2fx the parse floor\n", t, a / b }'
+done
+for threads in 1 "$THREADS"; do
+    base=${BY_NAME["baseline csv|$threads"]:-}
+    ours=${BY_NAME["analyze csv|$threads"]:-}
+    [[ -n $base && -n $ours ]] && awk -v t="$threads" -v a="$ours" -v b="$base" \
+        'BEGIN { printf "%d thread(s): analyze csv takes %.2fx the baseline binary'"'"'s time\n", t, a / b }'
 done
 pq=${BY_NAME["parquet, no pairs|$THREADS"]:-}
 csv=${BY_NAME["analyze csv, no pairs|$THREADS"]:-}

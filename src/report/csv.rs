@@ -96,11 +96,7 @@ fn render(table: &dyn Table, groups: Range<usize>) -> Result<Vec<u8>> {
 /// Appends `text` as one CSV field: as it is, or in double quotes (inner quotes doubled)
 /// when it holds a comma, a quote or a line break.
 fn put_text(out: &mut Vec<u8>, text: &[u8]) {
-    // A fold without early exit: the compiler turns it into vector code.
-    let special = text.iter().fold(false, |found, &b| {
-        found | (b == b',') | (b == b'"') | (b == b'\n') | (b == b'\r')
-    });
-    if !special {
+    if !needs_quotes(text) {
         out.extend_from_slice(text);
         return;
     }
@@ -112,6 +108,32 @@ fn put_text(out: &mut Vec<u8>, text: &[u8]) {
         }
     }
     out.push(b'"');
+}
+
+/// Whether `text` holds a comma, a quote, CR or LF. Eight bytes at a time: this check runs on
+/// every text cell of every report.
+fn needs_quotes(text: &[u8]) -> bool {
+    const ONES: u64 = u64::from_le_bytes([1; 8]);
+    const HIGHS: u64 = u64::from_le_bytes([0x80; 8]);
+    // Whether some byte of `word` is 0 (exact as a yes/no answer).
+    let has_zero_byte = |word: u64| word.wrapping_sub(ONES) & !word & HIGHS != 0;
+    let mut words = text.chunks_exact(8);
+    for chunk in &mut words {
+        let Ok(bytes) = <[u8; 8]>::try_from(chunk) else {
+            return true;
+        };
+        let word = u64::from_le_bytes(bytes);
+        if [b',', b'"', b'\n', b'\r']
+            .iter()
+            .any(|&special| has_zero_byte(word ^ (ONES * u64::from(special))))
+        {
+            return true;
+        }
+    }
+    words
+        .remainder()
+        .iter()
+        .any(|&b| matches!(b, b',' | b'"' | b'\n' | b'\r'))
 }
 
 #[cfg(test)]
@@ -154,12 +176,17 @@ mod tests {
 
     proptest! {
         /// Any row of two or more text fields (one empty field alone is a special case of the
-        /// crate that no report has) gets the crate's exact bytes.
+        /// crate that no report has) gets the crate's exact bytes. Fields run to 20 bytes, so a
+        /// special byte lands in every place of the eight-byte words and of the rest.
         #[test]
         fn text_fields_match_the_csv_crate(
             fields in prop::collection::vec(
-                prop::collection::vec(prop::sample::select(
-                    vec![b'a', b' ', b',', b'"', b'\n', b'\r', b'#', b'\'', 0xc3, 0xa9]), 0..6),
+                // Mostly plain bytes, so that many fields need no quotes at all.
+                prop::collection::vec(prop_oneof![
+                    12 => Just(b'a'),
+                    1 => prop::sample::select(
+                        vec![b' ', b',', b'"', b'\n', b'\r', b'#', b'\'', 0xc3, 0xa9]),
+                ], 0..20),
                 2..5)
         ) {
             prop_assert_eq!(by_put_text(&fields), by_the_csv_crate(&fields));

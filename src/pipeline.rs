@@ -320,7 +320,9 @@ fn session_facts(
     // Only what a selected rollup needs (`--reports`): the participants rows are spilled for
     // their own report too, and the timelines for `concurrency`.
     if reports.needs_participants() {
-        spill.read(session.part(&tables::PARTICIPANTS), buf)?;
+        let part = session.part(&tables::PARTICIPANTS);
+        facts.participants.reserve_exact(part.rows as usize);
+        spill.read(part, buf)?;
     } else {
         buf.clear();
     }
@@ -337,7 +339,9 @@ fn session_facts(
         Ok(())
     })?;
     if reports.needs_timelines() {
-        spill.read(session.part(&tables::CONCURRENCY), buf)?;
+        let part = session.part(&tables::CONCURRENCY);
+        facts.timeline.reserve_exact(part.rows as usize);
+        spill.read(part, buf)?;
     } else {
         buf.clear();
     }

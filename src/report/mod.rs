@@ -73,6 +73,16 @@ pub trait Table {
     fn spec(&self) -> &'static TableSpec;
     fn row_count(&self) -> usize;
     fn group_count(&self) -> usize;
+    /// The rows of group `group` (by default counted by reading them; tables that know it say
+    /// so).
+    fn group_rows(&self, group: usize) -> Result<usize> {
+        let mut rows = 0;
+        self.for_each_row_in(group..group + 1, &mut |_| {
+            rows += 1;
+            Ok(())
+        })?;
+        Ok(rows)
+    }
     /// Calls `emit` with the cells of each row of `groups`, in column order.
     fn for_each_row_in(
         &self,

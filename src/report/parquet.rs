@@ -1,7 +1,8 @@
 //! Parquet through polars: timestamps `Datetime(ms, UTC)`, dates `Date`, counts and durations
 //! `Int64`, ratios `Float64`, flags `Boolean`, text `String`. Columns are built straight from
-//! the rows with polars' typed builders, in row groups of at most 16,384 rows; a few row groups
-//! per thread (the memory a Parquet report holds) are encoded and compressed in parallel.
+//! the rows with polars' typed builders, in row groups of 16,384 rows (the last one shorter); a
+//! few row groups per thread (the memory a Parquet report holds) are built, encoded and
+//! compressed in parallel, then written in order.
 //!
 //! Every reader must be able to join on our text columns, so the file carries no Arrow schema
 //! of polars' newest flavour (which makes pyarrow and pandas read text as `string_view`, which
@@ -258,32 +259,162 @@ impl Format for Parquet {
         "parquet"
     }
 
+    /// Builds the row groups' frames on the pool, a few per thread at a time, and writes them
+    /// in order. The row groups are those of reading the rows one by one: every
+    /// [`BATCH_ROWS`] rows, whatever the threads.
     fn write(&self, table: &(dyn Table + Sync), out: &mut dyn Write) -> Result<()> {
         let columns = table.spec().columns;
         let mut writer = Sink::new(columns, out)?;
-        let capacity = table.row_count().min(BATCH_ROWS);
-        let mut batch = Batch::new(columns, capacity);
-        let mut written = 0;
-        // Full batches wait here to be encoded together, a few per thread.
+        let starts = row_group_starts(table)?;
         let window = 2 * rayon::current_num_threads();
-        let mut frames = Vec::with_capacity(window);
-        table.for_each_row(&mut |cells| {
+        let mut first = 0;
+        while first < starts.frames.len() {
+            let end = (first + window).min(starts.frames.len());
+            let frames = (first..end)
+                .into_par_iter()
+                .map(|frame| build_frame(table, &starts, frame))
+                .collect::<Result<Vec<DataFrame>>>()?;
+            writer.write(&frames)?;
+            first = end;
+        }
+        writer.finish()?;
+        Ok(())
+    }
+}
+
+/// Where each row group of a table starts: the group (of the table's groups) holding its first
+/// row, and the rows of that group before it. There is always one (empty when the table is).
+struct RowGroupStarts {
+    frames: Vec<(usize, usize)>,
+    rows: usize,
+    groups: usize,
+}
+
+fn row_group_starts(table: &dyn Table) -> Result<RowGroupStarts> {
+    let mut frames = Vec::new();
+    let mut rows = 0;
+    for group in 0..table.group_count() {
+        let count = table.group_rows(group)?;
+        // The row groups that start within this group's rows.
+        while frames.len() * BATCH_ROWS < rows + count {
+            frames.push((group, frames.len() * BATCH_ROWS - rows));
+        }
+        rows += count;
+    }
+    if frames.is_empty() {
+        frames.push((0, 0));
+    }
+    Ok(RowGroupStarts {
+        frames,
+        rows,
+        groups: table.group_count(),
+    })
+}
+
+/// The rows of row group `frame` as a frame.
+fn build_frame(table: &dyn Table, starts: &RowGroupStarts, frame: usize) -> Result<DataFrame> {
+    let (first_group, mut skip) = starts.frames[frame];
+    let wanted = BATCH_ROWS.min(starts.rows - frame * BATCH_ROWS);
+    // Up to the group where the next row group starts, included when it starts inside it.
+    let end_group = match starts.frames.get(frame + 1) {
+        Some(&(group, 0)) => group,
+        Some(&(group, _)) => group + 1,
+        None => starts.groups,
+    };
+    let mut batch = Batch::new(table.spec().columns, wanted);
+    table.for_each_row_in(first_group..end_group, &mut |cells| {
+        if skip > 0 {
+            skip -= 1;
+        } else if batch.rows < wanted {
             batch.push(cells)?;
-            if batch.rows == BATCH_ROWS {
-                frames.push(batch.take_frame(capacity)?);
-                written += BATCH_ROWS;
-                if frames.len() == window {
-                    writer.write(&frames)?;
-                    frames.clear();
+        }
+        Ok(())
+    })?;
+    batch.take_frame(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::TableSpec;
+    use std::ops::Range;
+
+    static NUMBERED: TableSpec = TableSpec {
+        name: "numbered",
+        columns: &[ReportColumn {
+            name: "row",
+            ty: ColumnType::Int,
+            nullable: false,
+        }],
+    };
+
+    /// Groups of the given sizes; each row holds its index in the whole table.
+    struct Numbered(Vec<usize>);
+
+    impl Table for Numbered {
+        fn spec(&self) -> &'static TableSpec {
+            &NUMBERED
+        }
+        fn row_count(&self) -> usize {
+            self.0.iter().sum()
+        }
+        fn group_count(&self) -> usize {
+            self.0.len()
+        }
+        fn for_each_row_in(
+            &self,
+            groups: Range<usize>,
+            emit: &mut dyn FnMut(&[Cell<'_>]) -> Result<()>,
+        ) -> Result<()> {
+            let mut row: usize = self.0[..groups.start].iter().sum();
+            for &size in &self.0[groups] {
+                for _ in 0..size {
+                    emit(&[Cell::Int(Some(row as i64))])?;
+                    row += 1;
                 }
             }
             Ok(())
-        })?;
-        if batch.rows > 0 || written == 0 {
-            frames.push(batch.take_frame(0)?);
         }
-        writer.write(&frames)?;
-        writer.finish()?;
-        Ok(())
+    }
+
+    /// The rows of each frame, as built in parallel.
+    fn frames_of(sizes: &[usize]) -> Vec<Vec<i64>> {
+        let table = Numbered(sizes.to_vec());
+        let starts = row_group_starts(&table).unwrap();
+        (0..starts.frames.len())
+            .map(|frame| {
+                let frame = build_frame(&table, &starts, frame).unwrap();
+                let column = frame.column("row").unwrap().i64().unwrap().clone();
+                column.into_no_null_iter().collect()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn row_groups_are_cut_every_batch_of_rows_whatever_the_groups() {
+        let b = BATCH_ROWS;
+        for sizes in [
+            vec![],
+            vec![0, 0],
+            vec![3],
+            vec![b],
+            vec![b, b],
+            vec![b - 1, 2, 0, b + 5],
+            vec![10_000, 10_000, 0, 20_000, 5],
+            vec![3 * b + 7],
+        ] {
+            let total: usize = sizes.iter().sum();
+            let frames = frames_of(&sizes);
+            let expected: Vec<Vec<i64>> = if total == 0 {
+                vec![Vec::new()]
+            } else {
+                (0..total as i64)
+                    .collect::<Vec<_>>()
+                    .chunks(b)
+                    .map(<[i64]>::to_vec)
+                    .collect()
+            };
+            assert_eq!(frames, expected, "groups of {sizes:?}");
+        }
     }
 }

@@ -292,6 +292,9 @@ impl Table for SpilledTable<'_> {
     fn group_count(&self) -> usize {
         self.groups
     }
+    fn group_rows(&self, group: usize) -> Result<usize> {
+        Ok((self.part)(group).rows as usize)
+    }
     fn for_each_row_in(
         &self,
         groups: Range<usize>,

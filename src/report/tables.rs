@@ -404,6 +404,9 @@ impl<T: Sync> Table for InMemory<'_, T> {
     fn group_count(&self) -> usize {
         self.rows.len()
     }
+    fn group_rows(&self, group: usize) -> Result<usize> {
+        Ok(usize::from(group < self.rows.len()))
+    }
     fn for_each_row_in(&self, groups: Range<usize>, emit: Emit<'_>) -> Result<()> {
         for row in self.rows.get(groups).unwrap_or_default() {
             (self.emit)(row, emit)?;

@@ -290,6 +290,16 @@ fn flag_cell(cells: &[Cell<'_>], at: usize) -> bool {
     matches!(cells.get(at), Some(Cell::Flag(true)))
 }
 
+/// Reads `part` into `buf` when `needed`, else empties `buf`; returns the rows read.
+fn read_if(needed: bool, spill: &Spill, part: Part, buf: &mut Vec<u8>) -> Result<usize> {
+    if !needed {
+        buf.clear();
+        return Ok(0);
+    }
+    spill.read(part, buf)?;
+    Ok(part.rows as usize)
+}
+
 /// Reads back what the rollups need of one parked session.
 fn session_facts(
     spill: &Spill,
@@ -319,13 +329,13 @@ fn session_facts(
     })?;
     // Only what a selected rollup needs (`--reports`): the participants rows are spilled for
     // their own report too, and the timelines for `concurrency`.
-    if reports.needs_participants() {
-        let part = session.part(&tables::PARTICIPANTS);
-        facts.participants.reserve_exact(part.rows as usize);
-        spill.read(part, buf)?;
-    } else {
-        buf.clear();
-    }
+    let rows = read_if(
+        reports.needs_participants(),
+        spill,
+        session.part(&tables::PARTICIPANTS),
+        buf,
+    )?;
+    facts.participants.reserve_exact(rows);
     decode_rows(tables::PARTICIPANTS.columns, buf, &mut |cells| {
         facts.participants.push(ParticipantFacts {
             participant_id: text_cell(cells, at.participant_id).unwrap_or_default(),
@@ -338,13 +348,13 @@ fn session_facts(
         });
         Ok(())
     })?;
-    if reports.needs_timelines() {
-        let part = session.part(&tables::CONCURRENCY);
-        facts.timeline.reserve_exact(part.rows as usize);
-        spill.read(part, buf)?;
-    } else {
-        buf.clear();
-    }
+    let rows = read_if(
+        reports.needs_timelines(),
+        spill,
+        session.part(&tables::CONCURRENCY),
+        buf,
+    )?;
+    facts.timeline.reserve_exact(rows);
     decode_rows(tables::CONCURRENCY.columns, buf, &mut |cells| {
         facts.timeline.push((
             int_cell(cells, at.changed_at).unwrap_or_default(),

@@ -53,6 +53,23 @@ fn report(cwd: &Path, inputs: &[&str], extra: &[&str]) -> PathBuf {
     cwd.join("out")
 }
 
+/// The sample's report in `cwd`, periods of a week in Asia/Kolkata, no quota.
+fn sample_in_kolkata_weeks(cwd: &Path) -> PathBuf {
+    let sample = sample_dir();
+    report(
+        cwd,
+        &[sample.to_str().unwrap()],
+        &[
+            "--as-of",
+            SAMPLE_AS_OF,
+            "--tz",
+            "Asia/Kolkata",
+            "--period",
+            "week",
+        ],
+    )
+}
+
 /// Checks every headline metric against the CSV reports in `out`.
 fn assert_metrics_equal_the_tables(out: &Path, quota: bool) {
     let html = fs::read_to_string(out.join("report.html")).unwrap();
@@ -232,19 +249,7 @@ fn sums_by(table: &Table, key: &str, value: &str) -> std::collections::BTreeMap<
 #[test]
 fn the_rooms_and_people_lists_sum_the_rollup_tables() {
     let dir = tempfile::tempdir().unwrap();
-    let sample = sample_dir();
-    let out = report(
-        dir.path(),
-        &[sample.to_str().unwrap()],
-        &[
-            "--as-of",
-            SAMPLE_AS_OF,
-            "--tz",
-            "Asia/Kolkata",
-            "--period",
-            "week",
-        ],
-    );
+    let out = sample_in_kolkata_weeks(dir.path());
     let html = fs::read_to_string(out.join("report.html")).unwrap();
 
     // Rooms: participant time summed over the periods of rooms.csv, largest first.
@@ -280,19 +285,7 @@ fn the_rooms_and_people_lists_sum_the_rollup_tables() {
 #[test]
 fn without_a_quota_the_page_says_so_and_the_value_is_empty() {
     let dir = tempfile::tempdir().unwrap();
-    let sample = sample_dir();
-    let out = report(
-        dir.path(),
-        &[sample.to_str().unwrap()],
-        &[
-            "--as-of",
-            SAMPLE_AS_OF,
-            "--tz",
-            "Asia/Kolkata",
-            "--period",
-            "week",
-        ],
-    );
+    let out = sample_in_kolkata_weeks(dir.path());
     assert_metrics_equal_the_tables(&out, false);
     let html = fs::read_to_string(out.join("report.html")).unwrap();
     assert!(html.contains("no quota given"));

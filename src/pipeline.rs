@@ -310,7 +310,7 @@ fn session_facts(
 ) -> Result<SessionFacts> {
     let mut facts = SessionFacts::default();
     spill.read(session.part(&tables::SESSIONS), buf)?;
-    decode_rows(tables::SESSIONS.columns, buf, &mut |cells| {
+    decode_rows(tables::SESSIONS.columns, buf, |cells: &[Cell<'_>]| {
         facts.session_id = text_cell(cells, at.session_id).unwrap_or_default();
         facts.room_id = text_cell(cells, at.room_id);
         facts.started_at = int_cell(cells, at.started_at).unwrap_or_default();
@@ -336,7 +336,7 @@ fn session_facts(
         buf,
     )?;
     facts.participants.reserve_exact(rows);
-    decode_rows(tables::PARTICIPANTS.columns, buf, &mut |cells| {
+    decode_rows(tables::PARTICIPANTS.columns, buf, |cells: &[Cell<'_>]| {
         facts.participants.push(ParticipantFacts {
             participant_id: text_cell(cells, at.participant_id).unwrap_or_default(),
             name: text_cell(cells, at.name),
@@ -355,7 +355,7 @@ fn session_facts(
         buf,
     )?;
     facts.timeline.reserve_exact(rows);
-    decode_rows(tables::CONCURRENCY.columns, buf, &mut |cells| {
+    decode_rows(tables::CONCURRENCY.columns, buf, |cells: &[Cell<'_>]| {
         facts.timeline.push((
             int_cell(cells, at.changed_at).unwrap_or_default(),
             int_cell(cells, at.concurrency).unwrap_or_default(),

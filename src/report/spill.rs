@@ -6,6 +6,7 @@
 //! [`Parked`] entry per session. The report writers then read the rows back in report order.
 //!
 //! A row is encoded cell by cell after its table's column kinds (see [`Encoder`]).
+use super::csv::LineWriter;
 use super::tables::Emit;
 use super::{Cell, Column, ColumnType, Table, TableSpec};
 use anyhow::{bail, Context, Result};
@@ -178,7 +179,7 @@ fn put_varint(out: &mut Vec<u8>, mut v: u128) {
 pub fn decode_rows(
     columns: &[Column],
     bytes: &[u8],
-    emit: &mut dyn FnMut(&[Cell<'_>]) -> Result<()>,
+    mut emit: impl FnMut(&[Cell<'_>]) -> Result<()>,
 ) -> Result<()> {
     let mut reader = Reader {
         bytes,
@@ -204,7 +205,10 @@ struct Reader<'b> {
     last_time: i64,
 }
 
+/// Its methods are inlined into each decoding loop (one per caller of [`decode_rows`]): left to
+/// the compiler, they became calls, and a run took 8 % more instructions.
 impl<'b> Reader<'b> {
+    #[inline(always)]
     fn take(&mut self, n: usize) -> Result<&'b [u8]> {
         let Some(slice) = self.bytes.get(self.at..self.at + n) else {
             bail!("internal error: the temporary file holds a cut row");
@@ -213,6 +217,7 @@ impl<'b> Reader<'b> {
         Ok(slice)
     }
 
+    #[inline(always)]
     fn varint(&mut self) -> Result<u128> {
         let mut value = 0u128;
         for shift in (0..128).step_by(7) {
@@ -226,6 +231,7 @@ impl<'b> Reader<'b> {
     }
 
     /// A varint `1 + zigzag(value)`, or `None` for 0.
+    #[inline(always)]
     fn signed(&mut self) -> Result<Option<i64>> {
         Ok(match self.varint()? {
             0 => None,
@@ -235,6 +241,7 @@ impl<'b> Reader<'b> {
         })
     }
 
+    #[inline(always)]
     fn cell(&mut self, column: usize, ty: ColumnType) -> Result<Cell<'b>> {
         Ok(match ty {
             ColumnType::Flag => Cell::Flag(self.take(1)?[0] == 1),
@@ -303,9 +310,20 @@ impl Table for SpilledTable<'_> {
         let mut buf = Vec::new();
         for group in groups.start..groups.end.min(self.groups) {
             self.spill.read((self.part)(group), &mut buf)?;
-            decode_rows(self.spec.columns, &buf, emit)?;
+            decode_rows(self.spec.columns, &buf, &mut *emit)?;
         }
         Ok(())
+    }
+    /// Decodes straight into the lines: one call per row fewer than through
+    /// [`Table::for_each_row_in`], and the two loops over the cells become one.
+    fn csv_lines(&self, groups: Range<usize>, out: &mut Vec<u8>) -> Result<bool> {
+        let mut lines = LineWriter::default();
+        let mut buf = Vec::new();
+        for group in groups.start..groups.end.min(self.groups) {
+            self.spill.read((self.part)(group), &mut buf)?;
+            decode_rows(self.spec.columns, &buf, |cells| lines.row(cells, out))?;
+        }
+        Ok(true)
     }
 }
 
@@ -431,5 +449,20 @@ mod tests {
             .unwrap();
         let expected: Vec<String> = rows.iter().chain(&rows).map(|r| format!("{r:?}")).collect();
         assert_eq!(back, expected);
+
+        // The CSV lines decoded straight from the spill are the lines of the cells read back.
+        let mut through_cells = Vec::new();
+        let mut lines = LineWriter::default();
+        spilled
+            .for_each_row(&mut |cells| lines.row(cells, &mut through_cells))
+            .unwrap();
+        let mut straight = Vec::new();
+        assert!(spilled.csv_lines(0..2, &mut straight).unwrap());
+        assert_eq!(
+            String::from_utf8_lossy(&straight),
+            String::from_utf8_lossy(&through_cells)
+        );
+        // Ten lines, two of them with a line break inside a quoted text.
+        assert_eq!(straight.iter().filter(|&&b| b == b'\n').count(), 12);
     }
 }

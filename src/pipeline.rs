@@ -19,8 +19,9 @@ use crate::report::spill::{encode_rows, Part, Spill, SpilledTable};
 use crate::report::tables::{self, InMemory, ReportSet, PER_SESSION};
 use crate::report::{Cell, Table, TableSpec};
 use crate::time::Millis;
-use anyhow::Result;
+use anyhow::{Context, Result};
 use rayon::prelude::*;
+use std::borrow::Cow;
 use std::cmp::{Ordering, Reverse};
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering as AtomicOrdering};
@@ -265,9 +266,10 @@ impl FactColumns {
     }
 }
 
-fn text_cell(cells: &[Cell<'_>], at: usize) -> Option<String> {
+/// A text cell, borrowed from the rows read back (they were valid UTF-8 when written).
+fn text_cell<'b>(cells: &[Cell<'b>], at: usize) -> Option<Cow<'b, str>> {
     match cells.get(at) {
-        Some(Cell::Text(Some(bytes))) => Some(String::from_utf8_lossy(bytes).into_owned()),
+        Some(Cell::Text(Some(bytes))) => Some(String::from_utf8_lossy(bytes)),
         _ => None,
     }
 }
@@ -290,78 +292,120 @@ fn flag_cell(cells: &[Cell<'_>], at: usize) -> bool {
     matches!(cells.get(at), Some(Cell::Flag(true)))
 }
 
-/// Reads `part` into `buf` when `needed`, else empties `buf`; returns the rows read.
-fn read_if(needed: bool, spill: &Spill, part: Part, buf: &mut Vec<u8>) -> Result<usize> {
-    if !needed {
-        buf.clear();
-        return Ok(0);
-    }
-    spill.read(part, buf)?;
-    Ok(part.rows as usize)
+/// The parts of one parked session the rollups read (`sessions`, and `participants` and
+/// `concurrency` when a selected rollup needs them), as they lie in the spill.
+fn fact_parts(session: &Parked, reports: &ReportSet) -> [Option<Part>; 3] {
+    [
+        Some(session.part(&tables::SESSIONS)),
+        reports
+            .needs_participants()
+            .then(|| session.part(&tables::PARTICIPANTS)),
+        reports
+            .needs_timelines()
+            .then(|| session.part(&tables::CONCURRENCY)),
+    ]
 }
 
-/// Reads back what the rollups need of one parked session.
-fn session_facts(
-    spill: &Spill,
+/// Reads the bytes of a session's fact parts with one read: a session's parts lie one after
+/// the other, from its `sessions` row on.
+fn read_fact_bytes(spill: &Spill, session: &Parked, reports: &ReportSet) -> Result<Vec<u8>> {
+    let parts = fact_parts(session, reports);
+    let first = session.part(&tables::SESSIONS);
+    let end = parts
+        .iter()
+        .flatten()
+        .map(|part| part.offset + u64::from(part.len))
+        .max()
+        .unwrap_or(first.offset);
+    let region = Part {
+        offset: first.offset,
+        len: u32::try_from(end - first.offset).context("one session's rows exceed 4 GiB")?,
+        rows: 0,
+    };
+    let mut bytes = Vec::new();
+    spill.read(region, &mut bytes)?;
+    Ok(bytes)
+}
+
+/// What the rollups need of one parked session, decoded from the bytes [`read_fact_bytes`]
+/// read (its texts borrowed from them).
+fn session_facts<'b>(
     session: &Parked,
     at: &FactColumns,
     reports: &ReportSet,
-    buf: &mut Vec<u8>,
-) -> Result<SessionFacts> {
+    bytes: &'b [u8],
+) -> Result<SessionFacts<'b>> {
+    let first = session.part(&tables::SESSIONS).offset;
+    let slice = |part: Option<Part>| -> Result<&'b [u8]> {
+        let Some(part) = part else {
+            return Ok(&[]);
+        };
+        part.offset
+            .checked_sub(first)
+            .and_then(|start| usize::try_from(start).ok())
+            .and_then(|start| bytes.get(start..start.checked_add(part.len as usize)?))
+            .context("internal error: a part out of place in the temporary file")
+    };
+    let [session_row, participant_rows, timeline_rows] = fact_parts(session, reports);
+    let participant_count = participant_rows.map_or(0, |part| part.rows as usize);
+    let step_count = timeline_rows.map_or(0, |part| part.rows as usize);
+    let (session_row, participant_rows, timeline_rows) = (
+        slice(session_row)?,
+        slice(participant_rows)?,
+        slice(timeline_rows)?,
+    );
     let mut facts = SessionFacts::default();
-    spill.read(session.part(&tables::SESSIONS), buf)?;
-    decode_rows(tables::SESSIONS.columns, buf, |cells: &[Cell<'_>]| {
-        facts.session_id = text_cell(cells, at.session_id).unwrap_or_default();
-        facts.room_id = text_cell(cells, at.room_id);
-        facts.started_at = int_cell(cells, at.started_at).unwrap_or_default();
-        facts.ended_at = int_cell(cells, at.ended_at).unwrap_or_default();
-        facts.ongoing = flag_cell(cells, at.ongoing);
-        facts.duration_ms = int_cell(cells, at.duration_ms).unwrap_or_default();
-        facts.participant_ms = int_cell(cells, at.participant_ms).unwrap_or_default();
-        facts.peak_concurrency = int_cell(cells, at.peak_concurrency).unwrap_or_default();
-        facts.invalid_intervals = int_cell(cells, at.invalid_intervals).unwrap_or_default();
-        facts.invalid_participants = int_cell(cells, at.invalid_participants).unwrap_or_default();
-        facts.clipped_ms = int_cell(cells, at.clipped_ms).unwrap_or_default();
-        facts.pairs_skipped = flag_cell(cells, at.pairs_skipped);
-        facts.participant_count = int_cell(cells, at.participants).unwrap_or_default();
-        facts.present_count = int_cell(cells, at.present_count).unwrap_or_default();
-        Ok(())
-    })?;
-    // Only what a selected rollup needs (`--reports`): the participants rows are spilled for
-    // their own report too, and the timelines for `concurrency`.
-    let rows = read_if(
-        reports.needs_participants(),
-        spill,
-        session.part(&tables::PARTICIPANTS),
-        buf,
+    decode_rows(
+        tables::SESSIONS.columns,
+        session_row,
+        |cells: &[Cell<'b>]| {
+            facts.session_id = text_cell(cells, at.session_id).unwrap_or_default();
+            facts.room_id = text_cell(cells, at.room_id);
+            facts.started_at = int_cell(cells, at.started_at).unwrap_or_default();
+            facts.ended_at = int_cell(cells, at.ended_at).unwrap_or_default();
+            facts.ongoing = flag_cell(cells, at.ongoing);
+            facts.duration_ms = int_cell(cells, at.duration_ms).unwrap_or_default();
+            facts.participant_ms = int_cell(cells, at.participant_ms).unwrap_or_default();
+            facts.peak_concurrency = int_cell(cells, at.peak_concurrency).unwrap_or_default();
+            facts.invalid_intervals = int_cell(cells, at.invalid_intervals).unwrap_or_default();
+            facts.invalid_participants =
+                int_cell(cells, at.invalid_participants).unwrap_or_default();
+            facts.clipped_ms = int_cell(cells, at.clipped_ms).unwrap_or_default();
+            facts.pairs_skipped = flag_cell(cells, at.pairs_skipped);
+            facts.participant_count = int_cell(cells, at.participants).unwrap_or_default();
+            facts.present_count = int_cell(cells, at.present_count).unwrap_or_default();
+            Ok(())
+        },
     )?;
-    facts.participants.reserve_exact(rows);
-    decode_rows(tables::PARTICIPANTS.columns, buf, |cells: &[Cell<'_>]| {
-        facts.participants.push(ParticipantFacts {
-            participant_id: text_cell(cells, at.participant_id).unwrap_or_default(),
-            name: text_cell(cells, at.name),
-            present: flag_cell(cells, at.present),
-            attended_ms: int_cell(cells, at.attended_ms).unwrap_or_default(),
-            first_join: int_cell(cells, at.first_join),
-            last_leave: int_cell(cells, at.last_leave),
-            attendance_pct: float_cell(cells, at.attendance_pct),
-        });
-        Ok(())
-    })?;
-    let rows = read_if(
-        reports.needs_timelines(),
-        spill,
-        session.part(&tables::CONCURRENCY),
-        buf,
+    facts.participants.reserve_exact(participant_count);
+    decode_rows(
+        tables::PARTICIPANTS.columns,
+        participant_rows,
+        |cells: &[Cell<'b>]| {
+            facts.participants.push(ParticipantFacts {
+                participant_id: text_cell(cells, at.participant_id).unwrap_or_default(),
+                name: text_cell(cells, at.name),
+                present: flag_cell(cells, at.present),
+                attended_ms: int_cell(cells, at.attended_ms).unwrap_or_default(),
+                first_join: int_cell(cells, at.first_join),
+                last_leave: int_cell(cells, at.last_leave),
+                attendance_pct: float_cell(cells, at.attendance_pct),
+            });
+            Ok(())
+        },
     )?;
-    facts.timeline.reserve_exact(rows);
-    decode_rows(tables::CONCURRENCY.columns, buf, |cells: &[Cell<'_>]| {
-        facts.timeline.push((
-            int_cell(cells, at.changed_at).unwrap_or_default(),
-            int_cell(cells, at.concurrency).unwrap_or_default(),
-        ));
-        Ok(())
-    })?;
+    facts.timeline.reserve_exact(step_count);
+    decode_rows(
+        tables::CONCURRENCY.columns,
+        timeline_rows,
+        |cells: &[Cell<'b>]| {
+            facts.timeline.push((
+                int_cell(cells, at.changed_at).unwrap_or_default(),
+                int_cell(cells, at.concurrency).unwrap_or_default(),
+            ));
+            Ok(())
+        },
+    )?;
     Ok(facts)
 }
 
@@ -451,7 +495,7 @@ const FACTS_BATCH: usize = 512;
 
 /// The rollup tables (their rows appended to the spill) and the overview of the kept
 /// sessions, in one pass.
-fn roll_up(spill: &Spill, sessions: &[Parked], config: &Config) -> Result<RolledUp> {
+fn roll_up<'a>(spill: &Spill, sessions: &'a [Parked], config: &Config) -> Result<RolledUp> {
     let columns = FactColumns::new();
     let sink = SpillSink {
         spill,
@@ -462,19 +506,24 @@ fn roll_up(spill: &Spill, sessions: &[Parked], config: &Config) -> Result<Rolled
     let mut rollups = Rollups::new(config.calendar, config.quota, sink);
     rollups.account_known = config.reports.needs_timelines();
     let mut overview = Overview::default();
-    // The adding is sequential (report order); reading the facts back is not: the next batch
-    // is read and decoded by the pool while this one is added.
-    let read_batch = |batch: &[Parked]| -> Result<Vec<SessionFacts>> {
-        batch
+    // The adding is sequential (report order); reading the facts back is not: the pool
+    // decodes a batch, then reads the next one while this one is added.
+    let reports = &config.reports;
+    let read_batch = |batch: &'a [Parked]| -> Result<(&'a [Parked], Vec<Vec<u8>>)> {
+        let bytes = batch
             .par_iter()
-            .map_init(Vec::new, |buf, session| {
-                session_facts(spill, session, &columns, &config.reports, buf)
-            })
-            .collect()
+            .map(|session| read_fact_bytes(spill, session, reports))
+            .collect::<Result<_>>()?;
+        Ok((batch, bytes))
     };
     let mut batches = sessions.chunks(FACTS_BATCH);
     let mut current = batches.next().map(read_batch).transpose()?;
-    while let Some(facts) = current {
+    while let Some((batch, bytes)) = current {
+        let facts: Vec<SessionFacts<'_>> = batch
+            .par_iter()
+            .zip(&bytes)
+            .map(|(session, bytes)| session_facts(session, &columns, reports, bytes))
+            .collect::<Result<_>>()?;
         let (next, added) = rayon::join(
             || batches.next().map(read_batch).transpose(),
             || {
@@ -502,7 +551,7 @@ impl Parked {
     fn part(&self, spec: &TableSpec) -> Part {
         PER_SESSION
             .iter()
-            .position(|table| std::ptr::eq(table.spec, spec))
+            .position(|table| table.spec.name == spec.name)
             .map(|i| self.parts.part(i))
             .unwrap_or_default()
     }

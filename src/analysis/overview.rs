@@ -125,8 +125,8 @@ impl Overview {
         if enters {
             self.largest.push(ByRank(LargeSession {
                 order,
-                session_id: session.session_id.clone(),
-                room_id: session.room_id.clone(),
+                session_id: session.session_id.to_string(),
+                room_id: session.room_id.as_deref().map(str::to_owned),
                 started_at: session.started_at,
                 ended_at: session.ended_at,
                 participants: size,
@@ -167,13 +167,13 @@ mod tests {
     use super::*;
     use crate::analysis::rollups::ParticipantFacts;
 
-    fn session(id: &str, peak: i64, participants: usize) -> SessionFacts {
+    fn session(id: &str, peak: i64, participants: usize) -> SessionFacts<'static> {
         SessionFacts {
-            session_id: id.to_owned(),
+            session_id: id.to_owned().into(),
             peak_concurrency: peak,
             participants: (0..participants)
                 .map(|i| ParticipantFacts {
-                    participant_id: format!("p{i}"),
+                    participant_id: format!("p{i}").into(),
                     attendance_pct: Some(i as f64 * 10.0),
                     ..ParticipantFacts::default()
                 })

@@ -15,16 +15,18 @@ use super::period::Calendar;
 use crate::time::Millis;
 use chrono::NaiveDate;
 use rustc_hash::FxHashMap as HashMap;
+use std::borrow::Cow;
 use std::cmp::Reverse;
 use std::collections::binary_heap::PeekMut;
 use std::collections::{BTreeMap, BinaryHeap};
 
 /// What the rollups need of one session: a few figures of its `sessions` row, its
-/// `participants` rows and its `concurrency` timeline.
+/// `participants` rows and its `concurrency` timeline. Its texts are borrowed from the rows
+/// read back (no allocation per participant), or owned where they are made up (tests).
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct SessionFacts {
-    pub session_id: String,
-    pub room_id: Option<String>,
+pub struct SessionFacts<'a> {
+    pub session_id: Cow<'a, str>,
+    pub room_id: Option<Cow<'a, str>>,
     pub started_at: Millis,
     pub ended_at: Millis,
     pub ongoing: bool,
@@ -40,15 +42,16 @@ pub struct SessionFacts {
     pub participant_count: i64,
     pub present_count: i64,
     /// Empty when no rollup needs them (`--reports`).
-    pub participants: Vec<ParticipantFacts>,
-    /// `(changed_at, concurrency)`, as in the concurrency report.
+    pub participants: Vec<ParticipantFacts<'a>>,
+    /// `(changed_at, concurrency)`, as in the concurrency report; empty when no rollup
+    /// needs it.
     pub timeline: Vec<(Millis, i64)>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct ParticipantFacts {
-    pub participant_id: String,
-    pub name: Option<String>,
+pub struct ParticipantFacts<'a> {
+    pub participant_id: Cow<'a, str>,
+    pub name: Option<Cow<'a, str>>,
     pub present: bool,
     pub attended_ms: i64,
     pub first_join: Option<Millis>,
@@ -655,7 +658,7 @@ impl OpenPeriod {
     fn add_to_room(&mut self, session: &SessionFacts, numbers: &[u32]) {
         let room = self
             .rooms
-            .entry(session.room_id.clone())
+            .entry(session.room_id.as_deref().map(str::to_owned))
             .or_insert_with(|| RoomTotals {
                 sessions: 0,
                 ongoing: 0,
@@ -683,7 +686,11 @@ impl OpenPeriod {
             return;
         };
         if person.name.is_none() {
-            person.name = p.name.clone().filter(|n| !n.is_empty());
+            person.name = p
+                .name
+                .as_deref()
+                .filter(|n| !n.is_empty())
+                .map(str::to_owned);
         }
         person.sessions += 1;
         person.present_sessions += i64::from(p.present);
@@ -826,7 +833,7 @@ mod tests {
     }
 
     /// The session's facts computed by brute force: presence per millisecond.
-    fn facts(d: &Drawn, base: Millis, threshold: i64) -> SessionFacts {
+    fn facts(d: &Drawn, base: Millis, threshold: i64) -> SessionFacts<'static> {
         let (start, end) = (base + d.start, base + d.start + d.duration);
         let mut ids: Vec<u8> = d.participants.iter().map(|p| p.0).collect();
         ids.sort_unstable();
@@ -843,8 +850,8 @@ mod tests {
                 let times: Vec<Millis> = (start..end).filter(|&t| present_at(id, t)).collect();
                 let attended_ms = times.len() as i64;
                 ParticipantFacts {
-                    participant_id: format!("p{id}"),
-                    name: Some(format!("P{id}")).filter(|_| id % 2 == 0),
+                    participant_id: format!("p{id}").into(),
+                    name: Some(format!("P{id}").into()).filter(|_| id % 2 == 0),
                     present: attended_ms > 0 && attended_ms >= threshold,
                     attended_ms,
                     first_join: times.first().copied(),
@@ -862,7 +869,7 @@ mod tests {
             }
         }
         SessionFacts {
-            room_id: d.room.map(|r| format!("room-{r}")),
+            room_id: d.room.map(|r| format!("room-{r}").into()),
             started_at: start,
             ended_at: end,
             ongoing: d.duration % 7 == 0,

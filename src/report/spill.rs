@@ -176,10 +176,10 @@ fn put_varint(out: &mut Vec<u8>, mut v: u128) {
 }
 
 /// Decodes the rows in `bytes` (written by [`encode_rows`] for `columns`) and emits each.
-pub fn decode_rows(
+pub fn decode_rows<'b>(
     columns: &[Column],
-    bytes: &[u8],
-    mut emit: impl FnMut(&[Cell<'_>]) -> Result<()>,
+    bytes: &'b [u8],
+    mut emit: impl FnMut(&[Cell<'b>]) -> Result<()>,
 ) -> Result<()> {
     let mut reader = Reader {
         bytes,

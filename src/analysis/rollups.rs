@@ -3,10 +3,11 @@
 //!
 //! Sessions are added in report order (by `started_at`, then `session_id`), so "first in
 //! session order" is the order of [`Rollups::add`]. `A(t)` is a sweep over the sessions'
-//! change points: each session's timeline becomes `(instant, change)` events held in an
-//! ordered map until every session that could still add an earlier event has been added
-//! (sessions arrive by start, and a timeline never starts before its session), so the map
-//! holds only the events of sessions still running at the sweep's position.
+//! change points: each session's timeline becomes `(instant, change)` events, held until
+//! every session that could still add an earlier event has been added (sessions arrive by
+//! start, and a timeline never starts before its session). Every [`SWEEP_BATCH`] sessions,
+//! the events before the latest start are taken from the running sessions, sorted by instant
+//! and applied; only the events of sessions still running at the sweep's position are held.
 //!
 //! Memory follows one period, not the corpus: a period's `rooms` and `people` rows are final
 //! when a session of a later period arrives, and the steps of `A` once swept; both go to a
@@ -16,9 +17,7 @@ use crate::time::Millis;
 use chrono::NaiveDate;
 use rustc_hash::FxHashMap as HashMap;
 use std::borrow::Cow;
-use std::cmp::Reverse;
-use std::collections::binary_heap::PeekMut;
-use std::collections::{BTreeMap, BinaryHeap};
+use std::collections::BTreeMap;
 
 /// What the rollups need of one session: a few figures of its `sessions` row, its
 /// `participants` rows and its `concurrency` timeline. Its texts are borrowed from the rows
@@ -207,8 +206,13 @@ struct OpenPeriod {
     sessions: i64,
 }
 
-/// Events whose room a free slot of [`Rollups::timelines`] keeps for the next session.
+/// Events whose room a finished timeline's allocation keeps for the next session.
 const KEPT_EVENTS: usize = 256;
+
+/// Sessions added between two sweeps of `A`: a sweep looks at every running session, so it
+/// is made once for many sessions, and sorting the events of many sessions at once is cheaper
+/// than merging them one event at a time.
+const SWEEP_BATCH: usize = 256;
 
 /// One session's change events of `A`, from `next` on not yet swept.
 #[derive(Default)]
@@ -240,14 +244,18 @@ pub struct Rollups<S: RollupSink> {
     open: Option<OpenPeriod>,
     /// Per period, the figures of the sessions that start in it.
     counts: BTreeMap<NaiveDate, PeriodCounts>,
-    /// The sessions with change events of `A` not yet swept: a k-way merge of their
-    /// timelines, `(instant of the next event, slot in timelines)`, earliest on top. The
-    /// heap holds one entry per running session, not one per event.
-    pending: BinaryHeap<Reverse<(Millis, u32)>>,
-    /// Each running session's change events, `(instant, change)` in time order; a slot
-    /// is reused (with its allocation) once its events are swept.
-    timelines: Vec<Unswept>,
-    free_slots: Vec<u32>,
+    /// The sessions with change events of `A` not yet swept, each `(instant, change)` in time
+    /// order.
+    running: Vec<Unswept>,
+    /// Allocations of swept timelines, for the next sessions'.
+    spare: Vec<Vec<(Millis, i64)>>,
+    /// Sessions added since the last sweep, and the latest start among them.
+    unswept_sessions: usize,
+    /// Sessions added between two sweeps ([`SWEEP_BATCH`]; tests make it smaller).
+    sweep_every: usize,
+    latest_start: Millis,
+    /// The events of one sweep, sorted by instant (kept for its allocation).
+    sweeping: Vec<(Millis, i64)>,
     level: i64,
     /// The first step of `A`, and the step in force (the last one swept).
     first_step: Option<AccountStep>,
@@ -275,9 +283,12 @@ impl<S: RollupSink> Rollups<S> {
             sink,
             open: None,
             counts: BTreeMap::new(),
-            pending: BinaryHeap::new(),
-            timelines: Vec::new(),
-            free_slots: Vec::new(),
+            running: Vec::new(),
+            spare: Vec::new(),
+            unswept_sessions: 0,
+            sweep_every: SWEEP_BATCH,
+            latest_start: Millis::MIN,
+            sweeping: Vec::new(),
             level: 0,
             first_step: None,
             last_step: None,
@@ -323,31 +334,26 @@ impl<S: RollupSink> Rollups<S> {
             open.add(session);
         }
 
-        // Events before this session's start can no longer change: sweep them.
-        self.sweep_before(session.started_at)?;
-        let slot = match self.free_slots.pop() {
-            Some(slot) => slot,
-            None => {
-                self.timelines.push(Unswept::default());
-                u32::try_from(self.timelines.len() - 1)
-                    .map_err(|_| anyhow::anyhow!("more than 4 billion sessions at once"))?
-            }
-        };
-        let unswept = &mut self.timelines[slot as usize];
-        unswept.events.clear();
-        unswept.next = 0;
+        let mut events = self.spare.pop().unwrap_or_default();
         let mut previous = 0;
         for (index, &(at, value)) in session.timeline.iter().enumerate() {
             // The first row is kept even when it changes nothing: `A` has a row at the
             // earliest session start.
             if index == 0 || value != previous {
-                unswept.events.push((at, value - previous));
+                events.push((at, value - previous));
             }
             previous = value;
         }
-        match unswept.events.first() {
-            Some(&(first, _)) => self.pending.push(Reverse((first, slot))),
-            None => self.free_slots.push(slot),
+        if events.is_empty() {
+            self.spare.push(events);
+        } else {
+            self.running.push(Unswept { events, next: 0 });
+        }
+        // Events before this session's start can no longer change: swept now and then.
+        self.latest_start = self.latest_start.max(session.started_at);
+        self.unswept_sessions += 1;
+        if self.unswept_sessions >= self.sweep_every {
+            self.sweep_before(self.latest_start)?;
         }
         let last = if session.duration_ms > 0 {
             session.ended_at - 1
@@ -420,49 +426,40 @@ impl<S: RollupSink> Rollups<S> {
         Ok(())
     }
 
-    /// Applies the pending events before `until` to `A`, in time order; the events of one
-    /// instant (of any sessions) are summed into one change.
+    /// Applies the running sessions' events before `until` to `A`, in time order; the events
+    /// of one instant (of any sessions) are summed into one change.
     fn sweep_before(&mut self, until: Millis) -> anyhow::Result<()> {
-        let Some((mut at, mut change)) = self.next_event(until) else {
-            return Ok(());
-        };
-        loop {
-            let next = self.next_event(until);
-            match next {
-                Some((same, more)) if same == at => change += more,
-                _ => {
-                    self.apply(at, change)?;
-                    let Some((next_at, next_change)) = next else {
-                        return Ok(());
-                    };
-                    (at, change) = (next_at, next_change);
-                }
+        self.unswept_sessions = 0;
+        let mut sweeping = std::mem::take(&mut self.sweeping);
+        sweeping.clear();
+        let spare = &mut self.spare;
+        self.running.retain_mut(|unswept| {
+            let rest = unswept.events.get(unswept.next..).unwrap_or_default();
+            let due = rest.partition_point(|&(at, _)| at < until);
+            sweeping.extend_from_slice(&rest[..due]);
+            unswept.next += due;
+            if unswept.next < unswept.events.len() {
+                return true;
             }
-        }
-    }
-
-    /// Takes the earliest pending event if it lies before `until`.
-    fn next_event(&mut self, until: Millis) -> Option<(Millis, i64)> {
-        let mut top = self.pending.peek_mut()?;
-        let Reverse((at, slot)) = *top;
-        if at >= until {
-            return None;
-        }
-        let unswept = self.timelines.get_mut(slot as usize)?;
-        let (_, change) = unswept.events.get(unswept.next).copied()?;
-        unswept.next += 1;
-        match unswept.events.get(unswept.next) {
-            Some(&(next_at, _)) => *top = Reverse((next_at, slot)),
-            None => {
-                PeekMut::pop(top);
-                // A slot keeps a usual timeline's allocation, not a rare giant's.
-                if unswept.events.capacity() > KEPT_EVENTS {
-                    unswept.events = Vec::new();
-                }
-                self.free_slots.push(slot);
+            // A finished timeline lends its allocation to a later one, unless it is a rare
+            // giant's.
+            let mut events = std::mem::take(&mut unswept.events);
+            if events.capacity() <= KEPT_EVENTS {
+                events.clear();
+                spare.push(events);
             }
+            false
+        });
+        sweeping.sort_unstable_by_key(|&(at, _)| at);
+        let mut events = sweeping.iter().copied().peekable();
+        while let Some((at, mut change)) = events.next() {
+            while let Some((_, more)) = events.next_if(|&(same, _)| same == at) {
+                change += more;
+            }
+            self.apply(at, change)?;
         }
-        Some((at, change))
+        self.sweeping = sweeping;
+        Ok(())
     }
 
     /// `A` changes by `change` at `at`: a new step unless the level stays.
@@ -803,13 +800,16 @@ mod tests {
 
     fn drawn() -> impl Strategy<Value = Drawn> {
         (
-            0i64..300,
+            // Often on a coarse grid, so that sessions share a start, or start where another
+            // one changes.
+            prop_oneof![0i64..300, (0i64..10).prop_map(|k| k * 30)],
             0i64..80,
             proptest::option::of(0u8..3),
             proptest::collection::vec(
                 (
                     0u8..5,
-                    proptest::collection::vec((0i64..90, 0i64..40), 0..3),
+                    // Joining often right at the start: a change at the session's first instant.
+                    proptest::collection::vec((prop_oneof![0i64..90, Just(0)], 0i64..40), 0..3),
                 ),
                 0..4,
             ),
@@ -889,12 +889,14 @@ mod tests {
             mut sessions in proptest::collection::vec(drawn(), 1..6),
             quota in 0i64..4,
             threshold in 0i64..20,
+            sweep_every in 1usize..4,
         ) {
             let (calendar, midnight) = calendar();
             let base = midnight - 150;
             sessions.sort_by_key(|d| d.start);
             let all: Vec<SessionFacts> = sessions.iter().map(|d| facts(d, base, threshold)).collect();
             let mut rollups = Rollups::new(calendar, Some(quota), KeptRows::default());
+            rollups.sweep_every = sweep_every;
             for s in &all {
                 rollups.add(s).unwrap();
             }

@@ -15,7 +15,7 @@
 use super::period::Calendar;
 use crate::time::Millis;
 use chrono::NaiveDate;
-use rustc_hash::FxHashMap as HashMap;
+use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 
@@ -168,6 +168,7 @@ struct Totals {
     ongoing_participant_ms: i64,
 }
 
+/// The `rooms` figures of one room in a period, from its first session on.
 struct RoomTotals {
     sessions: i64,
     ongoing: i64,
@@ -185,8 +186,6 @@ struct PersonTotals {
     name: Option<String>,
     sessions: i64,
     present_sessions: i64,
-    /// The rooms met, as numbers of [`OpenPeriod::room_numbers`].
-    rooms: Vec<u32>,
     attended_ms: i64,
     first_join: Option<Millis>,
     last_leave: Option<Millis>,
@@ -196,7 +195,11 @@ struct PersonTotals {
 /// order, so no later session belongs to an earlier period.
 struct OpenPeriod {
     period: NaiveDate,
-    rooms: BTreeMap<Option<String>, RoomTotals>,
+    /// Per room, by its number in `room_numbers`; and the sessions without a room.
+    rooms: Vec<RoomTotals>,
+    roomless: Option<RoomTotals>,
+    /// `(person, room)` by numbers: the rooms each person met.
+    person_rooms: HashSet<(u32, u32)>,
     /// Each participant id met in the period, numbered in order of appearance: the index of
     /// its totals in `people` (the ids are sorted when the period closes).
     person_numbers: HashMap<String, u32>,
@@ -323,7 +326,9 @@ impl<S: RollupSink> Rollups<S> {
             self.close_period()?;
             self.open = Some(OpenPeriod {
                 period,
-                rooms: BTreeMap::new(),
+                rooms: Vec::new(),
+                roomless: None,
+                person_rooms: HashSet::default(),
                 person_numbers: HashMap::default(),
                 people: Vec::new(),
                 room_numbers: HashMap::default(),
@@ -378,8 +383,19 @@ impl<S: RollupSink> Rollups<S> {
             },
         );
         let period = open.period;
+        // By room id, the sessions without one first (as `None` sorts).
+        let mut room_ids: Vec<(String, u32)> = open.room_numbers.into_iter().collect();
+        room_ids.sort_unstable_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
+        let mut by_number: Vec<Option<RoomTotals>> = open.rooms.into_iter().map(Some).collect();
+        let rooms =
+            open.roomless
+                .map(|t| (None, t))
+                .into_iter()
+                .chain(room_ids.into_iter().filter_map(|(id, number)| {
+                    Some((Some(id), by_number.get_mut(number as usize)?.take()?))
+                }));
         // Handed over in groups, so that a large period is not held twice while it closes.
-        let mut rooms = open.rooms.into_iter().peekable();
+        let mut rooms = rooms.peekable();
         while rooms.peek().is_some() {
             let group: Vec<RoomRow> = rooms
                 .by_ref()
@@ -403,6 +419,12 @@ impl<S: RollupSink> Rollups<S> {
         let mut ids: Vec<(String, u32)> = open.person_numbers.into_iter().collect();
         ids.sort_unstable_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
         let mut people = open.people;
+        let mut rooms_met = vec![0i64; people.len()];
+        for (person, _) in open.person_rooms {
+            if let Some(count) = rooms_met.get_mut(person as usize) {
+                *count += 1;
+            }
+        }
         for group in ids.chunks_mut(CLOSE_GROUP) {
             let rows: Vec<PersonRow> = group
                 .iter_mut()
@@ -414,7 +436,7 @@ impl<S: RollupSink> Rollups<S> {
                         name: t.name.take(),
                         sessions: t.sessions,
                         present_sessions: t.present_sessions,
-                        rooms: t.rooms.len() as i64,
+                        rooms: rooms_met.get(*number as usize).copied().unwrap_or(0),
                         attended_ms: t.attended_ms,
                         first_join: t.first_join,
                         last_leave: t.last_leave,
@@ -636,7 +658,6 @@ impl OpenPeriod {
                         name: None,
                         sessions: 0,
                         present_sessions: 0,
-                        rooms: Vec::new(),
                         attended_ms: 0,
                         first_join: None,
                         last_leave: None,
@@ -645,27 +666,37 @@ impl OpenPeriod {
                 number
             })
             .collect();
-        self.add_to_room(session, &numbers);
+        self.add_to_room(session, room_number, &numbers);
         for (p, &number) in session.participants.iter().zip(&numbers) {
             self.add_to_person(number, room_number, p);
         }
     }
 
-    /// `numbers`: each participant's number, in the order of `session.participants`.
-    fn add_to_room(&mut self, session: &SessionFacts, numbers: &[u32]) {
-        let room = self
-            .rooms
-            .entry(session.room_id.as_deref().map(str::to_owned))
-            .or_insert_with(|| RoomTotals {
-                sessions: 0,
-                ongoing: 0,
-                participants: HashMap::default(),
-                participant_ms: 0,
-                duration_ms: 0,
-                peak_concurrency: 0,
-                first_start: session.started_at,
-                last_end: session.ended_at,
-            });
+    /// `room_number`: the session's room's number (a new one is the next); `numbers`: each
+    /// participant's number, in the order of `session.participants`.
+    fn add_to_room(&mut self, session: &SessionFacts, room_number: Option<u32>, numbers: &[u32]) {
+        let first = || RoomTotals {
+            sessions: 0,
+            ongoing: 0,
+            participants: HashMap::default(),
+            participant_ms: 0,
+            duration_ms: 0,
+            peak_concurrency: 0,
+            first_start: session.started_at,
+            last_end: session.ended_at,
+        };
+        let room = match room_number {
+            Some(number) => {
+                if number as usize == self.rooms.len() {
+                    self.rooms.push(first());
+                }
+                match self.rooms.get_mut(number as usize) {
+                    Some(room) => room,
+                    None => return,
+                }
+            }
+            None => self.roomless.get_or_insert_with(first),
+        };
         room.sessions += 1;
         room.ongoing += i64::from(session.ongoing);
         for (p, &number) in session.participants.iter().zip(numbers) {
@@ -679,6 +710,9 @@ impl OpenPeriod {
     }
 
     fn add_to_person(&mut self, number: u32, room_number: Option<u32>, p: &ParticipantFacts) {
+        if let Some(room) = room_number {
+            self.person_rooms.insert((number, room));
+        }
         let Some(person) = self.people.get_mut(number as usize) else {
             return;
         };
@@ -691,11 +725,6 @@ impl OpenPeriod {
         }
         person.sessions += 1;
         person.present_sessions += i64::from(p.present);
-        if let Some(room) = room_number {
-            if !person.rooms.contains(&room) {
-                person.rooms.push(room);
-            }
-        }
         person.attended_ms = person.attended_ms.saturating_add(p.attended_ms);
         person.first_join = earliest(person.first_join, p.first_join);
         person.last_leave = latest(person.last_leave, p.last_leave);
@@ -977,6 +1006,32 @@ mod tests {
             // Rows are in report order.
             prop_assert!(rows.rooms.windows(2).all(|w| (w[0].period, &w[0].room_id) < (w[1].period, &w[1].room_id)));
             prop_assert!(rows.people.windows(2).all(|w| (w[0].period, &w[0].participant_id) < (w[1].period, &w[1].participant_id)));
+
+            // Distinct rooms per person and distinct people per room, counted naively.
+            let in_period = |s: &&SessionFacts, period: NaiveDate| calendar.period_of(s.started_at) == period;
+            for person in &rows.people {
+                let mut rooms: Vec<&str> = all
+                    .iter()
+                    .filter(|s| in_period(s, person.period))
+                    .filter(|s| s.participants.iter().any(|p| p.participant_id == person.participant_id.as_str()))
+                    .filter_map(|s| s.room_id.as_deref())
+                    .collect();
+                rooms.sort_unstable();
+                rooms.dedup();
+                prop_assert_eq!(person.rooms, rooms.len() as i64);
+            }
+            for room in &rows.rooms {
+                let mut people: Vec<(&str, bool)> = all
+                    .iter()
+                    .filter(|s| in_period(s, room.period) && s.room_id.as_deref() == room.room_id.as_deref())
+                    .flat_map(|s| s.participants.iter().map(|p| (&*p.participant_id, p.present)))
+                    .collect();
+                people.sort_unstable();
+                let present = people.iter().filter(|p| p.1).map(|p| p.0).collect::<std::collections::BTreeSet<_>>().len();
+                people.dedup_by_key(|p| p.0);
+                prop_assert_eq!(room.participants, people.len() as i64);
+                prop_assert_eq!(room.present, present as i64);
+            }
         }
     }
 

@@ -21,7 +21,8 @@
 # then times each step RUNS times and prints the medians: seconds, MB/s of decompressed JSON,
 # sessions/s, the ratio to the parse floor at the same thread count, and the peak resident memory
 # (`/usr/bin/time -v`), with the 1 → N thread speed-ups. hyperfine is used for the timings when
-# it is installed; otherwise a plain loop. All runs read a warm page cache.
+# it is installed; otherwise a plain loop. All runs read a warm page cache, and each writes into
+# a fresh report folder (removed before it, outside the timing).
 set -euo pipefail
 
 SESSIONS=${1:-100000}
@@ -87,8 +88,14 @@ median() { sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]
 # its wall-clock seconds. analyze exits 2 when some input was rejected, with the reports written
 # all the same, so 2 counts as success.
 run_timed() {
-    local report=$1 t0 t1 code=0
+    local report=$1 t0 t1 code=0 previous=""
     shift
+    # Every run writes into a fresh report folder: replacing the reports of the run before
+    # costs a build that unlinks them on its workers more than one that does not.
+    for arg in "$@"; do
+        [[ $previous == --out ]] && rm -rf "$arg"
+        previous=$arg
+    done
     t0=$(date +%s.%N)
     /usr/bin/time -v -o "$report" "$@" >/dev/null 2>"$report.err" || code=$?
     t1=$(date +%s.%N)
@@ -97,6 +104,17 @@ run_timed() {
         return 1
     fi
     awk -v a="$t0" -v b="$t1" 'BEGIN { print b - a }'
+}
+
+# out_folder_removal COMMAND…: a shell command that removes COMMAND's --out folder (`true` when
+# it has none), for hyperfine's --prepare.
+out_folder_removal() {
+    local previous="" removal=true
+    for arg in "$@"; do
+        [[ $previous == --out ]] && removal="rm -rf $(printf '%q' "$arg")"
+        previous=$arg
+    done
+    echo "$removal"
 }
 
 # measure NAME THREADS COMMAND…: RUNS timed runs; records the median seconds and the largest
@@ -115,7 +133,7 @@ measure() {
     done
     if command -v hyperfine >/dev/null; then
         hyperfine --style none --ignore-failure --runs "$RUNS" --export-json "$report" \
-            -- "$(printf '%q ' "$@")" >/dev/null 2>&1
+            --prepare "$(out_folder_removal "$@")" -- "$(printf '%q ' "$@")" >/dev/null 2>&1
         times=("$(grep -o '"median": *[0-9.e+-]*' "$report" | head -1 | sed 's/.*: *//')")
     fi
     rm -f "$report" "$report.err"

@@ -76,6 +76,9 @@ impl Ord for ByRank {
     }
 }
 
+/// Ids of sessions with `pairs_skipped` the report names.
+pub const SKIPPED_SHOWN: usize = 5;
+
 /// The figures of the HTML report gathered session by session.
 #[derive(Default)]
 pub struct Overview {
@@ -89,8 +92,9 @@ pub struct Overview {
     pub invalid_intervals: i64,
     pub invalid_participants: i64,
     pub clipped_ms: i64,
-    /// Sessions with `pairs_skipped`.
+    /// Sessions with `pairs_skipped`, and the ids of the first [`SKIPPED_SHOWN`] in report order.
     pub pairs_skipped: i64,
+    pub pairs_skipped_ids: Vec<String>,
     largest: BinaryHeap<ByRank>,
     added: usize,
 }
@@ -114,7 +118,12 @@ impl Overview {
         self.invalid_intervals += session.invalid_intervals;
         self.invalid_participants += session.invalid_participants;
         self.clipped_ms = self.clipped_ms.saturating_add(session.clipped_ms);
-        self.pairs_skipped += i64::from(session.pairs_skipped);
+        if session.pairs_skipped {
+            self.pairs_skipped += 1;
+            if self.pairs_skipped_ids.len() < SKIPPED_SHOWN {
+                self.pairs_skipped_ids.push(session.session_id.to_string());
+            }
+        }
 
         let rank = (Reverse(session.peak_concurrency), Reverse(size), order);
         let enters = self.largest.len() < LARGEST

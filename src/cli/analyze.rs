@@ -681,23 +681,25 @@ impl std::fmt::Display for Summary<'_> {
                 )?;
             }
         }
-        let skipped: Vec<std::borrow::Cow<'_, str>> = a
-            .sessions
-            .iter()
-            .filter(|s| s.pairs_skipped)
-            .map(|s| shown(&s.session_id))
-            .collect();
-        if !skipped.is_empty() {
-            let mut names = skipped[..skipped.len().min(LISTED)].join(", ");
-            if skipped.len() > LISTED {
-                names.push_str(&format!(" and {} more", skipped.len() - LISTED));
+        let overview = &a.rolled.overview;
+        let skipped = usize::try_from(overview.pairs_skipped).unwrap_or_default();
+        if skipped > 0 {
+            let named: Vec<_> = overview
+                .pairs_skipped_ids
+                .iter()
+                .take(LISTED)
+                .map(|id| shown(id))
+                .collect();
+            let mut names = named.join(", ");
+            if skipped > named.len() {
+                names.push_str(&format!(" and {} more", skipped - named.len()));
             }
             row(
                 f,
                 "pairs skipped",
                 format_args!(
                     "{} with more than {} participants: {names}",
-                    count(skipped.len(), "session"),
+                    count(skipped, "session"),
                     self.config.max_pair_participants
                 ),
             )?;

@@ -856,13 +856,7 @@ fn data_quality(analysis: &Analysis, context: &Context) -> Markup {
         *reasons.entry(reject.reason.label().to_owned()).or_default() += 1;
     }
     let o = &analysis.rolled.overview;
-    let skipped: Vec<&str> = analysis
-        .sessions
-        .iter()
-        .filter(|s| s.pairs_skipped)
-        .take(5)
-        .map(|s| &*s.session_id)
-        .collect();
+    let skipped = &o.pairs_skipped_ids;
     let count = |name: &str, value: i64| metric(name, &value.to_string(), &grouped(value));
     html! {
         section data-section="data-quality" {

@@ -73,8 +73,13 @@ impl Spill {
     pub fn read(&self, part: Part, buf: &mut Vec<u8>) -> Result<()> {
         buf.clear();
         buf.resize(part.len as usize, 0);
+        self.read_at(part.offset, buf)
+    }
+
+    /// Fills `out` with the bytes from `offset` on.
+    pub fn read_at(&self, offset: u64, out: &mut [u8]) -> Result<()> {
         self.file
-            .read_exact_at(buf, part.offset)
+            .read_exact_at(out, offset)
             .context("cannot read back the temporary file")
     }
 }

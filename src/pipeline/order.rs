@@ -1,0 +1,312 @@
+//! The report order of the parked sessions, found within a memory bound
+//! (docs/performance.md, "Memory").
+//!
+//! Which copy of a session id is kept (docs/reference.md §2) and the order of the reports
+//! (start, then id) are known only once every file has been read. Holding every copy until then
+//! would make memory grow with the corpus, about 130 bytes a copy. So the copies are sorted in
+//! runs of [`RUN_SESSIONS`]: a full run is sorted and encoded into an anonymous temporary file,
+//! and the runs are merged (an external merge sort). The first merge, by id, keeps one copy per
+//! id; the second, by start and id, gives the report order, of which only where each session's
+//! rows lie is kept ([`SessionParts`], 40 bytes a session).
+//!
+//! Both orders are total (two copies never share an [`Origin`], two kept sessions never share
+//! an id), so the result does not depend on how the runs were cut or on the thread count.
+use super::{Parked, SessionParts};
+use crate::ingest::Origin;
+use crate::report::spill::Spill;
+use anyhow::{bail, Context, Result};
+use std::cmp::Ordering;
+use std::collections::BinaryHeap;
+use std::path::Path;
+use std::sync::{Mutex, MutexGuard};
+
+/// Sessions sorted in memory at once, before their run goes to the temporary file: about
+/// 8 MB of parked sessions, and 6 MB encoded.
+pub const RUN_SESSIONS: usize = 1 << 16;
+
+/// Bytes read from the temporary file at once per run while merging.
+const READ_BLOCK: usize = 64 << 10;
+
+/// How two parked sessions are ordered.
+pub type Order = fn(&Parked, &Parked) -> Ordering;
+
+/// By id, then the preferred copy first (docs/reference.md §2).
+pub fn by_id_then_preference(a: &Parked, b: &Parked) -> Ordering {
+    a.session_id
+        .as_bytes()
+        .cmp(b.session_id.as_bytes())
+        .then_with(|| a.preference(b))
+}
+
+/// The report order: by start, then id.
+pub fn by_start_then_id(a: &Parked, b: &Parked) -> Ordering {
+    a.start
+        .cmp(&b.start)
+        .then_with(|| a.session_id.as_bytes().cmp(b.session_id.as_bytes()))
+}
+
+/// Parked sessions in sorted runs: the full ones encoded in a temporary file, the last one in
+/// memory. Sessions may be added from many threads.
+pub struct Runs {
+    order: Order,
+    run_sessions: usize,
+    file: Spill,
+    filling: Mutex<Vec<Parked>>,
+    /// Where each run written lies in `file`: offset and length.
+    written: Mutex<Vec<(u64, u64)>>,
+}
+
+impl Runs {
+    /// Runs of `run_sessions` sessions in `order`, written to a temporary file in `dir`.
+    pub fn new(dir: &Path, order: Order, run_sessions: usize) -> Result<Runs> {
+        Ok(Runs {
+            order,
+            run_sessions: run_sessions.max(1),
+            file: Spill::create_in(dir)?,
+            filling: Mutex::new(Vec::new()),
+            written: Mutex::new(Vec::new()),
+        })
+    }
+
+    /// Adds `sessions`; when a run is full, sorts it and writes it on this thread.
+    pub fn add(&self, sessions: impl IntoIterator<Item = Parked>) -> Result<()> {
+        let full = {
+            let mut filling = lock(&self.filling)?;
+            filling.extend(sessions);
+            if filling.len() < self.run_sessions {
+                return Ok(());
+            }
+            std::mem::take(&mut *filling)
+        };
+        self.write_run(full)
+    }
+
+    fn write_run(&self, mut run: Vec<Parked>) -> Result<()> {
+        run.sort_unstable_by(self.order);
+        let mut bytes = Vec::with_capacity(run.len() * (FIXED_BYTES + 24));
+        for session in &run {
+            encode(session, &mut bytes);
+        }
+        drop(run);
+        let offset = self.file.append(&bytes)?;
+        lock(&self.written)?.push((offset, bytes.len() as u64));
+        Ok(())
+    }
+
+    /// Hands every session added to `each`, in the runs' order.
+    pub fn merge(self, mut each: impl FnMut(Parked) -> Result<()>) -> Result<()> {
+        self.file.finish_writing()?;
+        let mut last = into_inner(self.filling)?;
+        last.sort_unstable_by(self.order);
+        let mut cursors: Vec<Cursor> = into_inner(self.written)?
+            .into_iter()
+            .map(|(offset, len)| {
+                Cursor::Written(WrittenRun {
+                    next: offset,
+                    end: offset + len,
+                    buf: Vec::new(),
+                    at: 0,
+                })
+            })
+            .collect();
+        cursors.push(Cursor::Memory(last.into_iter()));
+        let mut heads = BinaryHeap::with_capacity(cursors.len());
+        for (run, cursor) in cursors.iter_mut().enumerate() {
+            if let Some(session) = cursor.next(&self.file)? {
+                heads.push(Head::new(session, run, self.order));
+            }
+        }
+        while let Some(head) = heads.pop() {
+            if let Some(next) = cursors
+                .get_mut(head.run)
+                .map(|cursor| cursor.next(&self.file))
+                .transpose()?
+                .flatten()
+            {
+                heads.push(Head::new(next, head.run, self.order));
+            }
+            each(head.session)?;
+        }
+        Ok(())
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> Result<MutexGuard<'_, T>> {
+    mutex
+        .lock()
+        .map_err(|_| anyhow::anyhow!("a worker thread failed while ordering the sessions"))
+}
+
+fn into_inner<T>(mutex: Mutex<T>) -> Result<T> {
+    mutex
+        .into_inner()
+        .map_err(|_| anyhow::anyhow!("a worker thread failed while ordering the sessions"))
+}
+
+/// The next session of one run while merging; the heap's top is the smallest in `order`.
+struct Head {
+    session: Parked,
+    run: usize,
+    order: Order,
+}
+
+impl Head {
+    fn new(session: Parked, run: usize, order: Order) -> Head {
+        Head {
+            session,
+            run,
+            order,
+        }
+    }
+}
+
+impl Ord for Head {
+    fn cmp(&self, other: &Head) -> Ordering {
+        // Reversed: `BinaryHeap` pops its greatest.
+        (self.order)(&other.session, &self.session).then_with(|| other.run.cmp(&self.run))
+    }
+}
+
+impl PartialOrd for Head {
+    fn partial_cmp(&self, other: &Head) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl PartialEq for Head {
+    fn eq(&self, other: &Head) -> bool {
+        self.cmp(other) == Ordering::Equal
+    }
+}
+
+impl Eq for Head {}
+
+enum Cursor {
+    Written(WrittenRun),
+    Memory(std::vec::IntoIter<Parked>),
+}
+
+impl Cursor {
+    fn next(&mut self, file: &Spill) -> Result<Option<Parked>> {
+        match self {
+            Cursor::Written(run) => run.next(file),
+            Cursor::Memory(sessions) => Ok(sessions.next()),
+        }
+    }
+}
+
+/// A run in the temporary file, read a block at a time.
+struct WrittenRun {
+    /// Where the bytes not yet read start, and where the run ends.
+    next: u64,
+    end: u64,
+    buf: Vec<u8>,
+    /// The first byte of `buf` not yet decoded.
+    at: usize,
+}
+
+impl WrittenRun {
+    fn next(&mut self, file: &Spill) -> Result<Option<Parked>> {
+        if self.at == self.buf.len() && self.next == self.end {
+            return Ok(None);
+        }
+        self.fill(file, FIXED_BYTES)?;
+        let id_len = read_u32(&self.buf[self.at..], 0) as usize;
+        let len = FIXED_BYTES + id_len;
+        self.fill(file, len)?;
+        let session = decode(&self.buf[self.at..self.at + len])?;
+        self.at += len;
+        Ok(Some(session))
+    }
+
+    /// Makes at least `want` bytes available from `at`.
+    fn fill(&mut self, file: &Spill, want: usize) -> Result<()> {
+        if self.buf.len() - self.at >= want {
+            return Ok(());
+        }
+        self.buf.drain(..self.at);
+        self.at = 0;
+        let more = (self.end - self.next).min(READ_BLOCK.max(want) as u64) as usize;
+        if self.buf.len() + more < want {
+            bail!("the temporary file of the session order ends inside a session");
+        }
+        let old = self.buf.len();
+        self.buf.resize(old + more, 0);
+        file.read_at(self.next, &mut self.buf[old..])?;
+        self.next += more as u64;
+        Ok(())
+    }
+}
+
+/// An encoded session: the id's length, the fixed fields, then the id.
+const FIXED_BYTES: usize = 4 + 8 + 8 + 4 + 12 + 1 + 8 + 8 * super::PER_SESSION.len();
+
+fn encode(session: &Parked, out: &mut Vec<u8>) {
+    let id = session.session_id.as_bytes();
+    // An id is part of a document, which is under 4 GiB (`--max-document-size`).
+    out.extend_from_slice(&(id.len() as u32).to_le_bytes());
+    out.extend_from_slice(&session.start.to_le_bytes());
+    out.extend_from_slice(&session.end.to_le_bytes());
+    out.extend_from_slice(&session.timelog_entries.to_le_bytes());
+    let origin = session.origin;
+    for n in [origin.file, origin.chunk, origin.position] {
+        out.extend_from_slice(&n.to_le_bytes());
+    }
+    let flags = u8::from(session.ongoing)
+        | u8::from(session.pairs_skipped) << 1
+        | u8::from(session.stale) << 2;
+    out.push(flags);
+    out.extend_from_slice(&session.parts.offset.to_le_bytes());
+    for (len, rows) in session.parts.sizes {
+        out.extend_from_slice(&len.to_le_bytes());
+        out.extend_from_slice(&rows.to_le_bytes());
+    }
+    out.extend_from_slice(id);
+}
+
+/// Decodes what [`encode`] wrote; `bytes` holds exactly one session.
+fn decode(bytes: &[u8]) -> Result<Parked> {
+    let u64_at = |at: usize| read_u64(bytes, at);
+    let flags = bytes.get(36).copied().unwrap_or_default();
+    let mut sizes = [(0, 0); super::PER_SESSION.len()];
+    for (i, size) in sizes.iter_mut().enumerate() {
+        *size = (read_u32(bytes, 45 + 8 * i), read_u32(bytes, 49 + 8 * i));
+    }
+    let id = bytes
+        .get(FIXED_BYTES..)
+        .and_then(|id| std::str::from_utf8(id).ok())
+        .context("the temporary file of the session order is damaged")?;
+    Ok(Parked {
+        session_id: id.into(),
+        start: u64_at(4) as i64,
+        end: u64_at(12) as i64,
+        timelog_entries: read_u32(bytes, 20),
+        origin: Origin {
+            file: read_u32(bytes, 24),
+            chunk: read_u32(bytes, 28),
+            position: read_u32(bytes, 32),
+        },
+        ongoing: flags & 1 != 0,
+        pairs_skipped: flags & 2 != 0,
+        stale: flags & 4 != 0,
+        parts: SessionParts {
+            offset: u64_at(37),
+            sizes,
+        },
+    })
+}
+
+/// The little-endian number at `at` (0 past the end: callers check lengths first).
+fn read_u32(bytes: &[u8], at: usize) -> u32 {
+    bytes
+        .get(at..at + 4)
+        .and_then(|b| b.try_into().ok())
+        .map_or(0, u32::from_le_bytes)
+}
+
+fn read_u64(bytes: &[u8], at: usize) -> u64 {
+    bytes
+        .get(at..at + 8)
+        .and_then(|b| b.try_into().ok())
+        .map_or(0, u64::from_le_bytes)
+}

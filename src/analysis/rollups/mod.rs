@@ -15,9 +15,12 @@
 use super::period::Calendar;
 use crate::time::Millis;
 use chrono::NaiveDate;
-use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
+use people::People;
+use rustc_hash::FxHashMap as HashMap;
 use std::borrow::Cow;
 use std::collections::BTreeMap;
+
+mod people;
 
 /// What the rollups need of one session: a few figures of its `sessions` row, its
 /// `participants` rows and its `concurrency` timeline. Its texts are borrowed from the rows
@@ -172,9 +175,6 @@ struct Totals {
 struct RoomTotals {
     sessions: i64,
     ongoing: i64,
-    /// Each participant (its number in [`OpenPeriod::people`]), and whether present in at
-    /// least one session.
-    participants: HashMap<u32, bool>,
     participant_ms: i64,
     duration_ms: i64,
     peak_concurrency: i64,
@@ -182,14 +182,16 @@ struct RoomTotals {
     last_end: Millis,
 }
 
-struct PersonTotals {
-    name: Option<String>,
-    sessions: i64,
-    present_sessions: i64,
-    attended_ms: i64,
-    first_join: Option<Millis>,
-    last_leave: Option<Millis>,
+/// A participant in a session of a room (or of no room: [`ROOMLESS`]), by numbers.
+#[derive(Debug, Clone, Copy)]
+struct Membership {
+    room: u32,
+    person: u32,
+    present: bool,
 }
+
+/// The room number of the sessions without a room.
+const ROOMLESS: u32 = u32::MAX;
 
 /// The rollups of the period the latest sessions started in: sessions arrive in report
 /// order, so no later session belongs to an earlier period.
@@ -198,12 +200,10 @@ struct OpenPeriod {
     /// Per room, by its number in `room_numbers`; and the sessions without a room.
     rooms: Vec<RoomTotals>,
     roomless: Option<RoomTotals>,
-    /// `(person, room)` by numbers: the rooms each person met.
-    person_rooms: HashSet<(u32, u32)>,
-    /// Each participant id met in the period, numbered in order of appearance: the index of
-    /// its totals in `people` (the ids are sorted when the period closes).
-    person_numbers: HashMap<String, u32>,
-    people: Vec<PersonTotals>,
+    /// One per participant row: who met whom is counted when the period closes, as 12 bytes
+    /// a row cost less than a set per room and per person.
+    memberships: Vec<Membership>,
+    people: People,
     /// Each room id met in the period, numbered in order of appearance.
     room_numbers: HashMap<String, u32>,
     sessions: i64,
@@ -328,15 +328,14 @@ impl<S: RollupSink> Rollups<S> {
                 period,
                 rooms: Vec::new(),
                 roomless: None,
-                person_rooms: HashSet::default(),
-                person_numbers: HashMap::default(),
-                people: Vec::new(),
+                memberships: Vec::new(),
+                people: People::default(),
                 room_numbers: HashMap::default(),
                 sessions: 0,
             });
         }
         if let Some(open) = &mut self.open {
-            open.add(session);
+            open.add(session)?;
         }
 
         let mut events = self.spare.pop().unwrap_or_default();
@@ -371,7 +370,7 @@ impl<S: RollupSink> Rollups<S> {
 
     /// Hands the open period's `rooms` and `people` rows to the sink and keeps its counts.
     fn close_period(&mut self) -> anyhow::Result<()> {
-        let Some(open) = self.open.take() else {
+        let Some(mut open) = self.open.take() else {
             return Ok(());
         };
         self.counts.insert(
@@ -383,30 +382,33 @@ impl<S: RollupSink> Rollups<S> {
             },
         );
         let period = open.period;
+        let met = open.met();
         // By room id, the sessions without one first (as `None` sorts).
         let mut room_ids: Vec<(String, u32)> = open.room_numbers.into_iter().collect();
         room_ids.sort_unstable_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
         let mut by_number: Vec<Option<RoomTotals>> = open.rooms.into_iter().map(Some).collect();
-        let rooms =
-            open.roomless
-                .map(|t| (None, t))
-                .into_iter()
-                .chain(room_ids.into_iter().filter_map(|(id, number)| {
-                    Some((Some(id), by_number.get_mut(number as usize)?.take()?))
-                }));
+        let rooms = open
+            .roomless
+            .map(|t| (None, t, met.roomless))
+            .into_iter()
+            .chain(room_ids.into_iter().filter_map(|(id, number)| {
+                let t = by_number.get_mut(number as usize)?.take()?;
+                let counts = met.rooms.get(number as usize).copied().unwrap_or_default();
+                Some((Some(id), t, counts))
+            }));
         // Handed over in groups, so that a large period is not held twice while it closes.
         let mut rooms = rooms.peekable();
         while rooms.peek().is_some() {
             let group: Vec<RoomRow> = rooms
                 .by_ref()
                 .take(CLOSE_GROUP)
-                .map(|(room_id, t)| RoomRow {
+                .map(|(room_id, t, (participants, present))| RoomRow {
                     period,
                     room_id,
                     sessions: t.sessions,
                     ongoing: t.ongoing,
-                    participants: t.participants.len() as i64,
-                    present: t.participants.values().filter(|&&p| p).count() as i64,
+                    participants,
+                    present,
                     participant_ms: t.participant_ms,
                     duration_ms: t.duration_ms,
                     peak_concurrency: t.peak_concurrency,
@@ -416,31 +418,13 @@ impl<S: RollupSink> Rollups<S> {
                 .collect();
             self.sink.rooms(&group)?;
         }
-        let mut ids: Vec<(String, u32)> = open.person_numbers.into_iter().collect();
-        ids.sort_unstable_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
-        let mut people = open.people;
-        let mut rooms_met = vec![0i64; people.len()];
-        for (person, _) in open.person_rooms {
-            if let Some(count) = rooms_met.get_mut(person as usize) {
-                *count += 1;
-            }
-        }
-        for group in ids.chunks_mut(CLOSE_GROUP) {
+        let people = open.people;
+        for group in people.by_id().chunks(CLOSE_GROUP) {
             let rows: Vec<PersonRow> = group
-                .iter_mut()
-                .map(|(participant_id, number)| {
-                    let t = &mut people[*number as usize];
-                    PersonRow {
-                        period,
-                        participant_id: std::mem::take(participant_id),
-                        name: t.name.take(),
-                        sessions: t.sessions,
-                        present_sessions: t.present_sessions,
-                        rooms: rooms_met.get(*number as usize).copied().unwrap_or(0),
-                        attended_ms: t.attended_ms,
-                        first_join: t.first_join,
-                        last_leave: t.last_leave,
-                    }
+                .iter()
+                .filter_map(|&number| {
+                    let rooms = met.rooms_of_person.get(number as usize).copied();
+                    people.row(number, period, rooms.unwrap_or(0))
                 })
                 .collect();
             self.sink.people(&rows)?;
@@ -642,43 +626,30 @@ impl<S: RollupSink> Rollups<S> {
 }
 
 impl OpenPeriod {
-    fn add(&mut self, session: &SessionFacts) {
+    fn add(&mut self, session: &SessionFacts) -> anyhow::Result<()> {
         self.sessions += 1;
         let room_number = session
             .room_id
             .as_ref()
             .map(|room| number_of(&mut self.room_numbers, room));
-        let numbers: Vec<u32> = session
-            .participants
-            .iter()
-            .map(|p| {
-                let number = number_of(&mut self.person_numbers, &p.participant_id);
-                if number as usize == self.people.len() {
-                    self.people.push(PersonTotals {
-                        name: None,
-                        sessions: 0,
-                        present_sessions: 0,
-                        attended_ms: 0,
-                        first_join: None,
-                        last_leave: None,
-                    });
-                }
-                number
-            })
-            .collect();
-        self.add_to_room(session, room_number, &numbers);
-        for (p, &number) in session.participants.iter().zip(&numbers) {
-            self.add_to_person(number, room_number, p);
+        self.add_to_room(session, room_number);
+        for p in &session.participants {
+            let person = self.people.number_of(&p.participant_id)?;
+            self.memberships.push(Membership {
+                room: room_number.unwrap_or(ROOMLESS),
+                person,
+                present: p.present,
+            });
+            self.people.add(person, p)?;
         }
+        Ok(())
     }
 
-    /// `room_number`: the session's room's number (a new one is the next); `numbers`: each
-    /// participant's number, in the order of `session.participants`.
-    fn add_to_room(&mut self, session: &SessionFacts, room_number: Option<u32>, numbers: &[u32]) {
+    /// `room_number`: the session's room's number (a new one is the next).
+    fn add_to_room(&mut self, session: &SessionFacts, room_number: Option<u32>) {
         let first = || RoomTotals {
             sessions: 0,
             ongoing: 0,
-            participants: HashMap::default(),
             participant_ms: 0,
             duration_ms: 0,
             peak_concurrency: 0,
@@ -699,9 +670,6 @@ impl OpenPeriod {
         };
         room.sessions += 1;
         room.ongoing += i64::from(session.ongoing);
-        for (p, &number) in session.participants.iter().zip(numbers) {
-            *room.participants.entry(number).or_insert(false) |= p.present;
-        }
         room.participant_ms = room.participant_ms.saturating_add(session.participant_ms);
         room.duration_ms = room.duration_ms.saturating_add(session.duration_ms);
         room.peak_concurrency = room.peak_concurrency.max(session.peak_concurrency);
@@ -709,26 +677,43 @@ impl OpenPeriod {
         room.last_end = room.last_end.max(session.ended_at);
     }
 
-    fn add_to_person(&mut self, number: u32, room_number: Option<u32>, p: &ParticipantFacts) {
-        if let Some(room) = room_number {
-            self.person_rooms.insert((number, room));
-        }
-        let Some(person) = self.people.get_mut(number as usize) else {
-            return;
+    /// Who met whom, counted from the memberships: per room, its distinct participants and
+    /// those present in at least one of its sessions; per person, the rooms met.
+    fn met(&mut self) -> Met {
+        let mut memberships = std::mem::take(&mut self.memberships);
+        memberships.sort_unstable_by_key(|m| (m.room, m.person, !m.present));
+        // The first of a (room, person) is present when any is.
+        memberships.dedup_by_key(|m| (m.room, m.person));
+        let mut met = Met {
+            rooms: vec![(0, 0); self.rooms.len()],
+            roomless: (0, 0),
+            rooms_of_person: vec![0; self.people.len()],
         };
-        if person.name.is_none() {
-            person.name = p
-                .name
-                .as_deref()
-                .filter(|n| !n.is_empty())
-                .map(str::to_owned);
+        for m in memberships {
+            let counts = if m.room == ROOMLESS {
+                &mut met.roomless
+            } else {
+                if let Some(rooms) = met.rooms_of_person.get_mut(m.person as usize) {
+                    *rooms += 1;
+                }
+                match met.rooms.get_mut(m.room as usize) {
+                    Some(counts) => counts,
+                    None => continue,
+                }
+            };
+            counts.0 += 1;
+            counts.1 += i64::from(m.present);
         }
-        person.sessions += 1;
-        person.present_sessions += i64::from(p.present);
-        person.attended_ms = person.attended_ms.saturating_add(p.attended_ms);
-        person.first_join = earliest(person.first_join, p.first_join);
-        person.last_leave = latest(person.last_leave, p.last_leave);
+        met
     }
+}
+
+/// What [`OpenPeriod::met`] counts: `(participants, present)` per room by number and for the
+/// sessions without a room, and the rooms each person met.
+struct Met {
+    rooms: Vec<(i64, i64)>,
+    roomless: (i64, i64),
+    rooms_of_person: Vec<i64>,
 }
 
 /// The number of `key` in `numbers`, numbering it next when it is new.

@@ -1,0 +1,136 @@
+//! The `people` of the open period (docs/reference.md §10): each participant id met in it,
+//! numbered in order of appearance, with its totals.
+//!
+//! A day can hold hundreds of thousands of participants, so a person costs no allocation of
+//! its own: ids and names lie one after the other in one text buffer, and the index from id
+//! to number holds only numbers (it finds an id's text through them).
+use super::{earliest, latest, ParticipantFacts, PersonRow};
+use anyhow::{bail, Result};
+use chrono::NaiveDate;
+use hashbrown::HashTable;
+use rustc_hash::FxBuildHasher;
+use std::hash::BuildHasher;
+
+/// Where a text lies in [`People::texts`]; empty for no text.
+#[derive(Debug, Clone, Copy, Default)]
+struct TextAt {
+    start: u32,
+    len: u32,
+}
+
+struct PersonTotals {
+    id: TextAt,
+    /// The first non-empty name met (empty: none yet).
+    name: TextAt,
+    sessions: i64,
+    present_sessions: i64,
+    attended_ms: i64,
+    first_join: Option<i64>,
+    last_leave: Option<i64>,
+}
+
+#[derive(Default)]
+pub(super) struct People {
+    texts: String,
+    /// Numbers, found by their id's hash.
+    index: HashTable<u32>,
+    totals: Vec<PersonTotals>,
+}
+
+impl People {
+    /// People met so far.
+    pub fn len(&self) -> usize {
+        self.totals.len()
+    }
+
+    /// The number of participant `id`, numbering it next when it is new.
+    pub fn number_of(&mut self, id: &str) -> Result<u32> {
+        let hash = FxBuildHasher.hash_one(id);
+        let People {
+            texts,
+            index,
+            totals,
+        } = self;
+        let id_of = |number: u32| text(texts, totals[number as usize].id);
+        if let Some(&number) = index.find(hash, |&number| id_of(number) == id) {
+            return Ok(number);
+        }
+        let Ok(number) = u32::try_from(totals.len()) else {
+            bail!("one period holds more than 4 billion participants");
+        };
+        let at = push_text(texts, id)?;
+        totals.push(PersonTotals {
+            id: at,
+            name: TextAt::default(),
+            sessions: 0,
+            present_sessions: 0,
+            attended_ms: 0,
+            first_join: None,
+            last_leave: None,
+        });
+        index.insert_unique(hash, number, |&number| {
+            FxBuildHasher.hash_one(text(texts, totals[number as usize].id))
+        });
+        Ok(number)
+    }
+
+    /// Adds one participant row of person `number`.
+    pub fn add(&mut self, number: u32, p: &ParticipantFacts) -> Result<()> {
+        let Some(person) = self.totals.get_mut(number as usize) else {
+            return Ok(());
+        };
+        if person.name.len == 0 {
+            if let Some(name) = p.name.as_deref().filter(|n| !n.is_empty()) {
+                person.name = push_text(&mut self.texts, name)?;
+            }
+        }
+        person.sessions += 1;
+        person.present_sessions += i64::from(p.present);
+        person.attended_ms = person.attended_ms.saturating_add(p.attended_ms);
+        person.first_join = earliest(person.first_join, p.first_join);
+        person.last_leave = latest(person.last_leave, p.last_leave);
+        Ok(())
+    }
+
+    /// The numbers of the people by id (byte order): the order of the rows.
+    pub fn by_id(&self) -> Vec<u32> {
+        let mut numbers: Vec<u32> = (0..self.totals.len() as u32).collect();
+        let id_of = |number: u32| text(&self.texts, self.totals[number as usize].id).as_bytes();
+        numbers.sort_unstable_by(|&a, &b| id_of(a).cmp(id_of(b)));
+        numbers
+    }
+
+    /// The row of person `number`, who met `rooms` rooms.
+    pub fn row(&self, number: u32, period: NaiveDate, rooms: i64) -> Option<PersonRow> {
+        let t = self.totals.get(number as usize)?;
+        Some(PersonRow {
+            period,
+            participant_id: text(&self.texts, t.id).to_owned(),
+            name: (t.name.len > 0).then(|| text(&self.texts, t.name).to_owned()),
+            sessions: t.sessions,
+            present_sessions: t.present_sessions,
+            rooms,
+            attended_ms: t.attended_ms,
+            first_join: t.first_join,
+            last_leave: t.last_leave,
+        })
+    }
+}
+
+fn push_text(texts: &mut String, text: &str) -> Result<TextAt> {
+    let (Ok(start), Ok(len)) = (u32::try_from(texts.len()), u32::try_from(text.len())) else {
+        bail!("one period's participant ids and names exceed 4 GiB");
+    };
+    if start.checked_add(len).is_none() {
+        bail!("one period's participant ids and names exceed 4 GiB");
+    }
+    texts.push_str(text);
+    Ok(TextAt { start, len })
+}
+
+fn text(texts: &str, at: TextAt) -> &str {
+    let start = at.start as usize;
+    texts
+        .get(start..start + at.len as usize)
+        .unwrap_or_default()
+}

@@ -245,6 +245,9 @@ pub struct Rollups<S: RollupSink> {
     quota: Option<i64>,
     sink: S,
     open: Option<OpenPeriod>,
+    /// The allocations of the last period closed, emptied, for the next one: a day's people
+    /// are grown once, not once a day.
+    recycled: (People, Vec<Membership>),
     /// Per period, the figures of the sessions that start in it.
     counts: BTreeMap<NaiveDate, PeriodCounts>,
     /// The sessions with change events of `A` not yet swept, each `(instant, change)` in time
@@ -285,6 +288,7 @@ impl<S: RollupSink> Rollups<S> {
             quota,
             sink,
             open: None,
+            recycled: Default::default(),
             counts: BTreeMap::new(),
             running: Vec::new(),
             spare: Vec::new(),
@@ -324,12 +328,13 @@ impl<S: RollupSink> Rollups<S> {
         let period = self.period_at(session.started_at);
         if self.open.as_ref().is_none_or(|open| open.period != period) {
             self.close_period()?;
+            let (people, memberships) = std::mem::take(&mut self.recycled);
             self.open = Some(OpenPeriod {
                 period,
                 rooms: Vec::new(),
                 roomless: None,
-                memberships: Vec::new(),
-                people: People::default(),
+                memberships,
+                people,
                 room_numbers: HashMap::default(),
                 sessions: 0,
             });
@@ -418,7 +423,7 @@ impl<S: RollupSink> Rollups<S> {
                 .collect();
             self.sink.rooms(&group)?;
         }
-        let people = open.people;
+        let mut people = open.people;
         for group in people.by_id().chunks(CLOSE_GROUP) {
             let rows: Vec<PersonRow> = group
                 .iter()
@@ -429,6 +434,8 @@ impl<S: RollupSink> Rollups<S> {
                 .collect();
             self.sink.people(&rows)?;
         }
+        people.clear();
+        self.recycled = (people, open.memberships);
         Ok(())
     }
 
@@ -445,6 +452,12 @@ impl<S: RollupSink> Rollups<S> {
             sweeping.extend_from_slice(&rest[..due]);
             unswept.next += due;
             if unswept.next < unswept.events.len() {
+                // A session still running keeps only its events to come: an ongoing one
+                // waits for as-of, long after its data ends.
+                if due > 0 && unswept.next * 2 >= unswept.events.len() {
+                    unswept.events = unswept.events.split_off(unswept.next);
+                    unswept.next = 0;
+                }
                 return true;
             }
             // A finished timeline lends its allocation to a later one, unless it is a rare
@@ -679,8 +692,9 @@ impl OpenPeriod {
 
     /// Who met whom, counted from the memberships: per room, its distinct participants and
     /// those present in at least one of its sessions; per person, the rooms met.
+    /// Empties the memberships (keeping their allocation).
     fn met(&mut self) -> Met {
-        let mut memberships = std::mem::take(&mut self.memberships);
+        let memberships = &mut self.memberships;
         memberships.sort_unstable_by_key(|m| (m.room, m.person, !m.present));
         // The first of a (room, person) is present when any is.
         memberships.dedup_by_key(|m| (m.room, m.person));
@@ -689,7 +703,7 @@ impl OpenPeriod {
             roomless: (0, 0),
             rooms_of_person: vec![0; self.people.len()],
         };
-        for m in memberships {
+        for m in memberships.drain(..) {
             let counts = if m.room == ROOMLESS {
                 &mut met.roomless
             } else {
@@ -735,19 +749,6 @@ struct PeriodFigures {
     peak: i64,
     peak_at: Option<Millis>,
     over_quota_ms: i64,
-}
-fn earliest(a: Option<Millis>, b: Option<Millis>) -> Option<Millis> {
-    match (a, b) {
-        (Some(a), Some(b)) => Some(a.min(b)),
-        (a, b) => a.or(b),
-    }
-}
-
-fn latest(a: Option<Millis>, b: Option<Millis>) -> Option<Millis> {
-    match (a, b) {
-        (Some(a), Some(b)) => Some(a.max(b)),
-        (a, b) => a.or(b),
-    }
 }
 
 /// The few figures a person reads first (the summary, the nightly job's last lines).
@@ -1004,6 +1005,17 @@ mod tests {
                 rooms.sort_unstable();
                 rooms.dedup();
                 prop_assert_eq!(person.rooms, rooms.len() as i64);
+                // Their rows in session order: the earliest join, the latest leave, the first name.
+                let theirs: Vec<&ParticipantFacts> = all
+                    .iter()
+                    .filter(|s| in_period(s, person.period))
+                    .flat_map(|s| &s.participants)
+                    .filter(|p| p.participant_id == person.participant_id.as_str())
+                    .collect();
+                prop_assert_eq!(person.first_join, theirs.iter().filter_map(|p| p.first_join).min());
+                prop_assert_eq!(person.last_leave, theirs.iter().filter_map(|p| p.last_leave).max());
+                let name = theirs.iter().find_map(|p| p.name.as_deref().filter(|n| !n.is_empty()));
+                prop_assert_eq!(person.name.as_deref(), name);
             }
             for room in &rows.rooms {
                 let mut people: Vec<(&str, bool)> = all

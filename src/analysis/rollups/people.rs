@@ -4,7 +4,8 @@
 //! A day can hold hundreds of thousands of participants, so a person costs no allocation of
 //! its own: ids and names lie one after the other in one text buffer, and the index from id
 //! to number holds only numbers (it finds an id's text through them).
-use super::{earliest, latest, ParticipantFacts, PersonRow};
+use super::{ParticipantFacts, PersonRow};
+use crate::time::Millis;
 use anyhow::{bail, Result};
 use chrono::NaiveDate;
 use hashbrown::HashTable;
@@ -18,15 +19,18 @@ struct TextAt {
     len: u32,
 }
 
+/// 48 bytes: one per participant of a day.
 struct PersonTotals {
     id: TextAt,
     /// The first non-empty name met (empty: none yet).
     name: TextAt,
-    sessions: i64,
-    present_sessions: i64,
+    sessions: u32,
+    present_sessions: u32,
     attended_ms: i64,
-    first_join: Option<i64>,
-    last_leave: Option<i64>,
+    /// `Millis::MAX` and `Millis::MIN` for none: instants lie in years 0 to 9999
+    /// (`time::EARLIEST`, `time::LATEST`).
+    first_join: Millis,
+    last_leave: Millis,
 }
 
 #[derive(Default)]
@@ -41,6 +45,13 @@ impl People {
     /// People met so far.
     pub fn len(&self) -> usize {
         self.totals.len()
+    }
+
+    /// Forgets everyone, keeping the allocations.
+    pub fn clear(&mut self) {
+        self.texts.clear();
+        self.index.clear();
+        self.totals.clear();
     }
 
     /// The number of participant `id`, numbering it next when it is new.
@@ -65,8 +76,8 @@ impl People {
             sessions: 0,
             present_sessions: 0,
             attended_ms: 0,
-            first_join: None,
-            last_leave: None,
+            first_join: Millis::MAX,
+            last_leave: Millis::MIN,
         });
         index.insert_unique(hash, number, |&number| {
             FxBuildHasher.hash_one(text(texts, totals[number as usize].id))
@@ -84,11 +95,11 @@ impl People {
                 person.name = push_text(&mut self.texts, name)?;
             }
         }
-        person.sessions += 1;
-        person.present_sessions += i64::from(p.present);
+        person.sessions = person.sessions.saturating_add(1);
+        person.present_sessions = person.present_sessions.saturating_add(u32::from(p.present));
         person.attended_ms = person.attended_ms.saturating_add(p.attended_ms);
-        person.first_join = earliest(person.first_join, p.first_join);
-        person.last_leave = latest(person.last_leave, p.last_leave);
+        person.first_join = person.first_join.min(p.first_join.unwrap_or(Millis::MAX));
+        person.last_leave = person.last_leave.max(p.last_leave.unwrap_or(Millis::MIN));
         Ok(())
     }
 
@@ -107,12 +118,12 @@ impl People {
             period,
             participant_id: text(&self.texts, t.id).to_owned(),
             name: (t.name.len > 0).then(|| text(&self.texts, t.name).to_owned()),
-            sessions: t.sessions,
-            present_sessions: t.present_sessions,
+            sessions: i64::from(t.sessions),
+            present_sessions: i64::from(t.present_sessions),
             rooms,
             attended_ms: t.attended_ms,
-            first_join: t.first_join,
-            last_leave: t.last_leave,
+            first_join: (t.first_join != Millis::MAX).then_some(t.first_join),
+            last_leave: (t.last_leave != Millis::MIN).then_some(t.last_leave),
         })
     }
 }

@@ -310,3 +310,79 @@ fn read_u64(bytes: &[u8], at: usize) -> u64 {
         .and_then(|b| b.try_into().ok())
         .map_or(0, u64::from_le_bytes)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// A parked session with every field drawn, the extremes included; `position` keeps the
+    /// copies apart as an origin does.
+    fn parked() -> impl Strategy<Value = Parked> {
+        let id = prop::sample::select(vec!["a", "b", "ab", "é", "b\u{0}", ""]);
+        let instant = prop_oneof![Just(i64::MIN), Just(i64::MAX), -3i64..3];
+        (
+            (id, instant.clone(), instant, any::<bool>(), any::<bool>()),
+            (any::<bool>(), 0u32..3, any::<u32>(), any::<u64>()),
+            prop::array::uniform4((any::<u32>(), any::<u32>())),
+        )
+            .prop_map(
+                |((id, start, end, ongoing, pairs), (stale, entries, file, offset), sizes)| {
+                    Parked {
+                        session_id: id.into(),
+                        start,
+                        end,
+                        ongoing,
+                        pairs_skipped: pairs,
+                        stale,
+                        timelog_entries: entries,
+                        origin: Origin {
+                            file,
+                            chunk: 0,
+                            position: 0,
+                        },
+                        parts: SessionParts { offset, sizes },
+                    }
+                },
+            )
+    }
+
+    /// Every field, as `Debug` prints it.
+    fn fields(sessions: &[Parked]) -> Vec<String> {
+        sessions.iter().map(|s| format!("{s:?}")).collect()
+    }
+
+    proptest! {
+        /// Merging the runs gives what sorting everything at once gives, whatever the runs'
+        /// size and the batches the sessions came in; every field comes back from the file.
+        #[test]
+        fn merging_runs_gives_what_one_sort_gives(
+            mut sessions in prop::collection::vec(parked(), 0..60),
+            run_sessions in 1usize..9,
+            batch in 1usize..7,
+            by_start in any::<bool>(),
+        ) {
+            for (position, s) in sessions.iter_mut().enumerate() {
+                s.origin.position = position as u32;
+            }
+            let order: Order = if by_start { by_start_then_id } else { by_id_then_preference };
+            let dir = tempfile::tempdir().unwrap();
+            let runs = Runs::new(dir.path(), order, run_sessions).unwrap();
+            for chunk in sessions.chunks(batch) {
+                runs.add(chunk.iter().cloned()).unwrap();
+            }
+            let mut merged = Vec::new();
+            runs.merge(|s| {
+                merged.push(s);
+                Ok(())
+            })
+            .unwrap();
+            prop_assert!(merged.windows(2).all(|w| order(&w[0], &w[1]) != Ordering::Greater));
+            // Ties (only `by_start_then_id` has them here) come in any order.
+            let mut expected = sessions;
+            expected.sort_by(|a, b| order(a, b).then(a.origin.cmp(&b.origin)));
+            merged.sort_by(|a, b| order(a, b).then(a.origin.cmp(&b.origin)));
+            prop_assert_eq!(fields(&merged), fields(&expected));
+        }
+    }
+}

@@ -562,6 +562,8 @@ pub fn describe_peak(headline: &Headline) -> String {
 
 /// How many rejects and skipped sessions are named one by one before "and N more".
 const LISTED: usize = 5;
+// The rollup pass keeps the ids of that many sessions whose pairs were skipped.
+const _: () = assert!(LISTED <= sessionstats::analysis::overview::SKIPPED_SHOWN);
 
 /// "1 session", "2 sessions".
 fn count(n: usize, noun: &str) -> String {

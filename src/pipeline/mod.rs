@@ -59,7 +59,6 @@ pub struct Parked {
     start: Millis,
     end: Millis,
     ongoing: bool,
-    pairs_skipped: bool,
     /// Ongoing, with data that stops more than a day before as-of.
     stale: bool,
     timelog_entries: u32,
@@ -693,7 +692,6 @@ fn analyze_unit(
                 start: s.started_at,
                 end: s.ended_at,
                 ongoing: s.ongoing,
-                pairs_skipped: s.pairs_skipped,
                 stale: s.ongoing
                     && session
                         .raw

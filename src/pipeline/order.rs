@@ -243,7 +243,7 @@ const FIXED_BYTES: usize = 4 + 8 + 8 + 4 + 12 + 1 + 8 + 8 * super::PER_SESSION.l
 
 fn encode(session: &Parked, out: &mut Vec<u8>) {
     let id = session.session_id.as_bytes();
-    // An id is part of a document, which is under 4 GiB (`--max-document-size`).
+    // The id is in the session's `sessions` row, which the spill already refused above 4 GiB.
     out.extend_from_slice(&(id.len() as u32).to_le_bytes());
     out.extend_from_slice(&session.start.to_le_bytes());
     out.extend_from_slice(&session.end.to_le_bytes());
@@ -252,9 +252,7 @@ fn encode(session: &Parked, out: &mut Vec<u8>) {
     for n in [origin.file, origin.chunk, origin.position] {
         out.extend_from_slice(&n.to_le_bytes());
     }
-    let flags = u8::from(session.ongoing)
-        | u8::from(session.pairs_skipped) << 1
-        | u8::from(session.stale) << 2;
+    let flags = u8::from(session.ongoing) | u8::from(session.stale) << 1;
     out.push(flags);
     out.extend_from_slice(&session.parts.offset.to_le_bytes());
     for (len, rows) in session.parts.sizes {
@@ -287,8 +285,7 @@ fn decode(bytes: &[u8]) -> Result<Parked> {
             position: read_u32(bytes, 32),
         },
         ongoing: flags & 1 != 0,
-        pairs_skipped: flags & 2 != 0,
-        stale: flags & 4 != 0,
+        stale: flags & 2 != 0,
         parts: SessionParts {
             offset: u64_at(37),
             sizes,
@@ -322,27 +319,24 @@ mod tests {
         let id = prop::sample::select(vec!["a", "b", "ab", "é", "b\u{0}", ""]);
         let instant = prop_oneof![Just(i64::MIN), Just(i64::MAX), -3i64..3];
         (
-            (id, instant.clone(), instant, any::<bool>(), any::<bool>()),
+            (id, instant.clone(), instant, any::<bool>()),
             (any::<bool>(), 0u32..3, any::<u32>(), any::<u64>()),
             prop::array::uniform4((any::<u32>(), any::<u32>())),
         )
             .prop_map(
-                |((id, start, end, ongoing, pairs), (stale, entries, file, offset), sizes)| {
-                    Parked {
-                        session_id: id.into(),
-                        start,
-                        end,
-                        ongoing,
-                        pairs_skipped: pairs,
-                        stale,
-                        timelog_entries: entries,
-                        origin: Origin {
-                            file,
-                            chunk: 0,
-                            position: 0,
-                        },
-                        parts: SessionParts { offset, sizes },
-                    }
+                |((id, start, end, ongoing), (stale, entries, file, offset), sizes)| Parked {
+                    session_id: id.into(),
+                    start,
+                    end,
+                    ongoing,
+                    stale,
+                    timelog_entries: entries,
+                    origin: Origin {
+                        file,
+                        chunk: 0,
+                        position: 0,
+                    },
+                    parts: SessionParts { offset, sizes },
                 },
             )
     }

@@ -2,8 +2,9 @@
 //!
 //! The reports are ordered by session start, which is known only once every file has been read,
 //! and they are often larger than the input. So each session's rows are encoded as they are
-//! computed and appended to an anonymous temporary file (the *spill*); memory keeps only a small
-//! [`Parked`] entry per session. The report writers then read the rows back in report order.
+//! computed and appended to an anonymous temporary file (the *spill*); memory keeps only where
+//! each session's rows lie (`pipeline::SessionParts`). The report writers then read the rows
+//! back in report order.
 //!
 //! A row is encoded cell by cell after its table's column kinds (see [`Encoder`]).
 use super::csv::LineWriter;

@@ -648,6 +648,11 @@ impl OpenPeriod {
         self.add_to_room(session, room_number);
         for p in &session.participants {
             let person = self.people.number_of(&p.participant_id)?;
+            // A week or a month of a recurring meeting repeats its pairs: the list holds each
+            // pair once after a compaction, and grows only when that does not make room.
+            if self.memberships.len() == self.memberships.capacity() {
+                compact(&mut self.memberships);
+            }
             self.memberships.push(Membership {
                 room: room_number.unwrap_or(ROOMLESS),
                 person,
@@ -695,9 +700,7 @@ impl OpenPeriod {
     /// Empties the memberships (keeping their allocation).
     fn met(&mut self) -> Met {
         let memberships = &mut self.memberships;
-        memberships.sort_unstable_by_key(|m| (m.room, m.person, !m.present));
-        // The first of a (room, person) is present when any is.
-        memberships.dedup_by_key(|m| (m.room, m.person));
+        compact(memberships);
         let mut met = Met {
             rooms: vec![(0, 0); self.rooms.len()],
             roomless: (0, 0),
@@ -720,6 +723,13 @@ impl OpenPeriod {
         }
         met
     }
+}
+
+/// Sorts `memberships` by (room, person) and keeps one per pair, present when any was.
+fn compact(memberships: &mut Vec<Membership>) {
+    memberships.sort_unstable_by_key(|m| (m.room, m.person, !m.present));
+    // The first of a (room, person) is present when any is.
+    memberships.dedup_by_key(|m| (m.room, m.person));
 }
 
 /// What [`OpenPeriod::met`] counts: `(participants, present)` per room by number and for the

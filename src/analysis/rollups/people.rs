@@ -24,6 +24,8 @@ struct PersonTotals {
     id: TextAt,
     /// The first non-empty name met (empty: none yet).
     name: TextAt,
+    /// Saturating: 4 billion rows of one person in one period would take far more memory
+    /// than the machine has before they could count wrong.
     sessions: u32,
     present_sessions: u32,
     attended_ms: i64,
@@ -62,12 +64,12 @@ impl People {
             index,
             totals,
         } = self;
-        let id_of = |number: u32| text(texts, totals[number as usize].id);
+        let id_of = |number: u32| id_text(texts, totals, number);
         if let Some(&number) = index.find(hash, |&number| id_of(number) == id) {
             return Ok(number);
         }
         let Ok(number) = u32::try_from(totals.len()) else {
-            bail!("one period holds more than 4 billion participants");
+            bail!("one period holds more than 4 billion participants: give a shorter --period");
         };
         let at = push_text(texts, id)?;
         totals.push(PersonTotals {
@@ -80,7 +82,7 @@ impl People {
             last_leave: Millis::MIN,
         });
         index.insert_unique(hash, number, |&number| {
-            FxBuildHasher.hash_one(text(texts, totals[number as usize].id))
+            FxBuildHasher.hash_one(id_text(texts, totals, number))
         });
         Ok(number)
     }
@@ -106,7 +108,7 @@ impl People {
     /// The numbers of the people by id (byte order): the order of the rows.
     pub fn by_id(&self) -> Vec<u32> {
         let mut numbers: Vec<u32> = (0..self.totals.len() as u32).collect();
-        let id_of = |number: u32| text(&self.texts, self.totals[number as usize].id).as_bytes();
+        let id_of = |number: u32| id_text(&self.texts, &self.totals, number).as_bytes();
         numbers.sort_unstable_by(|&a, &b| id_of(a).cmp(id_of(b)));
         numbers
     }
@@ -128,15 +130,25 @@ impl People {
     }
 }
 
+const TEXTS_FULL: &str =
+    "one period's participant ids and names exceed 4 GiB: give a shorter --period (day or week)";
+
 fn push_text(texts: &mut String, text: &str) -> Result<TextAt> {
     let (Ok(start), Ok(len)) = (u32::try_from(texts.len()), u32::try_from(text.len())) else {
-        bail!("one period's participant ids and names exceed 4 GiB");
+        bail!(TEXTS_FULL);
     };
     if start.checked_add(len).is_none() {
-        bail!("one period's participant ids and names exceed 4 GiB");
+        bail!(TEXTS_FULL);
     }
     texts.push_str(text);
     Ok(TextAt { start, len })
+}
+
+/// The id of person `number` (empty for a number not given out: never).
+fn id_text<'t>(texts: &'t str, totals: &[PersonTotals], number: u32) -> &'t str {
+    totals
+        .get(number as usize)
+        .map_or("", |person| text(texts, person.id))
 }
 
 fn text(texts: &str, at: TextAt) -> &str {

@@ -44,6 +44,8 @@ BIN=$TARGET/$PROFILE/sessionstats
 FLOOR=$TARGET/$PROFILE/examples/floor
 # Every report but overlaps: "without pairs".
 NO_PAIRS=sessions,participants,concurrency,rooms,people,account_concurrency,usage
+# The reports that hold the DuckDB peer's figures (and more): the same work, side by side.
+PEER_REPORTS=sessions,participants
 
 if [[ $DUCKDB == 1 ]] && ! python3 -c 'import duckdb' 2>/dev/null; then
     echo "installing DuckDB's Python package for the peer (pip install duckdb)" >&2
@@ -163,6 +165,8 @@ for threads in 1 "$THREADS"; do
         --format csv --reports "$NO_PAIRS"
     measure "analyze 3 reports" "$threads" "${analyze[@]}" --out "$WORK/out-csv-3" \
         --format csv --reports sessions,participants,usage
+    measure "analyze, DuckDB's work" "$threads" "${analyze[@]}" --out "$WORK/out-csv-peer" \
+        --format csv --reports "$PEER_REPORTS"
     if [[ $threads == "$THREADS" ]]; then
         measure "analyze parquet" "$threads" "${analyze[@]}" --out "$WORK/out-parquet" --format parquet
         measure "parquet, no pairs" "$threads" "${analyze[@]}" --out "$WORK/out-parquet-no-pairs" \
@@ -191,7 +195,8 @@ done
 if [[ $THREADS != 1 ]]; then
     echo
     echo "== speed-up from 1 to $THREADS threads (time with 1 / time with $THREADS)"
-    for name in "read floor" "parse floor" "analyze csv" "analyze csv, no pairs" "analyze 3 reports" "duckdb peer"; do
+    for name in "read floor" "parse floor" "analyze csv" "analyze csv, no pairs" "analyze 3 reports" \
+        "analyze, DuckDB's work" "duckdb peer"; do
         one=${BY_NAME["$name|1"]:-}
         many=${BY_NAME["$name|$THREADS"]:-}
         [[ -n $one && -n $many ]] && awk -v n="$name" -v a="$one" -v b="$many" 'BEGIN { printf "%-24s %5.2fx\n", n, a / b }'
@@ -204,6 +209,9 @@ for threads in 1 "$THREADS"; do
     [[ -z $ours ]] && continue
     peer=${BY_NAME["duckdb peer|$threads"]:-}
     [[ -n $peer ]] && awk -v t="$threads" -v a="$ours" -v b="$peer" 'BEGIN { printf "%d thread(s): %.2fx faster than the DuckDB peer\n", t, b / a }'
+    same=${BY_NAME["analyze, DuckDB's work|$threads"]:-}
+    [[ -n $peer && -n $same ]] && awk -v t="$threads" -v a="$same" -v b="$peer" \
+        'BEGIN { printf "%d thread(s): %.2fx faster than the DuckDB peer with only its figures (--reports '"$PEER_REPORTS"')\n", t, b / a }'
     awk -v t="$threads" -v a="$ours" -v b="${PARSE_FLOOR[$threads]}" 'BEGIN { printf "%d thread(s): %.2fx the parse floor\n", t, a / b }'
 done
 for threads in 1 "$THREADS"; do

@@ -48,7 +48,7 @@ struct Count {
 fn main() -> Result<()> {
     let args = Args::parse();
     let started = Instant::now();
-    let found = discover(&args.paths);
+    let found = discover(&args.paths, None);
     if let Some(reject) = found.rejects.first() {
         anyhow::bail!("cannot walk {}: {}", reject.path, reject.reason);
     }

@@ -37,6 +37,31 @@ pub fn escape_for_terminal(text: &str) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
+/// Characters of one outside text shown on a terminal at most (a reject's reason can quote a
+/// whole JSON string of the file, a failure an API answer).
+pub const SHOWN_CHARS: usize = 300;
+
+/// [`escape_for_terminal`], cut after [`SHOWN_CHARS`] characters with the count of the rest.
+///
+/// ```
+/// use sessionstats::text::shorten_for_terminal;
+/// assert_eq!(shorten_for_terminal("a\nb"), "a\\nb");
+/// let long = "x".repeat(1_000);
+/// assert_eq!(shorten_for_terminal(&long), format!("{}… (700 more characters)", "x".repeat(300)));
+/// ```
+pub fn shorten_for_terminal(text: &str) -> Cow<'_, str> {
+    match text.char_indices().nth(SHOWN_CHARS) {
+        None => escape_for_terminal(text),
+        Some((cut, _)) => {
+            let rest = text[cut..].chars().count();
+            Cow::Owned(format!(
+                "{}… ({rest} more characters)",
+                escape_for_terminal(&text[..cut])
+            ))
+        }
+    }
+}
+
 fn push_escaped(out: &mut String, c: char) {
     match c {
         '\n' => out.push_str("\\n"),

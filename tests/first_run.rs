@@ -165,18 +165,18 @@ fn as_of_latest_closes_open_work_at_the_latest_instant_of_the_input() {
         "{}",
         r.stdout
     );
-    // An as-of long after the data is warned about, naming --as-of.
+    // An as-of long after the data is warned about on stderr, naming --as-of.
     let r = analyze_sample(&out, &["--as-of", "2024-01-01T00:00:00Z"]);
     assert!(
-        r.stdout.contains("warning:") && r.stdout.contains("--as-of latest"),
+        r.stderr.contains("warning:") && r.stderr.contains("--as-of latest"),
         "{}",
-        r.stdout
+        r.stderr
     );
     assert!(
-        r.stdout
+        r.stderr
             .contains("more than a day after the last recorded instant of 1 ongoing session"),
         "{}",
-        r.stdout
+        r.stderr
     );
 }
 
@@ -277,4 +277,44 @@ fn quiet_prints_nothing_for_any_command() {
     .current_dir(dir.path())
     .output();
     assert_eq!((r.code, r.stdout.as_str()), (0, ""), "{}", r.stderr);
+}
+
+#[test]
+fn quiet_keeps_the_as_of_warnings_on_stderr() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("report");
+    let r = analyze_sample(&out, &["-q", "--as-of", "2030-01-01T00:00:00Z"]);
+    assert_ne!(r.code, 1, "{}", r.stderr);
+    assert_eq!(r.stdout, "");
+    assert!(
+        r.stderr
+            .contains("warning: as-of lies more than a day after"),
+        "{}",
+        r.stderr
+    );
+}
+
+#[test]
+fn a_report_folder_inside_the_input_is_not_read_back() {
+    let dir = tempfile::tempdir().unwrap();
+    fs::write(
+        dir.path().join("session.json"),
+        r#"{"id":"s1","start":"2024-05-01T10:00:00Z","end":"2024-05-01T11:00:00Z",
+            "participants":[{"participantId":"p","name":"P",
+            "timelog":[{"start":"2024-05-01T10:00:00Z","end":"2024-05-01T10:30:00Z"}]}]}"#,
+    )
+    .unwrap();
+    for _ in 0..2 {
+        let r = Run::new(["analyze", ".", "--out", "report", "--as-of", "latest"])
+            .current_dir(dir.path())
+            .output();
+        assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+        assert!(
+            r.stdout.contains("analyzed 1 session from 1 file"),
+            "{}",
+            r.stdout
+        );
+        let rejects = Table::read(&dir.path().join("report/rejects.csv"));
+        assert_eq!(rejects.rows.len(), 0, "{:?}", rejects.rows);
+    }
 }

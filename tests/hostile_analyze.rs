@@ -141,6 +141,34 @@ fn a_name_that_is_not_utf8_is_read_and_printed_escaped() {
     assert!(!ran.stdout.contains('\u{1b}'));
 }
 
+/// A reject's reason quotes the file (serde repeats the string it did not expect): the summary
+/// shows it cut short, the rejects report keeps it whole.
+#[test]
+fn a_long_quoted_reason_is_cut_short_on_the_terminal() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in");
+    let long = "y".repeat(100_000);
+    write(
+        &input.join("bad.json"),
+        format!(r#"{{"id":"s1","participants":"{long}"}}"#),
+    );
+    write(&input.join("good.json"), session("s2"));
+    let out = dir.path().join("out");
+    let ran = analyze(
+        &[os(&input), "--out".as_ref(), os(&out)],
+        Duration::from_secs(60),
+    );
+    assert_eq!(ran.code, Some(2), "{}", ran.stderr);
+    assert!(
+        ran.stdout.len() < 3_000,
+        "{} bytes printed",
+        ran.stdout.len()
+    );
+    assert!(ran.stdout.contains("more characters)"), "{}", ran.stdout);
+    let rejects = Table::report(&out, "rejects");
+    assert!(rejects.rows[0].iter().any(|cell| cell.contains(&long)));
+}
+
 #[test]
 fn a_timelog_that_is_not_a_list_is_one_invalid_connection() {
     let dir = tempfile::tempdir().unwrap();

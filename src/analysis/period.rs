@@ -125,7 +125,8 @@ impl Calendar {
                     12 => (first.year() + 1, 1),
                     m => (first.year(), m + 1),
                 };
-                NaiveDate::from_ymd_opt(year, month, 1).unwrap_or(first + Duration::days(31))
+                NaiveDate::from_ymd_opt(year, month, 1)
+                    .unwrap_or_else(|| first + Duration::days(31))
             }
         }
     }
@@ -164,7 +165,13 @@ impl Calendar {
     pub fn parse_when(&self, text: &str) -> Result<Millis, String> {
         let text = text.trim();
         if let Ok(date) = NaiveDate::parse_from_str(text, "%Y-%m-%d") {
-            return Ok(self.day_start(date));
+            // The years of the instants (0 to 9999), which chrono's `%Y` does not bound.
+            let at = self.day_start(date);
+            return if (crate::time::EARLIEST..=crate::time::LATEST).contains(&at) {
+                Ok(at)
+            } else {
+                Err(format!("{text:?} lies outside the years 0 to 9999"))
+            };
         }
         crate::time::parse_rfc3339(text).ok_or_else(|| {
             format!(
@@ -400,6 +407,11 @@ mod tests {
             Ok("2024-05-31T18:00:00.000Z".to_owned())
         );
         assert!(kolkata.parse_when("yesterday").is_err());
+        // chrono reads signed years of six digits; the periods after them would overflow.
+        let utc = calendar("UTC", PeriodKind::Month);
+        assert!(utc.parse_when("+262143-12-31").is_err());
+        assert!(utc.parse_when("-0001-12-31").is_err());
+        assert!(utc.parse_when("9999-12-31").is_ok());
         assert!(parse_zone("Mars/Olympus").is_err());
         assert_eq!(parse_zone("UTC"), Ok(Tz::UTC));
         assert_eq!(days_since_epoch(date("1970-01-02")), 1);

@@ -11,7 +11,7 @@ use sessionstats::outcome::Outcome;
 use sessionstats::pipeline::{analyze_files, latest_instant, Analysis};
 use sessionstats::report::tables::ReportSet;
 use sessionstats::report::{self, folder, Formats};
-use sessionstats::text::{escape_for_terminal as shown, path_for_terminal};
+use sessionstats::text::{path_for_terminal, shorten_for_terminal as shown};
 use sessionstats::time::{describe_duration, to_rfc3339, Millis};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -196,7 +196,9 @@ pub fn analyze(args: &AnalyzeArgs) -> Result<(Outcome, Headline)> {
         .filter(|p| p.as_path() != from_stdin)
         .cloned()
         .collect();
-    let mut found = discover(&named);
+    // `analyze . --out report` must not read its last run's manifest as a session document.
+    let manifest = args.out.join(sessionstats::report::folder::MANIFEST);
+    let mut found = discover(&named, Some(&manifest));
     if let Some((copy, gzip)) = &stdin_copy {
         // Read in path order, as every input: `-` before any path that sorts after it.
         let at = found
@@ -304,7 +306,10 @@ pub fn analyze(args: &AnalyzeArgs) -> Result<(Outcome, Headline)> {
             written: &written,
             out: &args.out,
         };
-        super::say(summary);
+        super::say(&summary);
+        for warning in summary.warnings() {
+            super::warn(warning);
+        }
     }
     if outcome == Outcome::Failed {
         super::warn(format_args!(
@@ -574,6 +579,43 @@ fn count(n: usize, noun: &str) -> String {
     }
 }
 
+impl Summary<'_> {
+    /// The share of the participant time that belongs to sessions closed at as-of.
+    fn ongoing_share(&self) -> f64 {
+        let headline = self.analysis.rolled.tables.headline();
+        if headline.participant_ms > 0 {
+            headline.ongoing_participant_ms as f64 / headline.participant_ms as f64
+        } else {
+            0.0
+        }
+    }
+
+    /// What may make the figures wrong: an as-of far from the data. For stderr, with or
+    /// without `--quiet`.
+    fn warnings(&self) -> Vec<String> {
+        let mut warnings = Vec::new();
+        let ongoing_share = self.ongoing_share();
+        if self.analysis.rolled.tables.headline().ongoing > 0
+            && ongoing_share >= LARGE_ONGOING_SHARE
+        {
+            warnings.push(format!(
+                "warning: {:.0}% of the participant time belongs to sessions still ongoing, closed \
+                 at as-of {}; for an old export give --as-of latest (or the moment it was made)",
+                100.0 * ongoing_share,
+                to_rfc3339(self.config.as_of)
+            ));
+        }
+        if self.analysis.stale_ongoing > 0 {
+            warnings.push(format!(
+                "warning: as-of lies more than a day after the last recorded instant of {}; \
+                 give --as-of latest (or the moment the export was made)",
+                count(self.analysis.stale_ongoing, "ongoing session")
+            ));
+        }
+        warnings
+    }
+}
+
 impl std::fmt::Display for Summary<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let a = self.analysis;
@@ -597,11 +639,7 @@ impl std::fmt::Display for Summary<'_> {
                 self.as_of.describe()
             ),
         )?;
-        let ongoing_share = if headline.participant_ms > 0 {
-            headline.ongoing_participant_ms as f64 / headline.participant_ms as f64
-        } else {
-            0.0
-        };
+        let ongoing_share = self.ongoing_share();
         if headline.ongoing > 0 {
             row(
                 f,
@@ -711,23 +749,6 @@ impl std::fmt::Display for Summary<'_> {
             for path in self.written {
                 writeln!(f, "    {}", path_for_terminal(path))?;
             }
-        }
-        if headline.ongoing > 0 && ongoing_share >= LARGE_ONGOING_SHARE {
-            writeln!(
-                f,
-                "warning: {:.0}% of the participant time belongs to sessions still ongoing, closed \
-                 at as-of {}; for an old export give --as-of latest (or the moment it was made)",
-                100.0 * ongoing_share,
-                to_rfc3339(self.config.as_of)
-            )?;
-        }
-        if a.stale_ongoing > 0 {
-            writeln!(
-                f,
-                "warning: as-of lies more than a day after the last recorded instant of {}; \
-                 give --as-of latest (or the moment the export was made)",
-                count(a.stale_ongoing, "ongoing session")
-            )?;
         }
         Ok(())
     }

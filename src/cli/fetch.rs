@@ -28,9 +28,18 @@ pub struct FetchArgs {
 }
 
 /// Runs a fetch with the credentials of the environment and progress on stderr (bars on a
-/// terminal), and prints the summary.
+/// terminal, a line every few seconds in a log, only failures with `--quiet`), and prints the
+/// summary.
 pub fn fetch_and_summarize(config: &FetchConfig) -> Result<Summary> {
-    let summary = sessionstats::fetch::fetch_with_env_credentials(config, super::shows_progress())?;
+    use sessionstats::fetch::progress::Display;
+    let display = if super::quiet() {
+        Display::Quiet
+    } else if super::shows_progress() {
+        Display::Bars
+    } else {
+        Display::Lines
+    };
+    let summary = sessionstats::fetch::fetch_with_env_credentials(config, display)?;
     super::say(format_args!("{}\n", summary.render()));
     Ok(summary)
 }

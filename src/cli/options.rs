@@ -9,6 +9,9 @@ use sessionstats::fetch::client::{
 use sessionstats::fetch::plan::{self, Listing, DEFAULT_PER_PAGE};
 use std::time::Duration;
 
+/// `--concurrency` at most: more requests in flight than this only meet the rate limit sooner.
+const MAX_CONCURRENCY: usize = 1024;
+
 /// Which sessions to list (shared by `fetch` and `run`; `run`'s config file uses the same keys).
 #[derive(Debug, Clone, Default, clap::Args, Deserialize)]
 #[serde(default, rename_all = "kebab-case")]
@@ -42,7 +45,7 @@ pub struct SelectOptions {
 pub struct LoadOptions {
     #[arg(long, env = "VIDEOSDK_API_ENDPOINT", value_name = "URL", help = format!("API base URL [default: {DEFAULT_API_URL}]"))]
     pub api_url: Option<String>,
-    #[arg(long, value_name = "N", help = format!("Requests in flight at most [default: {DEFAULT_CONCURRENCY}]"))]
+    #[arg(long, value_name = "N", help = format!("Requests in flight at most, 1 to {MAX_CONCURRENCY} [default: {DEFAULT_CONCURRENCY}]"))]
     pub concurrency: Option<usize>,
     #[arg(long, value_name = "PER_SECOND", help = format!(
         "Requests started per second at most, from {MIN_RATE:.6} (one an hour) to {MAX_RATE} \
@@ -100,8 +103,8 @@ impl LoadOptions {
     pub fn settings(&self) -> Result<Settings> {
         let defaults = Settings::default();
         let concurrency = self.concurrency.unwrap_or(defaults.concurrency);
-        if concurrency == 0 {
-            bail!("--concurrency must be at least 1");
+        if !(1..=MAX_CONCURRENCY).contains(&concurrency) {
+            bail!("--concurrency must be 1 to {MAX_CONCURRENCY}, not {concurrency}");
         }
         if let Some(rate) = self.rate {
             if !(MIN_RATE..=MAX_RATE).contains(&rate) {

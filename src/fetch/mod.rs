@@ -57,10 +57,13 @@ pub struct FetchConfig {
 }
 
 /// Runs a fetch with the credentials of the environment (`VIDEOSDK_TOKEN`, or
-/// `VIDEOSDK_API_KEY` and `VIDEOSDK_SECRET`); progress bars on stderr when `show_progress`.
-pub fn fetch_with_env_credentials(config: &FetchConfig, show_progress: bool) -> Result<Summary> {
+/// `VIDEOSDK_API_KEY` and `VIDEOSDK_SECRET`), showing its progress on stderr as `display` says.
+pub fn fetch_with_env_credentials(
+    config: &FetchConfig,
+    display: progress::Display,
+) -> Result<Summary> {
     let credentials = Credentials::from_env()?;
-    fetch(config, &credentials, Progress::new(show_progress))
+    fetch(config, &credentials, Progress::new(display))
 }
 
 /// Runs a fetch. An error means the run stopped (credentials refused, folder locked or not

@@ -10,8 +10,21 @@ const MAX_FAILURE_LINES: u64 = 20;
 /// Plain mode prints a progress line at most this often.
 const PLAIN_EVERY: Duration = Duration::from_secs(10);
 
+/// How a run shows its progress.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Display {
+    /// Bars, for a person at a terminal.
+    Bars,
+    /// A plain line every few seconds, for a log.
+    Lines,
+    /// Only failures (`--quiet`).
+    Quiet,
+}
+
 pub struct Progress {
     bars: Option<Bars>,
+    /// Plain progress lines (not with bars, not with `--quiet`).
+    lines: bool,
     pages_done: AtomicU64,
     pages_total: AtomicU64,
     sessions_done: AtomicU64,
@@ -27,9 +40,8 @@ struct Bars {
 }
 
 impl Progress {
-    /// Bars when `terminal`, plain lines otherwise.
-    pub fn new(terminal: bool) -> Progress {
-        let bars = terminal.then(|| {
+    pub fn new(display: Display) -> Progress {
+        let bars = (display == Display::Bars).then(|| {
             let multi = MultiProgress::with_draw_target(ProgressDrawTarget::stderr());
             let pages = multi.add(ProgressBar::new(0));
             pages.set_style(bar_style("pages    {bar:30} {pos}/{len}"));
@@ -44,6 +56,7 @@ impl Progress {
         });
         Progress {
             bars,
+            lines: display == Display::Lines,
             pages_done: AtomicU64::new(0),
             pages_total: AtomicU64::new(0),
             sessions_done: AtomicU64::new(0),
@@ -94,10 +107,10 @@ impl Progress {
         }
     }
 
-    /// A line that must be seen (a failure, the list moving while paging). Escaped: it may
-    /// quote what came from the API. A closed stderr loses it, never panics.
+    /// A line that must be seen (a failure, the list moving while paging). Escaped and cut
+    /// short: it may quote what came from the API. A closed stderr loses it, never panics.
     pub fn note(&self, line: &str) {
-        let line = crate::text::escape_for_terminal(line);
+        let line = crate::text::shorten_for_terminal(line);
         let write = || {
             use std::io::Write;
             let _ = writeln!(std::io::stderr().lock(), "{line}");
@@ -119,7 +132,7 @@ impl Progress {
     }
 
     fn maybe_line(&self) {
-        if self.bars.is_some() {
+        if !self.lines {
             return;
         }
         let mut last = self

@@ -384,8 +384,9 @@ fn walk_item<'v>(value: &'v serde_json::Value, out: &mut Vec<Result<RawSession<'
         };
         return out.push(Err(Problem::NotAnObject(NotAnObject(kind))));
     };
-    let envelope =
-        !map.contains_key("id") && (map.contains_key("data") || map.contains_key("pageInfo"));
+    // As `RawSession::is_envelope` decides: an `"id": null` is no id.
+    let envelope = map.get("id").is_none_or(Value::is_null)
+        && (map.contains_key("data") || map.contains_key("pageInfo"));
     if envelope {
         if let Some(data) = map.get("data") {
             walk_value(data, out);

@@ -337,8 +337,12 @@ enum ChunkLine {
     },
 }
 
+/// Lines in one chunk at most (a chunk of a million blank lines would otherwise hold their
+/// entries, 40 bytes each, however few bytes they have).
+const MAX_CHUNK_LINES: usize = 1 << 16;
+
 /// Reads the NDJSON content of `source` (gunzipped when `layout` says so) and cuts it into
-/// chunks of whole lines of about `chunk_bytes`, handing each to `on_chunk` in file order.
+/// chunks of whole lines of about `chunk_bytes` (or [`MAX_CHUNK_LINES`]), handing each to `on_chunk` in file order.
 pub fn read_line_chunks<R: Read, F>(
     source: R,
     layout: Layout,
@@ -385,7 +389,8 @@ pub fn read_line_chunks<R: Read, F>(
                 break;
             }
         }
-        if chunk.bytes.len() >= chunk_bytes {
+        // Blank and over-long lines keep no bytes: the count of lines bounds them.
+        if chunk.bytes.len() >= chunk_bytes || chunk.lines.len() >= MAX_CHUNK_LINES {
             let next = new_chunk(chunk.index + 1);
             on_chunk(std::mem::replace(&mut chunk, next));
         }
@@ -696,6 +701,30 @@ mod tests {
         assert_eq!(read("a.jsonl", b""), (vec![], vec![]));
     }
 
+    /// Blank lines hold no bytes, so the count of lines cuts their chunks; the numbers still
+    /// run on across the cuts.
+    #[test]
+    fn blank_lines_are_cut_into_bounded_chunks() {
+        let mut content = vec![b'\n'; 150_000];
+        content.extend_from_slice(b"{\"id\":\"a\"}\n");
+        content.extend(std::iter::repeat_n(b'\n', 10));
+        content.extend_from_slice(b"{bad\n");
+        let mut chunks = Vec::new();
+        let layout = Layout {
+            lines: true,
+            gzip: false,
+        };
+        read_line_chunks(&content[..], layout, &Limits::default(), 1 << 20, |c| {
+            chunks.push(c.lines.len())
+        });
+        assert!(chunks.iter().all(|&n| n <= MAX_CHUNK_LINES), "{chunks:?}");
+        assert_eq!(chunks.iter().sum::<usize>(), 150_012);
+        let (ids, rejects) = read("a.ndjson", &content);
+        assert_eq!(ids, ["a"]);
+        assert_eq!(rejects.len(), 1);
+        assert_eq!(rejects[0].line, Some(150_012));
+    }
+
     #[test]
     fn one_bad_session_costs_only_itself() {
         let (ids, rejects) = read(
@@ -717,6 +746,15 @@ mod tests {
         assert_eq!(
             (ids, rejects.len(), rejects[0].line),
             (vec!["ok".to_owned()], 1, Some(1))
+        );
+        // A page whose `id` is null is a page on the slow path too: its good sessions stay.
+        let (ids, rejects) = read(
+            "a.json",
+            br#"{"id":null,"pageInfo":{},"data":[{"id":"a"},{"id":"b"},{"id":"c","participants":"x"}]}"#,
+        );
+        assert_eq!(
+            (ids, rejects.len()),
+            (vec!["a".to_owned(), "b".to_owned()], 1)
         );
     }
 

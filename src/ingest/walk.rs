@@ -92,8 +92,10 @@ fn is_hidden(entry: &walkdir::DirEntry) -> bool {
 
 /// Walks `inputs`. A file named on the command line is read whatever its suffix (as NDJSON when
 /// it ends in `.ndjson`/`.jsonl`, as JSON otherwise, gunzipped when it ends in `.gz`); inside
-/// folders only the known suffixes are read and the rest is counted as skipped.
-pub fn discover(inputs: &[PathBuf]) -> Discovery {
+/// folders only the known suffixes are read and the rest is counted as skipped. `not_input`
+/// (the report folder's manifest, when the report folder lies among the inputs) is passed over
+/// and counted as skipped.
+pub fn discover(inputs: &[PathBuf], not_input: Option<&Path>) -> Discovery {
     let mut found = Discovery::default();
     for input in inputs {
         let walker = walkdir::WalkDir::new(input)
@@ -149,9 +151,17 @@ pub fn discover(inputs: &[PathBuf]) -> Discovery {
     });
     // The same file reached twice (`data` and `./data/x.json`) is read once, under the first name.
     let mut seen = std::collections::HashSet::new();
-    found
-        .files
-        .retain(|f| seen.insert(std::fs::canonicalize(&f.path).unwrap_or_else(|_| f.path.clone())));
+    let not_input = not_input.and_then(|path| std::fs::canonicalize(path).ok());
+    let mut passed_over = 0;
+    found.files.retain(|f| {
+        let canonical = std::fs::canonicalize(&f.path).unwrap_or_else(|_| f.path.clone());
+        if not_input.as_ref() == Some(&canonical) {
+            passed_over += 1;
+            return false;
+        }
+        seen.insert(canonical)
+    });
+    found.skipped += passed_over;
     found
 }
 
@@ -215,7 +225,7 @@ mod tests {
         }
         // A link back into the tree: its files are the same files, read once.
         std::os::unix::fs::symlink(root.join("b"), root.join("z-link")).unwrap();
-        let found = discover(&[root.to_path_buf(), root.join("a/1.ndjson")]);
+        let found = discover(&[root.to_path_buf(), root.join("a/1.ndjson")], None);
         let names: Vec<_> = found
             .files
             .iter()
@@ -237,7 +247,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let export = dir.path().join("export.txt");
         fs::write(&export, "{}").unwrap();
-        let found = discover(&[export.clone(), dir.path().join("missing.json")]);
+        let found = discover(&[export.clone(), dir.path().join("missing.json")], None);
         assert_eq!(
             found.files,
             [InputFile::new(

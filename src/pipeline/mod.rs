@@ -923,7 +923,7 @@ mod tests {
         for (name, content) in files {
             fs::write(dir.path().join(name), content).unwrap();
         }
-        let found = discover(&[dir.path().to_path_buf()]);
+        let found = discover(&[dir.path().to_path_buf()], None);
         let inputs = Inputs {
             files: &found.files,
             limits: &Limits::default(),

@@ -242,6 +242,17 @@ impl RejectLog {
         self.groups.len()
     }
 
+    /// The rejects of group `group` (0 past the end).
+    pub fn group_rows(&self, group: usize) -> usize {
+        match self.groups.get(group) {
+            Some(Group::Walk(_)) => 1,
+            Some(Group::Segment { segment, .. }) => {
+                usize::try_from(segment.count).unwrap_or(usize::MAX)
+            }
+            None => 0,
+        }
+    }
+
     /// Calls `each` with every reject of `groups`, in report order.
     pub fn for_each_in(
         &self,

@@ -13,8 +13,11 @@ use std::ops::Range;
 
 pub struct Csv;
 
-/// Groups (sessions) rendered by one task. Fixed, so the bytes do not depend on the threads.
+/// Groups (sessions) rendered by one task at most, and rows at least unless the groups run out
+/// first: a rollup table's groups hold thousands of rows each. The chunks are fixed by the
+/// table, so the bytes do not depend on the threads (nor would they on the chunks).
 const GROUPS_PER_CHUNK: usize = 64;
+const ROWS_PER_CHUNK: usize = 2048;
 /// Chunks rendered at once before they are written: bounds the text held in memory.
 const CHUNKS_PER_WINDOW: usize = 8;
 
@@ -23,8 +26,9 @@ impl Format for Csv {
         "csv"
     }
 
-    /// Renders chunks of rows on the rayon pool and writes them in order.
-    fn write(&self, table: &(dyn Table + Sync), out: &mut dyn Write) -> Result<()> {
+    /// Renders chunks of rows on the rayon pool and writes them in order, a window of chunks
+    /// while the next window is rendered.
+    fn write(&self, table: &(dyn Table + Sync), out: &mut (dyn Write + Send)) -> Result<()> {
         let mut header = Vec::new();
         for (index, column) in table.spec().columns.iter().enumerate() {
             if index > 0 {
@@ -34,22 +38,47 @@ impl Format for Csv {
         }
         header.push(b'\n');
         out.write_all(&header)?;
-        let groups = table.group_count();
-        let chunks: Vec<Range<usize>> = (0..groups)
-            .step_by(GROUPS_PER_CHUNK)
-            .map(|start| start..groups.min(start + GROUPS_PER_CHUNK))
-            .collect();
-        for window in chunks.chunks(CHUNKS_PER_WINDOW) {
-            let rendered: Vec<Result<Vec<u8>>> = window
+        let chunks = chunks_of(table)?;
+        let render_window = |window: &[Range<usize>]| -> Vec<Result<Vec<u8>>> {
+            window
                 .par_iter()
                 .map(|groups| render(table, groups.clone()))
-                .collect();
-            for text in rendered {
-                out.write_all(&text?)?;
-            }
+                .collect()
+        };
+        let write_window = |out: &mut (dyn Write + Send), texts: Vec<Result<Vec<u8>>>| {
+            texts
+                .into_iter()
+                .try_for_each(|text| Ok::<_, anyhow::Error>(out.write_all(&text?)?))
+        };
+        let mut rendered = Vec::new();
+        for window in chunks.chunks(CHUNKS_PER_WINDOW) {
+            let (written, next) = rayon::join(
+                || write_window(&mut *out, std::mem::take(&mut rendered)),
+                || render_window(window),
+            );
+            written?;
+            rendered = next;
         }
-        Ok(())
+        write_window(out, rendered)
     }
+}
+
+/// `table`'s groups cut into chunks of [`GROUPS_PER_CHUNK`] groups or [`ROWS_PER_CHUNK`] rows,
+/// whichever comes first.
+fn chunks_of(table: &dyn Table) -> Result<Vec<Range<usize>>> {
+    let mut chunks = Vec::new();
+    let (mut start, mut rows) = (0, 0);
+    for group in 0..table.group_count() {
+        rows += table.group_rows(group)?;
+        if group + 1 - start == GROUPS_PER_CHUNK || rows >= ROWS_PER_CHUNK {
+            chunks.push(start..group + 1);
+            (start, rows) = (group + 1, 0);
+        }
+    }
+    if start < table.group_count() {
+        chunks.push(start..table.group_count());
+    }
+    Ok(chunks)
 }
 
 /// The CSV lines of the rows of `groups`: from the table itself when it makes them faster
@@ -174,6 +203,41 @@ mod tests {
         }
         out.push(b'\n');
         out
+    }
+
+    /// Chunks cover the groups in order, end at 64 groups or once they hold 2,048 rows, and
+    /// the file holds every row once, in order, whatever the groups' sizes.
+    #[test]
+    fn chunks_are_cut_by_groups_or_rows_and_the_lines_stay_in_order() {
+        use crate::report::testing::Numbered;
+        let sizes = [
+            vec![5_000, 1, 1, 3_000, 0, 0],
+            vec![1; 200],
+            vec![],
+            vec![0; 70],
+            vec![2_047, 1, 1],
+        ];
+        for sizes in sizes {
+            let table = Numbered(sizes.clone());
+            let chunks = chunks_of(&table).unwrap();
+            let mut next = 0;
+            for (i, chunk) in chunks.iter().enumerate() {
+                assert_eq!(chunk.start, next, "{sizes:?}: {chunks:?}");
+                let rows: usize = sizes[chunk.clone()].iter().sum();
+                let full = chunk.len() == GROUPS_PER_CHUNK || rows >= ROWS_PER_CHUNK;
+                assert!(chunk.len() <= GROUPS_PER_CHUNK && !chunk.is_empty());
+                assert!(full || i + 1 == chunks.len(), "{sizes:?}: {chunks:?}");
+                next = chunk.end;
+            }
+            assert_eq!(next, sizes.len());
+            let mut out = Vec::new();
+            Csv.write(&table, &mut out).unwrap();
+            let total: usize = sizes.iter().sum();
+            let expected: String = std::iter::once("row\n".to_owned())
+                .chain((0..total).map(|row| format!("{row}\n")))
+                .collect();
+            assert_eq!(String::from_utf8(out).unwrap(), expected);
+        }
     }
 
     #[test]

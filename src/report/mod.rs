@@ -105,7 +105,7 @@ pub trait Table {
 pub trait Format: Sync {
     /// The file suffix, without the dot.
     fn extension(&self) -> &'static str;
-    fn write(&self, table: &(dyn Table + Sync), out: &mut dyn Write) -> Result<()>;
+    fn write(&self, table: &(dyn Table + Sync), out: &mut (dyn Write + Send)) -> Result<()>;
 }
 
 /// The report formats written unless `--format` says otherwise.
@@ -197,6 +197,52 @@ pub fn write_all(
             })
             .collect()
     })
+}
+
+/// A table for the writers' tests.
+#[cfg(test)]
+pub(crate) mod testing {
+    use super::{Cell, Column, ColumnType, Table, TableSpec};
+    use anyhow::Result;
+    use std::ops::Range;
+
+    static NUMBERED: TableSpec = TableSpec {
+        name: "numbered",
+        columns: &[Column {
+            name: "row",
+            ty: ColumnType::Int,
+            nullable: false,
+        }],
+    };
+
+    /// Groups of the given sizes; each row holds its index in the whole table.
+    pub struct Numbered(pub Vec<usize>);
+
+    impl Table for Numbered {
+        fn spec(&self) -> &'static TableSpec {
+            &NUMBERED
+        }
+        fn row_count(&self) -> usize {
+            self.0.iter().sum()
+        }
+        fn group_count(&self) -> usize {
+            self.0.len()
+        }
+        fn for_each_row_in(
+            &self,
+            groups: Range<usize>,
+            emit: &mut dyn FnMut(&[Cell<'_>]) -> Result<()>,
+        ) -> Result<()> {
+            let mut row: usize = self.0[..groups.start].iter().sum();
+            for &size in &self.0[groups] {
+                for _ in 0..size {
+                    emit(&[Cell::Int(Some(row as i64))])?;
+                    row += 1;
+                }
+            }
+            Ok(())
+        }
+    }
 }
 
 #[cfg(test)]

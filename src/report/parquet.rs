@@ -262,7 +262,7 @@ impl Format for Parquet {
     /// Builds the row groups' frames on the pool, a few per thread at a time, and writes them
     /// in order. The row groups are those of reading the rows one by one: every
     /// [`BATCH_ROWS`] rows, whatever the threads.
-    fn write(&self, table: &(dyn Table + Sync), out: &mut dyn Write) -> Result<()> {
+    fn write(&self, table: &(dyn Table + Sync), out: &mut (dyn Write + Send)) -> Result<()> {
         let columns = table.spec().columns;
         let mut writer = Sink::new(columns, out)?;
         let starts = row_group_starts(table)?;
@@ -336,46 +336,7 @@ fn build_frame(table: &dyn Table, starts: &RowGroupStarts, frame: usize) -> Resu
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::TableSpec;
-    use std::ops::Range;
-
-    static NUMBERED: TableSpec = TableSpec {
-        name: "numbered",
-        columns: &[ReportColumn {
-            name: "row",
-            ty: ColumnType::Int,
-            nullable: false,
-        }],
-    };
-
-    /// Groups of the given sizes; each row holds its index in the whole table.
-    struct Numbered(Vec<usize>);
-
-    impl Table for Numbered {
-        fn spec(&self) -> &'static TableSpec {
-            &NUMBERED
-        }
-        fn row_count(&self) -> usize {
-            self.0.iter().sum()
-        }
-        fn group_count(&self) -> usize {
-            self.0.len()
-        }
-        fn for_each_row_in(
-            &self,
-            groups: Range<usize>,
-            emit: &mut dyn FnMut(&[Cell<'_>]) -> Result<()>,
-        ) -> Result<()> {
-            let mut row: usize = self.0[..groups.start].iter().sum();
-            for &size in &self.0[groups] {
-                for _ in 0..size {
-                    emit(&[Cell::Int(Some(row as i64))])?;
-                    row += 1;
-                }
-            }
-            Ok(())
-        }
-    }
+    use crate::report::testing::Numbered;
 
     /// The rows of each frame, as built in parallel.
     fn frames_of(sizes: &[usize]) -> Vec<Vec<i64>> {

@@ -429,6 +429,9 @@ impl Table for Rejects<'_> {
     fn group_count(&self) -> usize {
         self.0.group_count()
     }
+    fn group_rows(&self, group: usize) -> Result<usize> {
+        Ok(self.0.group_rows(group))
+    }
     fn for_each_row_in(&self, groups: Range<usize>, emit: Emit<'_>) -> Result<()> {
         self.0
             .for_each_in(groups, &mut |reject| reject_row(reject, &mut *emit))

@@ -10,7 +10,7 @@
 //! | §9 presence, lateness, early leaving | [`presence`] (and [`participant`]) |
 //! | §10 periods, `--tz`, `--since`/`--until` | [`period`] |
 //! | §10 `rooms`, `people`; §11 `account_concurrency`, `usage`, `--quota` | [`rollups`] |
-//! | §12 the HTML report's distributions, largest sessions, data quality | [`overview`] |
+//! | §12 (docs/html.md) the HTML report's distributions, largest sessions, data quality | [`overview`] |
 pub mod concurrency;
 pub mod intervals;
 pub mod overlaps;

@@ -320,11 +320,16 @@ pub fn analyze(args: &AnalyzeArgs) -> Result<(Outcome, Headline)> {
                     .to_owned()
             } else {
                 format!(
-                    "{} rejected and nothing else held a session (the reasons are listed above)",
+                    "{} rejected and nothing else held a session ({})",
                     if analysis.rejects.len() == 1 {
                         "1 input was".to_owned()
                     } else {
                         format!("{} inputs were", analysis.rejects.len())
+                    },
+                    if super::quiet() {
+                        "run it without --quiet to see the reasons"
+                    } else {
+                        "the reasons are listed above"
                     }
                 )
             },

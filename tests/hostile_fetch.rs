@@ -200,6 +200,28 @@ fn a_listing_that_ignores_page_stops_as_a_failure() {
 }
 
 #[test]
+fn a_listing_whose_pages_keep_failing_is_given_up() {
+    let mock = Mock::start(|req| match req.query.get("page").map(String::as_str) {
+        Some("1") => Resp::json(
+            200,
+            page(&[session("a")], 1_000_000_000_000, 2_000_000_000_000),
+        ),
+        _ => Resp::json(500, "{}"),
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let ran = fetch(&mock, dir.path(), &[]);
+    assert_eq!(ran.code, Some(2), "{}{}", ran.stdout, ran.stderr);
+    assert!(
+        failures(dir.path()).contains("pages in a row failed"),
+        "{}",
+        failures(dir.path())
+    );
+    let n = mock.requests().len();
+    assert!(n < 200, "{n} requests");
+    assert!(dir.path().join("2024-05-01/a.json").exists());
+}
+
+#[test]
 fn an_answer_above_the_size_limit_is_a_failed_request() {
     let big = format!(r#"{{"id":"big","pad":"{}"}}"#, "x".repeat(4 << 20));
     let big = Arc::new(big);

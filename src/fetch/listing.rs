@@ -20,6 +20,10 @@ const MAX_PAGE_TASKS: usize = 32;
 /// before the listing is given up as making no progress: a server that ignores `page` and
 /// claims a huge `lastPage` would otherwise be paged forever.
 const MAX_IDLE_PAGES: u32 = 8;
+/// Listing pages in a row that may fail (each after its retries) before the listing is given
+/// up: a `lastPage` of a billion with every page after the first failing would otherwise be
+/// asked for page by page.
+const MAX_FAILED_PAGES_IN_A_ROW: u32 = 2 * MAX_PAGE_TASKS as u32;
 
 /// How one walk of a query ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -28,7 +32,7 @@ enum PassEnd {
     Done,
     /// The list changed while it was paged: walk it again.
     Moved,
-    /// Pages kept bringing nothing new: given up and recorded as a failure.
+    /// Pages kept bringing nothing new, or kept failing: given up and recorded as a failure.
     Stuck,
 }
 
@@ -135,6 +139,7 @@ impl Walk<'_> {
         // `lastPage` said more than there is. Nothing after it is asked for.
         let mut emptied = false;
         let mut stuck = false;
+        let mut failed_in_a_row = 0;
         loop {
             while !emptied && next <= last && pages.len() < MAX_PAGE_TASKS {
                 pages.spawn(get_page(next));
@@ -154,17 +159,23 @@ impl Walk<'_> {
                 emptied |= sessions == 0;
                 infos.push(info);
             }
-            if !failed && self.idle_pages >= MAX_IDLE_PAGES {
+            failed_in_a_row = if failed { failed_in_a_row + 1 } else { 0 };
+            let given_up = if failed_in_a_row >= MAX_FAILED_PAGES_IN_A_ROW {
+                Some(format!(
+                    "{failed_in_a_row} listing pages in a row failed (lastPage {last}); the rest \
+                     of the list is given up"
+                ))
+            } else if !failed && self.idle_pages >= MAX_IDLE_PAGES {
+                Some(format!(
+                    "the listing makes no progress: {MAX_IDLE_PAGES} pages brought no new \
+                     session (the API may ignore `page`; lastPage {last}); given up"
+                ))
+            } else {
+                None
+            };
+            if let Some(reason) = given_up {
                 stuck = true;
-                let what = describe(LIST_PATH, query);
-                self.run.fail(
-                    "",
-                    what,
-                    format!(
-                        "the listing makes no progress: {MAX_IDLE_PAGES} pages brought no new \
-                         session (the API may ignore `page`; lastPage {last}); given up"
-                    ),
-                );
+                self.run.fail("", describe(LIST_PATH, query), reason);
                 // Pages still in flight are dropped (aborted) with `pages`.
                 break;
             }

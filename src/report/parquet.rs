@@ -100,7 +100,6 @@ fn data_type(ty: ColumnType) -> DataType {
 /// in order: the bytes are those of encoding them one after the other.
 struct Sink<W: Write> {
     writer: FileWriter<W>,
-    encoder: Encoder,
 }
 
 /// What encoding a frame needs: the Parquet fields, their encodings and the options.
@@ -137,7 +136,8 @@ impl FallibleStreamingIterator for Pages {
 }
 
 impl<W: Write> Sink<W> {
-    fn new(columns: &[ReportColumn], out: W) -> Result<Sink<W>> {
+    /// The sink, and the encoder of its frames.
+    fn new(columns: &[ReportColumn], out: W) -> Result<(Sink<W>, Encoder)> {
         let schema: ArrowSchema = columns
             .iter()
             .map(|c| {
@@ -152,23 +152,19 @@ impl<W: Write> Sink<W> {
             version: Version::V1,
             data_page_size: None,
         };
-        Ok(Sink {
-            encoder: Encoder {
-                fields: to_parquet_schema(&schema)?.fields().to_vec(),
-                encodings: get_encodings(&schema).to_vec(),
-                options,
-            },
+        let encoder = Encoder {
+            fields: to_parquet_schema(&schema)?.fields().to_vec(),
+            encodings: get_encodings(&schema).to_vec(),
+            options,
+        };
+        let sink = Sink {
             writer: FileWriter::try_new(out, schema, options)?,
-        })
+        };
+        Ok((sink, encoder))
     }
 
-    /// Encodes `frames` in parallel and writes their row groups in order.
-    fn write(&mut self, frames: &[DataFrame]) -> Result<()> {
-        let encoder = &self.encoder;
-        let encoded: Vec<Result<Vec<EncodedGroup>>> = frames
-            .par_iter()
-            .map(|frame| encoder.encode(frame))
-            .collect();
+    /// Writes the row groups of `encoded` frames in order.
+    fn write(&mut self, encoded: Vec<Result<Vec<EncodedGroup>>>) -> Result<()> {
         for groups in encoded {
             for group in groups? {
                 let columns = DynIter::new(group.columns.into_iter().map(|pages| {
@@ -259,26 +255,31 @@ impl Format for Parquet {
         "parquet"
     }
 
-    /// Builds the row groups' frames on the pool, a few per thread at a time, and writes them
-    /// in order. The row groups are those of reading the rows one by one: every
-    /// [`BATCH_ROWS`] rows, whatever the threads.
+    /// Builds, encodes and compresses the row groups on the pool, a few per thread at a time,
+    /// and writes them in order while the next few are built. The row groups are those of
+    /// reading the rows one by one: every [`BATCH_ROWS`] rows, whatever the threads.
     fn write(&self, table: &(dyn Table + Sync), out: &mut (dyn Write + Send)) -> Result<()> {
-        let columns = table.spec().columns;
-        let mut writer = Sink::new(columns, out)?;
+        let (mut sink, encoder) = Sink::new(table.spec().columns, out)?;
         let starts = row_group_starts(table)?;
+        let frames = starts.frames.len();
         let window = 2 * rayon::current_num_threads();
-        let mut first = 0;
-        while first < starts.frames.len() {
-            let end = (first + window).min(starts.frames.len());
-            let frames = (first..end)
+        let encode_window = |first: usize| -> Vec<Result<Vec<EncodedGroup>>> {
+            (first..frames.min(first + window))
                 .into_par_iter()
-                .map(|frame| build_frame(table, &starts, frame))
-                .collect::<Result<Vec<DataFrame>>>()?;
-            writer.write(&frames)?;
-            first = end;
+                .map(|frame| encoder.encode(&build_frame(table, &starts, frame)?))
+                .collect()
+        };
+        let mut encoded = Vec::new();
+        for first in (0..frames).step_by(window) {
+            let (written, next) = rayon::join(
+                || sink.write(std::mem::take(&mut encoded)),
+                || encode_window(first),
+            );
+            written?;
+            encoded = next;
         }
-        writer.finish()?;
-        Ok(())
+        sink.write(encoded)?;
+        sink.finish()
     }
 }
 

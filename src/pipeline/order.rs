@@ -24,6 +24,10 @@ use std::sync::{Mutex, MutexGuard};
 /// 8 MB of parked sessions, and 6 MB encoded.
 pub const RUN_SESSIONS: usize = 1 << 16;
 
+/// Bytes of session ids in memory at once, before their run goes to the temporary file: a run
+/// of very long ids (a hostile file) is cut before it holds [`RUN_SESSIONS`] of them.
+const RUN_ID_BYTES: usize = 16 << 20;
+
 /// Bytes read from the temporary file at once per run while merging.
 const READ_BLOCK: usize = 64 << 10;
 
@@ -51,7 +55,8 @@ pub struct Runs {
     order: Order,
     run_sessions: usize,
     file: Spill,
-    filling: Mutex<Vec<Parked>>,
+    /// The run being filled, and the bytes of its ids.
+    filling: Mutex<(Vec<Parked>, usize)>,
     /// Where each run written lies in `file`: offset and length.
     written: Mutex<Vec<(u64, u64)>>,
 }
@@ -63,20 +68,25 @@ impl Runs {
             order,
             run_sessions: run_sessions.max(1),
             file: Spill::create_in(dir)?,
-            filling: Mutex::new(Vec::new()),
+            filling: Mutex::new((Vec::new(), 0)),
             written: Mutex::new(Vec::new()),
         })
     }
 
-    /// Adds `sessions`; when a run is full, sorts it and writes it on this thread.
+    /// Adds `sessions`; when a run is full (of sessions, or of [`RUN_ID_BYTES`]), sorts it and
+    /// writes it on this thread.
     pub fn add(&self, sessions: impl IntoIterator<Item = Parked>) -> Result<()> {
         let full = {
             let mut filling = lock(&self.filling)?;
-            filling.extend(sessions);
-            if filling.len() < self.run_sessions {
+            let (run, id_bytes) = &mut *filling;
+            for session in sessions {
+                *id_bytes += session.session_id.len();
+                run.push(session);
+            }
+            if run.len() < self.run_sessions && *id_bytes < RUN_ID_BYTES {
                 return Ok(());
             }
-            std::mem::take(&mut *filling)
+            std::mem::take(&mut *filling).0
         };
         self.write_run(full)
     }
@@ -96,7 +106,7 @@ impl Runs {
     /// Hands every session added to `each`, in the runs' order.
     pub fn merge(self, mut each: impl FnMut(Parked) -> Result<()>) -> Result<()> {
         self.file.finish_writing()?;
-        let mut last = into_inner(self.filling)?;
+        let (mut last, _) = into_inner(self.filling)?;
         last.sort_unstable_by(self.order);
         let mut cursors: Vec<Cursor> = into_inner(self.written)?
             .into_iter()
@@ -339,6 +349,46 @@ mod tests {
                     parts: SessionParts { offset, sizes },
                 },
             )
+    }
+
+    /// Sessions with ids of 1 MiB: a run is cut at 16 MiB of ids, long before its count, and
+    /// the ids come back whole from the file.
+    #[test]
+    fn long_ids_cut_runs_by_their_bytes() {
+        let dir = tempfile::tempdir().unwrap();
+        let runs = Runs::new(dir.path(), by_id_then_preference, RUN_SESSIONS).unwrap();
+        for n in 0..40u32 {
+            let mut id = format!("{n:02}");
+            id.push_str(&"x".repeat(1 << 20));
+            let session = Parked {
+                session_id: id.into(),
+                start: 0,
+                end: 0,
+                ongoing: false,
+                stale: false,
+                timelog_entries: 0,
+                origin: Origin {
+                    file: 0,
+                    chunk: 0,
+                    position: n,
+                },
+                parts: SessionParts::default(),
+            };
+            runs.add([session]).unwrap();
+        }
+        assert_eq!(lock(&runs.written).unwrap().len(), 2);
+        assert_eq!(lock(&runs.filling).unwrap().0.len(), 40 - 2 * 16);
+        let mut ids = Vec::new();
+        runs.merge(|s| {
+            ids.push(s.session_id);
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(ids.len(), 40);
+        assert!(ids
+            .iter()
+            .enumerate()
+            .all(|(n, id)| id.starts_with(&format!("{n:02}")) && id.len() == (1 << 20) + 2));
     }
 
     /// Every field, as `Debug` prints it.

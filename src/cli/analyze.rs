@@ -604,7 +604,7 @@ impl Summary<'_> {
             && ongoing_share >= LARGE_ONGOING_SHARE
         {
             warnings.push(format!(
-                "warning: {:.0}% of the participant time belongs to sessions still ongoing, closed \
+                "warning: {:.1}% of the participant time belongs to sessions still ongoing, closed \
                  at as-of {}; for an old export give --as-of latest (or the moment it was made)",
                 100.0 * ongoing_share,
                 to_rfc3339(self.config.as_of)

@@ -506,7 +506,11 @@ impl Index {
             ongoing,
             days,
         } = parse_meta(&meta, meta_offset).map_err(|e| damaged(&e.0))?;
-        if blocks.iter().map(|b| b.records).sum::<u64>() != records {
+        // Checked: the counts come from the file, which may have been tampered with.
+        let counted = blocks
+            .iter()
+            .try_fold(0u64, |sum, b| sum.checked_add(b.records));
+        if counted != Some(records) {
             return Err(damaged("record count"));
         }
         Ok(Index {

@@ -379,6 +379,24 @@ fn rates_out_of_range_are_refused_at_the_command_line() {
 }
 
 #[test]
+fn concurrency_out_of_range_is_refused_at_the_command_line() {
+    // The largest makes tokio's semaphore panic when it is not refused first.
+    for n in ["0", "1025", "2305843009213693952"] {
+        let ran = sessionstats(
+            &[("VIDEOSDK_TOKEN", TOKEN)],
+            &["fetch", "--out", "never", "--ids", "-", "--concurrency", n],
+        );
+        assert_eq!(ran.code, Some(1), "{n}: {}", ran.stderr);
+        assert!(
+            ran.stderr.contains("--concurrency must be 1 to 1024"),
+            "{n}: {}",
+            ran.stderr
+        );
+        assert!(!ran.stderr.contains("panicked"), "{}", ran.stderr);
+    }
+}
+
+#[test]
 fn a_list_that_keeps_changing_is_a_failure_and_an_id_less_session_is_recorded_once() {
     let calls = Arc::new(Mutex::new(0u64));
     let counter = Arc::clone(&calls);

@@ -170,7 +170,9 @@ impl Calendar {
             return if (crate::time::EARLIEST..=crate::time::LATEST).contains(&at) {
                 Ok(at)
             } else {
-                Err(format!("{text:?} lies outside the years 0 to 9999"))
+                Err(format!(
+                    "{text:?} starts outside the years 0 to 9999 (their instants, in UTC)"
+                ))
             };
         }
         crate::time::parse_rfc3339(text).ok_or_else(|| {
@@ -407,9 +409,10 @@ mod tests {
             Ok("2024-05-31T18:00:00.000Z".to_owned())
         );
         assert!(kolkata.parse_when("yesterday").is_err());
-        // chrono reads signed years of six digits; the periods after them would overflow.
+        // chrono reads signed years of five and six digits; the periods after them could
+        // overflow.
         let utc = calendar("UTC", PeriodKind::Month);
-        assert!(utc.parse_when("+262143-12-31").is_err());
+        assert!(utc.parse_when("+10000-01-01").is_err());
         assert!(utc.parse_when("-0001-12-31").is_err());
         assert!(utc.parse_when("9999-12-31").is_ok());
         assert!(parse_zone("Mars/Olympus").is_err());

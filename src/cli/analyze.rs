@@ -11,7 +11,7 @@ use sessionstats::outcome::Outcome;
 use sessionstats::pipeline::{analyze_files, latest_instant, Analysis};
 use sessionstats::report::tables::ReportSet;
 use sessionstats::report::{self, folder, Formats};
-use sessionstats::text::{path_for_terminal, shorten_for_terminal as shown};
+use sessionstats::text::{escape_for_terminal, path_for_terminal, shorten_for_terminal as shown};
 use sessionstats::time::{describe_duration, to_rfc3339, Millis};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -715,7 +715,9 @@ impl std::fmt::Display for Summary<'_> {
             for reject in a.rejects.iter().take(LISTED) {
                 let line = reject.line.map(|l| format!(":{l}")).unwrap_or_default();
                 let reason = reject.reason.to_string();
-                writeln!(f, "    {}{line}: {}", shown(&reject.path), shown(&reason))?;
+                // The path whole (its file name is at its end), the reason cut short.
+                let path = escape_for_terminal(&reject.path);
+                writeln!(f, "    {path}{line}: {}", shown(&reason))?;
             }
             if a.rejects.len() > LISTED {
                 writeln!(

@@ -506,11 +506,7 @@ impl Index {
             ongoing,
             days,
         } = parse_meta(&meta, meta_offset).map_err(|e| damaged(&e.0))?;
-        // Checked: the counts come from the file, which may have been tampered with.
-        let counted = blocks
-            .iter()
-            .try_fold(0u64, |sum, b| sum.checked_add(b.records));
-        if counted != Some(records) {
+        if blocks.iter().map(|b| b.records).sum::<u64>() != records {
             return Err(damaged("record count"));
         }
         Ok(Index {
@@ -632,6 +628,10 @@ fn parse_meta(meta: &[u8], meta_offset: u64) -> Result<Meta, Corrupt> {
         if len == 0 || len > MAX_SECTION {
             return Err(Corrupt("a block length".into()));
         }
+        // A record takes at least a byte: so the counts, and their sums, stay small.
+        if records > len {
+            return Err(Corrupt("a block's record count".into()));
+        }
         if let Some(prev) = blocks.last() {
             let prev: &BlockRef = prev;
             if prev.first.as_bytes() >= first.as_bytes() {
@@ -650,6 +650,7 @@ fn parse_meta(meta: &[u8], meta_offset: u64) -> Result<Meta, Corrupt> {
     if offset != meta_offset {
         return Err(Corrupt("the blocks do not fill the file".into()));
     }
+    let total_records: u64 = blocks.iter().map(|b| b.records).sum();
     let count = c.varint()?;
     let mut ongoing = Vec::with_capacity(bounded(count));
     for _ in 0..count {
@@ -677,6 +678,9 @@ fn parse_meta(meta: &[u8], meta_offset: u64) -> Result<Meta, Corrupt> {
         };
         let records = c.varint()?;
         let unusable = c.varint()?;
+        if records > total_records {
+            return Err(Corrupt("a day folder's record count".into()));
+        }
         if days.last().is_some_and(|d: &DayState| d.day >= day) {
             return Err(Corrupt("the day folders are out of order".into()));
         }
@@ -1326,6 +1330,34 @@ mod tests {
         writer.push(owned("b", "undated", true).rec()).unwrap();
         assert!(writer.push(owned("a", "undated", true).rec()).is_err());
         assert!(writer.push(owned("b", "undated", true).rec()).is_err());
+    }
+
+    /// Counts a tampered file could make huge (with its checksums redone) are refused before
+    /// any sum: a block holds at most a record per byte, a day folder at most every record.
+    #[test]
+    fn counts_beyond_the_bytes_are_refused() {
+        let meta = |block_records: u64, day_records: u64| {
+            let mut meta = Vec::new();
+            put_varint(&mut meta, 1);
+            put_varint(&mut meta, 10);
+            meta.extend_from_slice(&0u32.to_le_bytes());
+            put_varint(&mut meta, block_records);
+            put_varint(&mut meta, 1);
+            meta.push(b'a');
+            put_varint(&mut meta, 0);
+            put_varint(&mut meta, 1);
+            put_varint(&mut meta, u64::from(day("2024-01-02").0));
+            meta.push(0);
+            put_varint(&mut meta, day_records);
+            put_varint(&mut meta, 0);
+            meta
+        };
+        let parse = |bytes: Vec<u8>| parse_meta(&bytes, HEADER_LEN + 10).map(|m| m.days.len());
+        assert_eq!(parse(meta(10, 10)).ok(), Some(1));
+        assert!(parse(meta(11, 10)).is_err());
+        assert!(parse(meta(u64::MAX, 10)).is_err());
+        assert!(parse(meta(10, 11)).is_err());
+        assert!(parse(meta(10, u64::MAX)).is_err());
     }
 
     /// A damaged byte is noticed: at open (header, meta, trailer) or when the block holding

@@ -40,6 +40,7 @@ struct Bars {
 }
 
 impl Progress {
+    /// Progress shown as `display` says; failures are printed in every case.
     pub fn new(display: Display) -> Progress {
         let bars = (display == Display::Bars).then(|| {
             let multi = MultiProgress::with_draw_target(ProgressDrawTarget::stderr());

@@ -384,9 +384,9 @@ fn walk_item<'v>(value: &'v serde_json::Value, out: &mut Vec<Result<RawSession<'
         };
         return out.push(Err(Problem::NotAnObject(NotAnObject(kind))));
     };
-    // As `RawSession::is_envelope` decides: an `"id": null` is no id.
-    let envelope = map.get("id").is_none_or(Value::is_null)
-        && (map.contains_key("data") || map.contains_key("pageInfo"));
+    // As `RawSession::is_envelope` decides, where a field that is `null` is absent.
+    let present = |key: &str| map.get(key).is_some_and(|v| !v.is_null());
+    let envelope = !present("id") && (present("data") || present("pageInfo"));
     if envelope {
         if let Some(data) = map.get("data") {
             walk_value(data, out);

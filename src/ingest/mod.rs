@@ -342,7 +342,8 @@ enum ChunkLine {
 const MAX_CHUNK_LINES: usize = 1 << 16;
 
 /// Reads the NDJSON content of `source` (gunzipped when `layout` says so) and cuts it into
-/// chunks of whole lines of about `chunk_bytes` (or [`MAX_CHUNK_LINES`]), handing each to `on_chunk` in file order.
+/// chunks of whole lines of about `chunk_bytes` (or [`MAX_CHUNK_LINES`]), handing each to
+/// `on_chunk` in file order.
 pub fn read_line_chunks<R: Read, F>(
     source: R,
     layout: Layout,
@@ -756,6 +757,12 @@ mod tests {
             (ids, rejects.len()),
             (vec!["a".to_owned(), "b".to_owned()], 1)
         );
+        // And an object whose `pageInfo` is null is a session, rejected for its missing id.
+        let (ids, rejects) = read(
+            "a.json",
+            br#"[{"pageInfo":null,"start":"2024-05-01T10:00:00Z"},{"id":"b","participants":"x"}]"#,
+        );
+        assert_eq!((ids.len(), rejects.len()), (0, 2));
     }
 
     #[test]

@@ -86,6 +86,10 @@ pub struct Discovery {
     pub rejects: Vec<Reject>,
 }
 
+fn fs_canonical(path: &Path) -> Option<PathBuf> {
+    std::fs::canonicalize(path).ok()
+}
+
 fn is_hidden(entry: &walkdir::DirEntry) -> bool {
     entry.depth() > 0 && entry.file_name().as_encoded_bytes().starts_with(b".")
 }
@@ -93,10 +97,16 @@ fn is_hidden(entry: &walkdir::DirEntry) -> bool {
 /// Walks `inputs`. A file named on the command line is read whatever its suffix (as NDJSON when
 /// it ends in `.ndjson`/`.jsonl`, as JSON otherwise, gunzipped when it ends in `.gz`); inside
 /// folders only the known suffixes are read and the rest is counted as skipped. `not_input`
-/// (the report folder's manifest, when the report folder lies among the inputs) is passed over
-/// and counted as skipped.
+/// (the report folder's manifest) is passed over when a walk meets it: it is this tool's own
+/// output, not input. Named on the command line, it is read like any file.
 pub fn discover(inputs: &[PathBuf], not_input: Option<&Path>) -> Discovery {
     let mut found = Discovery::default();
+    let not_input = not_input.and_then(|path| Some((path.file_name()?, fs_canonical(path)?)));
+    let is_not_input = |path: &Path| {
+        not_input.as_ref().is_some_and(|(name, canonical)| {
+            path.file_name() == Some(*name) && fs_canonical(path).as_ref() == Some(canonical)
+        })
+    };
     for input in inputs {
         let walker = walkdir::WalkDir::new(input)
             .follow_links(true)
@@ -128,6 +138,9 @@ pub fn discover(inputs: &[PathBuf], not_input: Option<&Path>) -> Discovery {
                 ));
                 continue;
             }
+            if entry.depth() > 0 && is_not_input(entry.path()) {
+                continue;
+            }
             let path = entry.into_path();
             let layout = match layout_of(&path) {
                 Some(layout) => layout,
@@ -151,17 +164,9 @@ pub fn discover(inputs: &[PathBuf], not_input: Option<&Path>) -> Discovery {
     });
     // The same file reached twice (`data` and `./data/x.json`) is read once, under the first name.
     let mut seen = std::collections::HashSet::new();
-    let not_input = not_input.and_then(|path| std::fs::canonicalize(path).ok());
-    let mut passed_over = 0;
-    found.files.retain(|f| {
-        let canonical = std::fs::canonicalize(&f.path).unwrap_or_else(|_| f.path.clone());
-        if not_input.as_ref() == Some(&canonical) {
-            passed_over += 1;
-            return false;
-        }
-        seen.insert(canonical)
-    });
-    found.skipped += passed_over;
+    found
+        .files
+        .retain(|f| seen.insert(std::fs::canonicalize(&f.path).unwrap_or_else(|_| f.path.clone())));
     found
 }
 

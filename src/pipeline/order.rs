@@ -4,10 +4,10 @@
 //! Which copy of a session id is kept (docs/reference.md §2) and the order of the reports
 //! (start, then id) are known only once every file has been read. Holding every copy until then
 //! would make memory grow with the corpus, about 130 bytes a copy. So the copies are sorted in
-//! runs of [`RUN_SESSIONS`]: a full run is sorted and encoded into an anonymous temporary file,
-//! and the runs are merged (an external merge sort). The first merge, by id, keeps one copy per
-//! id; the second, by start and id, gives the report order, of which only where each session's
-//! rows lie is kept ([`SessionParts`], 40 bytes a session).
+//! runs of [`RUN_SESSIONS`] (or [`RUN_ID_BYTES`] of ids): a full run is sorted and encoded into
+//! an anonymous temporary file, and the runs are merged (an external merge sort). The first
+//! merge, by id, keeps one copy per id; the second, by start and id, gives the report order, of
+//! which only where each session's rows lie is kept ([`SessionParts`], 40 bytes a session).
 //!
 //! Both orders are total (two copies never share an [`Origin`], two kept sessions never share
 //! an id), so the result does not depend on how the runs were cut or on the thread count.

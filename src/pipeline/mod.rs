@@ -28,13 +28,15 @@ use std::sync::atomic::{AtomicUsize, Ordering as AtomicOrdering};
 use std::sync::Mutex;
 
 mod order;
+mod parts;
 use order::Runs;
+use parts::{PartsFile, PartsWriter};
 
 /// The analyzed input: sessions in report order, their rows in the spill.
 pub struct Analysis {
     /// Where the rows of each session lie: one per session id, ordered by (`start`,
     /// `session_id`).
-    pub sessions: Vec<SessionParts>,
+    pub sessions: PartsFile,
     /// Ordered by (`path`, `line`), then position in the file; kept in a temporary file.
     pub rejects: RejectLog,
     /// Copies of a session id that lost to another copy (docs/reference.md §2).
@@ -68,8 +70,8 @@ pub struct Parked {
 }
 
 /// Where a session's rows of each table of [`PER_SESSION`] lie: one after the other from
-/// `offset`, as [`encode_session`] wrote them. One is held per session until the reports are
-/// written.
+/// `offset`, as [`encode_session`] wrote them. Once the sessions are ordered, they wait in a
+/// temporary file ([`parts`]) until the reports are written.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct SessionParts {
     offset: u64,
@@ -78,6 +80,31 @@ pub struct SessionParts {
 }
 
 impl SessionParts {
+    /// Its encoded size: the offset, then each table's bytes and rows, little-endian.
+    pub const BYTES: usize = 8 + 8 * PER_SESSION.len();
+
+    /// Appends its [`SessionParts::BYTES`] bytes to `out`.
+    fn encode(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.offset.to_le_bytes());
+        for (len, rows) in self.sizes {
+            out.extend_from_slice(&len.to_le_bytes());
+            out.extend_from_slice(&rows.to_le_bytes());
+        }
+    }
+
+    /// Decodes what [`SessionParts::encode`] wrote (0 for bytes missing: callers read whole
+    /// records).
+    fn decode(bytes: &[u8]) -> SessionParts {
+        let mut sizes = [(0, 0); PER_SESSION.len()];
+        for (i, size) in sizes.iter_mut().enumerate() {
+            *size = (read_u32(bytes, 8 + 8 * i), read_u32(bytes, 12 + 8 * i));
+        }
+        SessionParts {
+            offset: read_u64(bytes, 0),
+            sizes,
+        }
+    }
+
     /// The part of table `index` of [`PER_SESSION`].
     fn part(&self, index: usize) -> Part {
         let before: u64 = self.sizes[..index.min(self.sizes.len())]
@@ -100,6 +127,21 @@ impl SessionParts {
             .map(|i| self.part(i))
             .unwrap_or_default()
     }
+}
+
+/// The little-endian number at `at` (0 past the end: callers check lengths first).
+fn read_u32(bytes: &[u8], at: usize) -> u32 {
+    bytes
+        .get(at..at + 4)
+        .and_then(|b| b.try_into().ok())
+        .map_or(0, u32::from_le_bytes)
+}
+
+fn read_u64(bytes: &[u8], at: usize) -> u64 {
+    bytes
+        .get(at..at + 8)
+        .and_then(|b| b.try_into().ok())
+        .map_or(0, u64::from_le_bytes)
 }
 
 /// Encodes a session's rows of each table of [`PER_SESSION`] that `reports` spills onto `buf`,
@@ -145,7 +187,10 @@ impl Analysis {
                     spec: table.spec,
                     spill: &self.spill,
                     groups: sessions.len(),
-                    part: Box::new(move |group| sessions[group].part(i)),
+                    rows: sessions.rows(i),
+                    parts: Box::new(move |groups| {
+                        Ok(sessions.read(groups)?.iter().map(|s| s.part(i)).collect())
+                    }),
                 }) as TableRef<'_>
             })
             .collect()
@@ -164,7 +209,8 @@ impl Analysis {
                 spec,
                 spill: &self.spill,
                 groups: parts.len(),
-                part: Box::new(move |group| parts[group]),
+                rows: parts.iter().map(|part| part.rows as usize).sum(),
+                parts: Box::new(move |groups| Ok(parts.get(groups).unwrap_or_default().to_vec())),
             }));
         }
         out.push(Box::new(InMemory {
@@ -506,7 +552,7 @@ const FACTS_BATCH: usize = 512;
 
 /// The rollup tables (their rows appended to the spill) and the overview of the kept
 /// sessions, in one pass.
-fn roll_up<'a>(spill: &Spill, sessions: &'a [SessionParts], config: &Config) -> Result<RolledUp> {
+fn roll_up(spill: &Spill, sessions: &PartsFile, config: &Config) -> Result<RolledUp> {
     let columns = FactColumns::new();
     let sink = SpillSink {
         spill,
@@ -520,14 +566,17 @@ fn roll_up<'a>(spill: &Spill, sessions: &'a [SessionParts], config: &Config) -> 
     // The adding is sequential (report order); reading the facts back is not: the pool
     // decodes a batch, then reads the next one while this one is added.
     let reports = &config.reports;
-    let read_batch = |batch: &'a [SessionParts]| -> Result<(&'a [SessionParts], Vec<Vec<u8>>)> {
+    let read_batch = |range: std::ops::Range<usize>| -> Result<(Vec<SessionParts>, Vec<Vec<u8>>)> {
+        let batch = sessions.read(range)?;
         let bytes = batch
             .par_iter()
             .map(|session| read_fact_bytes(spill, session, reports))
             .collect::<Result<_>>()?;
         Ok((batch, bytes))
     };
-    let mut batches = sessions.chunks(FACTS_BATCH);
+    let mut batches = (0..sessions.len())
+        .step_by(FACTS_BATCH)
+        .map(|start| start..sessions.len().min(start + FACTS_BATCH));
     let mut current = batches.next().map(read_batch).transpose()?;
     while let Some((batch, bytes)) = current {
         let facts: Vec<SessionFacts<'_>> = batch
@@ -833,7 +882,7 @@ fn analyze_in_runs(
 
 /// The sessions kept, in report order, and what was left out.
 struct Kept {
-    sessions: Vec<SessionParts>,
+    sessions: PartsFile,
     duplicates_dropped: usize,
     outside_window: usize,
     stale_ongoing: usize,
@@ -851,7 +900,6 @@ fn keep_one_per_id(
     let mut previous_id = String::new();
     let mut first = true;
     let (mut duplicates_dropped, mut outside_window, mut stale_ongoing) = (0, 0, 0);
-    let mut kept = 0;
     by_id.merge(|session| {
         if !first && *previous_id == *session.session_id {
             duplicates_dropped += 1;
@@ -865,16 +913,12 @@ fn keep_one_per_id(
             return Ok(());
         }
         stale_ongoing += usize::from(session.stale);
-        kept += 1;
         by_start.add([session])
     })?;
-    let mut sessions = Vec::with_capacity(kept);
-    by_start.merge(|session| {
-        sessions.push(session.parts);
-        Ok(())
-    })?;
+    let mut sessions = PartsWriter::new(spill_dir)?;
+    by_start.merge(|session| sessions.push(&session.parts))?;
     Ok(Kept {
-        sessions,
+        sessions: sessions.finish()?,
         duplicates_dropped,
         outside_window,
         stale_ongoing,
@@ -888,13 +932,6 @@ mod tests {
     use std::fs;
 
     const CONFIG: Config = Config::new(1_700_000_000_000);
-
-    #[test]
-    fn what_is_held_per_session_stays_small() {
-        // One per session is held until the reports are written: at a million sessions each
-        // byte is a megabyte of peak memory (docs/performance.md).
-        assert_eq!(std::mem::size_of::<SessionParts>(), 40);
-    }
 
     #[test]
     fn a_sessions_parts_follow_one_another() {

@@ -7,11 +7,12 @@
 //! runs of [`RUN_SESSIONS`] (or [`RUN_ID_BYTES`] of ids): a full run is sorted and encoded into
 //! an anonymous temporary file, and the runs are merged (an external merge sort). The first
 //! merge, by id, keeps one copy per id; the second, by start and id, gives the report order, of
-//! which only where each session's rows lie is kept ([`SessionParts`], 40 bytes a session).
+//! which only where each session's rows lie is kept ([`SessionParts`], 40 bytes a session, in a
+//! temporary file of their own).
 //!
 //! Both orders are total (two copies never share an [`Origin`], two kept sessions never share
 //! an id), so the result does not depend on how the runs were cut or on the thread count.
-use super::{Parked, SessionParts};
+use super::{read_u32, read_u64, Parked, SessionParts};
 use crate::ingest::Origin;
 use crate::report::spill::Spill;
 use anyhow::{bail, Context, Result};
@@ -249,7 +250,7 @@ impl WrittenRun {
 }
 
 /// An encoded session: the id's length, the fixed fields, then the id.
-const FIXED_BYTES: usize = 4 + 8 + 8 + 4 + 12 + 1 + 8 + 8 * super::PER_SESSION.len();
+const FIXED_BYTES: usize = 4 + 8 + 8 + 4 + 12 + 1 + SessionParts::BYTES;
 
 fn encode(session: &Parked, out: &mut Vec<u8>) {
     let id = session.session_id.as_bytes();
@@ -264,11 +265,7 @@ fn encode(session: &Parked, out: &mut Vec<u8>) {
     }
     let flags = u8::from(session.ongoing) | u8::from(session.stale) << 1;
     out.push(flags);
-    out.extend_from_slice(&session.parts.offset.to_le_bytes());
-    for (len, rows) in session.parts.sizes {
-        out.extend_from_slice(&len.to_le_bytes());
-        out.extend_from_slice(&rows.to_le_bytes());
-    }
+    session.parts.encode(out);
     out.extend_from_slice(id);
 }
 
@@ -276,10 +273,6 @@ fn encode(session: &Parked, out: &mut Vec<u8>) {
 fn decode(bytes: &[u8]) -> Result<Parked> {
     let u64_at = |at: usize| read_u64(bytes, at);
     let flags = bytes.get(36).copied().unwrap_or_default();
-    let mut sizes = [(0, 0); super::PER_SESSION.len()];
-    for (i, size) in sizes.iter_mut().enumerate() {
-        *size = (read_u32(bytes, 45 + 8 * i), read_u32(bytes, 49 + 8 * i));
-    }
     let id = bytes
         .get(FIXED_BYTES..)
         .and_then(|id| std::str::from_utf8(id).ok())
@@ -296,26 +289,8 @@ fn decode(bytes: &[u8]) -> Result<Parked> {
         },
         ongoing: flags & 1 != 0,
         stale: flags & 2 != 0,
-        parts: SessionParts {
-            offset: u64_at(37),
-            sizes,
-        },
+        parts: SessionParts::decode(bytes.get(37..).unwrap_or_default()),
     })
-}
-
-/// The little-endian number at `at` (0 past the end: callers check lengths first).
-fn read_u32(bytes: &[u8], at: usize) -> u32 {
-    bytes
-        .get(at..at + 4)
-        .and_then(|b| b.try_into().ok())
-        .map_or(0, u32::from_le_bytes)
-}
-
-fn read_u64(bytes: &[u8], at: usize) -> u64 {
-    bytes
-        .get(at..at + 8)
-        .and_then(|b| b.try_into().ok())
-        .map_or(0, u64::from_le_bytes)
 }
 
 #[cfg(test)]

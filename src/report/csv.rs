@@ -4,7 +4,7 @@
 //! Rows are formatted straight into the output buffer, which is a third of the cost of the
 //! `csv` crate's writer here: only text can need quotes, and it gets them by the crate's own
 //! rule (`QuoteStyle::Necessary`; a test holds the two to the same bytes).
-use super::{Cell, Format, Table};
+use super::{group_blocks, Cell, Format, Table};
 use crate::time::{format_millis, TimeFormatter};
 use anyhow::Result;
 use rayon::prelude::*;
@@ -69,11 +69,13 @@ impl Format for Csv {
 fn chunks_of(table: &dyn Table) -> Result<Vec<Range<usize>>> {
     let mut chunks = Vec::new();
     let (mut start, mut rows) = (0, 0);
-    for group in 0..table.group_count() {
-        rows += table.group_rows(group)?;
-        if group + 1 - start == GROUPS_PER_CHUNK || rows >= ROWS_PER_CHUNK {
-            chunks.push(start..group + 1);
-            (start, rows) = (group + 1, 0);
+    for block in group_blocks(table.group_count()) {
+        for (group, count) in block.clone().zip(table.group_rows_in(block)?) {
+            rows += count;
+            if group + 1 - start == GROUPS_PER_CHUNK || rows >= ROWS_PER_CHUNK {
+                chunks.push(start..group + 1);
+                (start, rows) = (group + 1, 0);
+            }
         }
     }
     if start < table.group_count() {

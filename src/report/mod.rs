@@ -73,15 +73,19 @@ pub trait Table {
     fn spec(&self) -> &'static TableSpec;
     fn row_count(&self) -> usize;
     fn group_count(&self) -> usize;
-    /// The rows of group `group` (by default counted by reading them; tables that know it say
-    /// so).
-    fn group_rows(&self, group: usize) -> Result<usize> {
-        let mut rows = 0;
-        self.for_each_row_in(group..group + 1, &mut |_| {
-            rows += 1;
-            Ok(())
-        })?;
-        Ok(rows)
+    /// The rows of each group of `groups` (by default counted by reading them; tables that
+    /// know them say so).
+    fn group_rows_in(&self, groups: Range<usize>) -> Result<Vec<usize>> {
+        groups
+            .map(|group| {
+                let mut rows = 0;
+                self.for_each_row_in(group..group + 1, &mut |_| {
+                    rows += 1;
+                    Ok(())
+                })?;
+                Ok(rows)
+            })
+            .collect()
     }
     /// Calls `emit` with the cells of each row of `groups`, in column order.
     fn for_each_row_in(
@@ -99,6 +103,14 @@ pub trait Table {
     fn for_each_row(&self, emit: &mut dyn FnMut(&[Cell<'_>]) -> Result<()>) -> Result<()> {
         self.for_each_row_in(0..self.group_count(), emit)
     }
+}
+
+/// `0..groups` in blocks whose rows a writer asks for at once ([`Table::group_rows_in`]).
+fn group_blocks(groups: usize) -> impl Iterator<Item = Range<usize>> {
+    const BLOCK: usize = 1 << 16;
+    (0..groups)
+        .step_by(BLOCK)
+        .map(move |start| start..groups.min(start + BLOCK))
 }
 
 /// An output format (one module each, as hyperfine's `export/` does).

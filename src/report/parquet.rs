@@ -9,7 +9,7 @@
 //! they cannot join or sort): readers take the types from the Parquet schema itself (UTF-8
 //! strings, `TIMESTAMP(MILLIS, UTC)`, `DATE`), where columns that are never empty are
 //! `required`.
-use super::{Cell, Column as ReportColumn, ColumnType, Format, Table};
+use super::{group_blocks, Cell, Column as ReportColumn, ColumnType, Format, Table};
 use anyhow::{anyhow, Result};
 use polars::io::parquet::write::{get_encodings, ParquetCompression, StatisticsOptions};
 use polars::prelude::*;
@@ -294,13 +294,14 @@ struct RowGroupStarts {
 fn row_group_starts(table: &dyn Table) -> Result<RowGroupStarts> {
     let mut frames = Vec::new();
     let mut rows = 0;
-    for group in 0..table.group_count() {
-        let count = table.group_rows(group)?;
-        // The row groups that start within this group's rows.
-        while frames.len() * BATCH_ROWS < rows + count {
-            frames.push((group, frames.len() * BATCH_ROWS - rows));
+    for block in group_blocks(table.group_count()) {
+        for (group, count) in block.clone().zip(table.group_rows_in(block)?) {
+            // The row groups that start within this group's rows.
+            while frames.len() * BATCH_ROWS < rows + count {
+                frames.push((group, frames.len() * BATCH_ROWS - rows));
+            }
+            rows += count;
         }
-        rows += count;
     }
     if frames.is_empty() {
         frames.push((0, 0));

@@ -317,14 +317,22 @@ impl<'b> Reader<'b> {
     }
 }
 
-/// One report table whose rows are in the spill: `groups` parts in report order, the part of
-/// group `i` being `part(i)` (looked up, not copied: a table of a million sessions would
-/// otherwise hold a million parts more while it is written).
+/// One report table whose rows are in the spill: `groups` parts in report order, `rows` rows in
+/// all, the parts of a range of groups given by `parts` (looked up, not held: a table of a
+/// million sessions would otherwise hold a million parts more while it is written).
 pub struct SpilledTable<'s> {
     pub spec: &'static TableSpec,
     pub spill: &'s Spill,
     pub groups: usize,
-    pub part: Box<dyn Fn(usize) -> Part + Sync + 's>,
+    pub rows: usize,
+    pub parts: Box<dyn Fn(Range<usize>) -> Result<Vec<Part>> + Sync + 's>,
+}
+
+impl SpilledTable<'_> {
+    /// The parts of `groups`, cut to the groups there are.
+    fn parts_of(&self, groups: Range<usize>) -> Result<Vec<Part>> {
+        (self.parts)(groups.start.min(self.groups)..groups.end.min(self.groups))
+    }
 }
 
 impl Table for SpilledTable<'_> {
@@ -332,13 +340,17 @@ impl Table for SpilledTable<'_> {
         self.spec
     }
     fn row_count(&self) -> usize {
-        (0..self.groups).map(|i| (self.part)(i).rows as usize).sum()
+        self.rows
     }
     fn group_count(&self) -> usize {
         self.groups
     }
-    fn group_rows(&self, group: usize) -> Result<usize> {
-        Ok((self.part)(group).rows as usize)
+    fn group_rows_in(&self, groups: Range<usize>) -> Result<Vec<usize>> {
+        Ok(self
+            .parts_of(groups)?
+            .iter()
+            .map(|part| part.rows as usize)
+            .collect())
     }
     fn for_each_row_in(
         &self,
@@ -346,8 +358,8 @@ impl Table for SpilledTable<'_> {
         emit: &mut dyn FnMut(&[Cell<'_>]) -> Result<()>,
     ) -> Result<()> {
         let mut buf = Vec::new();
-        for group in groups.start..groups.end.min(self.groups) {
-            self.spill.read((self.part)(group), &mut buf)?;
+        for part in self.parts_of(groups)? {
+            self.spill.read(part, &mut buf)?;
             decode_rows(self.spec.columns, &buf, &mut *emit)?;
         }
         Ok(())
@@ -355,14 +367,14 @@ impl Table for SpilledTable<'_> {
     /// Decodes straight into the lines: one call per row fewer than through
     /// [`Table::for_each_row_in`], and the two loops over the cells become one.
     fn csv_lines(&self, groups: Range<usize>, out: &mut Vec<u8>) -> Result<bool> {
-        let groups = groups.start..groups.end.min(self.groups);
+        let parts = self.parts_of(groups)?;
         // The lines are about three times the cells: sized once rather than grown by copies.
-        let encoded: usize = groups.clone().map(|g| (self.part)(g).len as usize).sum();
+        let encoded: usize = parts.iter().map(|part| part.len as usize).sum();
         out.reserve(encoded.saturating_mul(3));
         let mut lines = LineWriter::default();
         let mut buf = Vec::new();
-        for group in groups {
-            self.spill.read((self.part)(group), &mut buf)?;
+        for part in parts {
+            self.spill.read(part, &mut buf)?;
             decode_rows(self.spec.columns, &buf, |cells| lines.row(cells, out))?;
         }
         Ok(true)
@@ -523,9 +535,10 @@ mod tests {
             spec: &FIXED,
             spill: &spill,
             groups: 2,
-            part: Box::new(move |_| part),
+            rows: 10,
+            parts: Box::new(move |groups| Ok(vec![part; groups.len()])),
         };
-        assert_eq!(spilled.row_count(), 10);
+        assert_eq!(spilled.group_rows_in(0..5).unwrap(), [5, 5]);
         let mut back = Vec::new();
         spilled
             .for_each_row(&mut |cells| {

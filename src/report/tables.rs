@@ -404,8 +404,10 @@ impl<T: Sync> Table for InMemory<'_, T> {
     fn group_count(&self) -> usize {
         self.rows.len()
     }
-    fn group_rows(&self, group: usize) -> Result<usize> {
-        Ok(usize::from(group < self.rows.len()))
+    fn group_rows_in(&self, groups: Range<usize>) -> Result<Vec<usize>> {
+        Ok(groups
+            .map(|group| usize::from(group < self.rows.len()))
+            .collect())
     }
     fn for_each_row_in(&self, groups: Range<usize>, emit: Emit<'_>) -> Result<()> {
         for row in self.rows.get(groups).unwrap_or_default() {
@@ -429,8 +431,8 @@ impl Table for Rejects<'_> {
     fn group_count(&self) -> usize {
         self.0.group_count()
     }
-    fn group_rows(&self, group: usize) -> Result<usize> {
-        Ok(self.0.group_rows(group))
+    fn group_rows_in(&self, groups: Range<usize>) -> Result<Vec<usize>> {
+        Ok(groups.map(|group| self.0.group_rows(group)).collect())
     }
     fn for_each_row_in(&self, groups: Range<usize>, emit: Emit<'_>) -> Result<()> {
         self.0

@@ -30,7 +30,8 @@ use std::sync::Mutex;
 mod order;
 mod parts;
 use order::Runs;
-use parts::{PartsFile, PartsWriter};
+pub use parts::PartsFile;
+use parts::PartsWriter;
 
 /// The analyzed input: sessions in report order, their rows in the spill.
 pub struct Analysis {

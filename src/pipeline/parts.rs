@@ -104,7 +104,7 @@ mod tests {
         let mut writer = PartsWriter::new(dir.path()).unwrap();
         let n = 2 * WRITE_BATCH / SessionParts::BYTES + 7;
         let parts = |i: usize| SessionParts {
-            offset: (i as u64) << 33,
+            offset: ((i as u64) << 33) | 0x8000_0001 | i as u64,
             sizes: [(i as u32, 1), (7, i as u32), (0, 0), (u32::MAX, 2)],
         };
         for i in 0..n {
@@ -114,6 +114,7 @@ mod tests {
         assert_eq!(file.len(), n);
         assert_eq!(file.rows(0), n);
         assert_eq!(file.rows(1), n * (n - 1) / 2);
+        assert_eq!(file.rows(2), 0);
         assert_eq!(file.rows(3), 2 * n);
         let debug = |p: &[SessionParts]| format!("{p:?}");
         for range in [0..0, 0..1, 5..n, n - 1..n, 3..n + 10, n..n + 1] {

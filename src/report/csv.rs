@@ -218,6 +218,22 @@ mod tests {
         assert_eq!(chunks(&[2_047, 1, 1]), [0..2, 2..3]);
         assert_eq!(chunks(&[1; 130]), [0..64, 64..128, 128..130]);
         assert!(chunks(&[]).is_empty());
+        // Across the blocks whose rows are asked at once (65,536 groups): the running counts
+        // carry over, so the chunks are those of one long loop.
+        let many: Vec<usize> = (0..70_000).map(|g| usize::from(g % 3 == 0) * 100).collect();
+        let mut expected = Vec::new();
+        let (mut start, mut rows) = (0, 0);
+        for (group, size) in many.iter().enumerate() {
+            rows += size;
+            if group + 1 - start == GROUPS_PER_CHUNK || rows >= ROWS_PER_CHUNK {
+                expected.push(start..group + 1);
+                (start, rows) = (group + 1, 0);
+            }
+        }
+        if start < many.len() {
+            expected.push(start..many.len());
+        }
+        assert_eq!(chunks(&many), expected);
         for sizes in [vec![1; 1_000], vec![3_000; 20], vec![0; 70], vec![]] {
             let table = Numbered(sizes.clone());
             assert!(chunks_of(&table).unwrap().len() > CHUNKS_PER_WINDOW || sizes.len() < 100);

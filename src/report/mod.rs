@@ -73,8 +73,8 @@ pub trait Table {
     fn spec(&self) -> &'static TableSpec;
     fn row_count(&self) -> usize;
     fn group_count(&self) -> usize;
-    /// The rows of each group of `groups` (by default counted by reading them; tables that
-    /// know them say so).
+    /// The rows of each group of `groups`, one count per group asked (0 past the end); by
+    /// default counted by reading them, tables that know them say so.
     fn group_rows_in(&self, groups: Range<usize>) -> Result<Vec<usize>> {
         groups
             .map(|group| {
@@ -239,6 +239,11 @@ pub(crate) mod testing {
         }
         fn group_count(&self) -> usize {
             self.0.len()
+        }
+        fn group_rows_in(&self, groups: Range<usize>) -> Result<Vec<usize>> {
+            Ok(groups
+                .map(|g| self.0.get(g).copied().unwrap_or(0))
+                .collect())
         }
         fn for_each_row_in(
             &self,

@@ -383,6 +383,24 @@ mod tests {
         assert_eq!(rows, (0..total as i64).collect::<Vec<_>>());
     }
 
+    /// Across the blocks whose rows are asked at once (65,536 groups), the row groups start
+    /// where one long loop over the groups would start them.
+    #[test]
+    fn row_groups_are_cut_across_blocks_of_groups() {
+        let sizes: Vec<usize> = (0..70_000).map(|g| g % 7).collect();
+        let starts = row_group_starts(&Numbered(sizes.clone())).unwrap();
+        let mut expected = Vec::new();
+        let mut rows = 0;
+        for (group, &count) in sizes.iter().enumerate() {
+            while expected.len() * BATCH_ROWS < rows + count {
+                expected.push((group, expected.len() * BATCH_ROWS - rows));
+            }
+            rows += count;
+        }
+        assert_eq!(starts.frames, expected);
+        assert_eq!(starts.rows, rows);
+    }
+
     #[test]
     fn row_groups_are_cut_every_batch_of_rows_whatever_the_groups() {
         let b = BATCH_ROWS;

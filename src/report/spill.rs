@@ -2,9 +2,9 @@
 //!
 //! The reports are ordered by session start, which is known only once every file has been read,
 //! and they are often larger than the input. So each session's rows are encoded as they are
-//! computed and appended to an anonymous temporary file (the *spill*); memory keeps only where
-//! each session's rows lie (`pipeline::SessionParts`). The report writers then read the rows
-//! back in report order.
+//! computed and appended to an anonymous temporary file (the *spill*); where each session's
+//! rows lie (`pipeline::SessionParts`) goes, once the order is known, to a temporary file of
+//! its own (`pipeline/parts.rs`). The report writers then read the rows back in report order.
 //!
 //! A row is encoded cell by cell after its table's column kinds (see [`Encoder`]).
 use super::csv::LineWriter;
@@ -329,9 +329,11 @@ pub struct SpilledTable<'s> {
 }
 
 impl SpilledTable<'_> {
-    /// The parts of `groups`, cut to the groups there are.
+    /// The parts of `groups`, an empty part for each group past the end.
     fn parts_of(&self, groups: Range<usize>) -> Result<Vec<Part>> {
-        (self.parts)(groups.start.min(self.groups)..groups.end.min(self.groups))
+        let mut parts = (self.parts)(groups.start.min(self.groups)..groups.end.min(self.groups))?;
+        parts.resize(groups.len(), Part::default());
+        Ok(parts)
     }
 }
 
@@ -538,7 +540,7 @@ mod tests {
             rows: 10,
             parts: Box::new(move |groups| Ok(vec![part; groups.len()])),
         };
-        assert_eq!(spilled.group_rows_in(0..5).unwrap(), [5, 5]);
+        assert_eq!(spilled.group_rows_in(0..4).unwrap(), [5, 5, 0, 0]);
         let mut back = Vec::new();
         spilled
             .for_each_row(&mut |cells| {

@@ -133,24 +133,32 @@ impl Progress {
     }
 
     fn maybe_line(&self) {
+        if let Some(line) = self.line_due() {
+            self.note(&line);
+        }
+    }
+
+    /// The plain progress line, when one is due: only in [`Display::Lines`], at most every
+    /// [`PLAIN_EVERY`].
+    fn line_due(&self) -> Option<String> {
         if !self.lines {
-            return;
+            return None;
         }
         let mut last = self
             .last_line
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         if last.elapsed() < PLAIN_EVERY {
-            return;
+            return None;
         }
         *last = Instant::now();
-        self.note(&format!(
+        Some(format!(
             "fetch: {}/{} pages listed, {}/{} sessions fetched",
             self.pages_done.load(Ordering::Relaxed),
             self.pages_total.load(Ordering::Relaxed),
             self.sessions_done.load(Ordering::Relaxed),
             self.sessions_total.load(Ordering::Relaxed),
-        ));
+        ))
     }
 
     /// Removes the bars before the summary is printed.
@@ -172,4 +180,39 @@ fn bar_style(template: &str) -> ProgressStyle {
                 let _ = write!(w, "{:.0}/s", state.per_sec());
             },
         )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `display`'s progress after a session fetched and the interval passed.
+    fn after_the_interval(display: Display) -> Progress {
+        let progress = Progress::new(display);
+        progress.sessions_expected(3);
+        progress.sessions_done.fetch_add(1, Ordering::Relaxed);
+        let long_ago = Instant::now()
+            .checked_sub(PLAIN_EVERY + Duration::from_secs(1))
+            .expect("the clock runs longer than the interval");
+        *progress.last_line.lock().unwrap() = long_ago;
+        progress
+    }
+
+    #[test]
+    fn plain_lines_come_once_per_interval() {
+        let progress = after_the_interval(Display::Lines);
+        assert_eq!(
+            progress.line_due().as_deref(),
+            Some("fetch: 0/0 pages listed, 1/3 sessions fetched")
+        );
+        // The interval starts again.
+        assert_eq!(progress.line_due(), None);
+    }
+
+    #[test]
+    fn quiet_and_bars_print_no_progress_lines() {
+        for display in [Display::Quiet, Display::Bars] {
+            assert_eq!(after_the_interval(display).line_due(), None, "{display:?}");
+        }
+    }
 }

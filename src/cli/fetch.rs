@@ -32,13 +32,8 @@ pub struct FetchArgs {
 /// summary.
 pub fn fetch_and_summarize(config: &FetchConfig) -> Result<Summary> {
     use sessionstats::fetch::progress::Display;
-    let display = if super::quiet() {
-        Display::Quiet
-    } else if super::shows_progress() {
-        Display::Bars
-    } else {
-        Display::Lines
-    };
+    use std::io::IsTerminal;
+    let display = Display::choose(super::quiet(), std::io::stderr().is_terminal());
     let summary = sessionstats::fetch::fetch_with_env_credentials(config, display)?;
     super::say(format_args!("{}\n", summary.render()));
     Ok(summary)

@@ -21,6 +21,17 @@ pub enum Display {
     Quiet,
 }
 
+impl Display {
+    /// The display for a run with `--quiet` or not, on a terminal or not: `--quiet` wins.
+    pub fn choose(quiet: bool, terminal: bool) -> Display {
+        match (quiet, terminal) {
+            (true, _) => Display::Quiet,
+            (false, true) => Display::Bars,
+            (false, false) => Display::Lines,
+        }
+    }
+}
+
 pub struct Progress {
     bars: Option<Bars>,
     /// Plain progress lines (not with bars, not with `--quiet`).
@@ -186,15 +197,20 @@ fn bar_style(template: &str) -> ProgressStyle {
 mod tests {
     use super::*;
 
+    /// Moves `progress`'s last line back past the interval.
+    fn let_the_interval_pass(progress: &Progress) {
+        let long_ago = Instant::now()
+            .checked_sub(PLAIN_EVERY + Duration::from_secs(1))
+            .expect("the clock runs longer than the interval");
+        *progress.last_line.lock().unwrap() = long_ago;
+    }
+
     /// `display`'s progress after a session fetched and the interval passed.
     fn after_the_interval(display: Display) -> Progress {
         let progress = Progress::new(display);
         progress.sessions_expected(3);
         progress.sessions_done.fetch_add(1, Ordering::Relaxed);
-        let long_ago = Instant::now()
-            .checked_sub(PLAIN_EVERY + Duration::from_secs(1))
-            .expect("the clock runs longer than the interval");
-        *progress.last_line.lock().unwrap() = long_ago;
+        let_the_interval_pass(&progress);
         progress
     }
 
@@ -205,8 +221,14 @@ mod tests {
             progress.line_due().as_deref(),
             Some("fetch: 0/0 pages listed, 1/3 sessions fetched")
         );
-        // The interval starts again.
+        // The interval starts again, and the next line comes when it has passed.
         assert_eq!(progress.line_due(), None);
+        progress.page_done();
+        let_the_interval_pass(&progress);
+        assert_eq!(
+            progress.line_due().as_deref(),
+            Some("fetch: 1/0 pages listed, 1/3 sessions fetched")
+        );
     }
 
     #[test]
@@ -214,5 +236,13 @@ mod tests {
         for display in [Display::Quiet, Display::Bars] {
             assert_eq!(after_the_interval(display).line_due(), None, "{display:?}");
         }
+    }
+
+    #[test]
+    fn quiet_wins_over_the_terminal() {
+        assert_eq!(Display::choose(true, true), Display::Quiet);
+        assert_eq!(Display::choose(true, false), Display::Quiet);
+        assert_eq!(Display::choose(false, true), Display::Bars);
+        assert_eq!(Display::choose(false, false), Display::Lines);
     }
 }

@@ -41,6 +41,7 @@ where
         offset += spec.bytes_written;
         specs.push(spec);
     }
+    // Changed by sessionstats (vendor/README.md): the specs are kept until the file's footer.
     specs.shrink_to_fit();
     let mut bytes_written = offset - initial;
 

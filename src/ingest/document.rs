@@ -6,6 +6,7 @@
 use crate::time::{parse_rfc3339, Millis};
 use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
+use serde_json::value::RawValue;
 use std::borrow::Cow;
 use std::fmt;
 use std::marker::PhantomData;
@@ -355,50 +356,126 @@ fn flatten<'a>(doc: Document<'a>, out: &mut Vec<Result<RawSession<'a>, Problem>>
     }
 }
 
-/// The slow path for a well-formed document that does not read as a whole (one bad session in
-/// an array or a page): the same walk as [`Document::into_sessions`] over a parsed value, each
-/// session read on its own, so one bad session costs only itself.
-pub fn sessions_of_value(value: &serde_json::Value) -> Vec<Result<RawSession<'_>, Problem>> {
+/// How deep page envelopes may nest (`data` inside `data`) on the slow path. Each level reads
+/// its `data` again, so this bounds the slow path's work at a small multiple of the document's
+/// bytes; a real page has one level.
+const MAX_ENVELOPE_DEPTH: usize = 16;
+
+/// The slow path for a document that does not read as a whole: one bad session in an array or
+/// a page, or a number too large for a double anywhere in it. If the document is well-formed
+/// JSON, each session is read again on its own from its own text, so one bad session costs only
+/// itself; the walk is [`Document::into_sessions`]'s. `None`: the document is not well-formed
+/// JSON, and is rejected whole.
+pub fn sessions_one_by_one(json: &str) -> Option<Vec<Result<RawSession<'_>, Problem>>> {
+    let document: &RawValue = serde_json::from_str(json).ok()?;
     let mut out = Vec::new();
-    walk_value(value, &mut out);
-    out
+    walk_raw(json, document, 0, &mut out);
+    Some(out)
 }
 
-fn walk_value<'v>(value: &'v serde_json::Value, out: &mut Vec<Result<RawSession<'v>, Problem>>) {
-    use serde_json::Value;
-    match value {
-        Value::Array(items) => items.iter().for_each(|item| walk_item(item, out)),
-        other => walk_item(other, out),
-    }
-}
-
-fn walk_item<'v>(value: &'v serde_json::Value, out: &mut Vec<Result<RawSession<'v>, Problem>>) {
-    use serde_json::Value;
-    let Value::Object(map) = value else {
-        let kind = match value {
-            Value::Null => "null",
-            Value::Bool(_) => "a boolean",
-            Value::Number(_) => "a number",
-            Value::String(_) => "a string",
-            _ => "an array",
-        };
-        return out.push(Err(Problem::NotAnObject(NotAnObject(kind))));
+fn walk_raw<'a>(
+    json: &'a str,
+    value: &'a RawValue,
+    depth: usize,
+    out: &mut Vec<Result<RawSession<'a>, Problem>>,
+) {
+    let items = if value.get().starts_with('[') {
+        serde_json::from_str::<Vec<&RawValue>>(value.get()).ok()
+    } else {
+        None
     };
-    // As `RawSession::is_envelope` decides, where a field that is `null` is absent.
-    let present = |key: &str| map.get(key).is_some_and(|v| !v.is_null());
-    let envelope = !present("id") && (present("data") || present("pageInfo"));
-    if envelope {
-        if let Some(data) = map.get("data") {
-            walk_value(data, out);
-        }
-        return;
+    match items {
+        Some(items) => items
+            .into_iter()
+            .for_each(|item| walk_raw_item(json, item, depth, out)),
+        None => walk_raw_item(json, value, depth, out),
     }
-    out.push(
-        RawSession::deserialize(value).map_err(|e| Problem::Invalid {
-            id: map.get("id").and_then(Value::as_str).map(str::to_owned),
-            error: e.to_string(),
-        }),
-    );
+}
+
+/// The fields that tell a page envelope from a session, nothing else built; `null` is absent,
+/// as for [`RawSession::is_envelope`].
+#[derive(Deserialize)]
+struct EnvelopeFields<'a> {
+    #[serde(borrow, default)]
+    id: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    data: Option<&'a RawValue>,
+    #[serde(borrow, default, rename = "pageInfo")]
+    page_info: Option<&'a RawValue>,
+}
+
+fn walk_raw_item<'a>(
+    json: &'a str,
+    item: &'a RawValue,
+    depth: usize,
+    out: &mut Vec<Result<RawSession<'a>, Problem>>,
+) {
+    let text = item.get();
+    let kind = match text.as_bytes().first() {
+        Some(b'{') => None,
+        Some(b'[') => Some("an array"),
+        Some(b'"') => Some("a string"),
+        Some(b'n') => Some("null"),
+        Some(b't' | b'f') => Some("a boolean"),
+        _ => Some("a number"),
+    };
+    if let Some(kind) = kind {
+        return out.push(Err(Problem::NotAnObject(NotAnObject(kind))));
+    }
+    let fields = serde_json::from_str::<EnvelopeFields>(text).ok();
+    if let Some(EnvelopeFields {
+        id: None,
+        data,
+        page_info,
+    }) = &fields
+    {
+        if data.is_some() || page_info.is_some() {
+            if depth >= MAX_ENVELOPE_DEPTH {
+                let error = format!("page envelopes nested more than {MAX_ENVELOPE_DEPTH} deep");
+                return out.push(Err(Problem::Invalid { id: None, error }));
+            }
+            if let Some(data) = data {
+                walk_raw(json, data, depth + 1, out);
+            }
+            return;
+        }
+    }
+    out.push(serde_json::from_str::<RawSession>(text).map_err(|e| {
+        Problem::Invalid {
+            id: fields
+                .and_then(|f| f.id)
+                .and_then(|id| serde_json::from_str::<String>(id.get()).ok()),
+            error: placed_in_document(json, text, &e),
+        }
+    }));
+}
+
+/// `error`'s message with its position counted from the start of `document` rather than of
+/// `item`, a part of it, so that it points at the right line and column of the file.
+fn placed_in_document(document: &str, item: &str, error: &serde_json::Error) -> String {
+    let message = error.to_string();
+    let own_position = format!(" at line {} column {}", error.line(), error.column());
+    let offset = (item.as_ptr() as usize).wrapping_sub(document.as_ptr() as usize);
+    let (Some(before), Some(bare)) = (
+        document.get(..offset),
+        message.strip_suffix(own_position.as_str()),
+    ) else {
+        return message;
+    };
+    if error.line() == 0 {
+        return message;
+    }
+    let lines_before = before.bytes().filter(|&b| b == b'\n').count();
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    let column = if error.line() == 1 {
+        offset - line_start + error.column()
+    } else {
+        error.column()
+    };
+    format!(
+        "{bare} at line {} column {column}",
+        lines_before + error.line()
+    )
 }
 
 /// Just the id of a document that failed to parse, to name it in the rejects report.
@@ -496,19 +573,83 @@ mod tests {
 
     #[test]
     fn the_slow_path_reads_each_session_on_its_own() {
-        let json = r#"[{"id":"a"},{"id":"b","participants":"x"},7,{"pageInfo":{},"data":[{"id":"c"}]},{"id":"d","data":[]}]"#;
-        let value: serde_json::Value = serde_json::from_str(json).unwrap();
-        let items = sessions_of_value(&value);
+        let json = r#"[{"id":"a"},{"id":"b","participants":"x"},7,{"pageInfo":{},"data":[{"id":"c"}]},{"id":"d","data":[]},{"id":null,"data":{"id":"e"}}]"#;
+        let items = sessions_one_by_one(json).unwrap();
         let ids: Vec<_> = items
             .iter()
             .map(|i| i.as_ref().ok().and_then(|s| text(&s.id)))
             .collect();
-        assert_eq!(ids, [Some("a"), None, None, Some("c"), Some("d")]);
+        assert_eq!(
+            ids,
+            [Some("a"), None, None, Some("c"), Some("d"), Some("e")]
+        );
         assert!(matches!(&items[1], Err(Problem::Invalid { id: Some(id), .. }) if id == "b"));
         assert_eq!(
             items[2].as_ref().err(),
             Some(&Problem::NotAnObject(NotAnObject("a number")))
         );
+        assert!(sessions_one_by_one(r#"[{"id":"a"},{"id":"b""#).is_none());
+    }
+
+    /// serde_json cannot hold 1e400 in a double, so the whole array fails on the fast path;
+    /// the slow path costs only its session, and points at its place in the file.
+    #[test]
+    fn a_number_out_of_range_costs_only_its_session() {
+        let json =
+            "[\n {\"id\":\"a\"},\n {\"id\":\"b\",\"activeDuration\":1e400},\n {\"id\":\"c\"}\n]";
+        assert!(serde_json::from_str::<Document>(json).is_err());
+        let items = sessions_one_by_one(json).unwrap();
+        let ids: Vec<_> = items
+            .iter()
+            .map(|i| i.as_ref().ok().and_then(|s| text(&s.id)))
+            .collect();
+        assert_eq!(ids, [Some("a"), None, Some("c")]);
+        let Err(Problem::Invalid { id, error }) = &items[1] else {
+            panic!("{:?}", items[1]);
+        };
+        assert_eq!(id.as_deref(), Some("b"));
+        let whole = serde_json::from_str::<serde_json::Value>(json).unwrap_err();
+        assert_eq!(whole.line(), 3);
+        assert_eq!(
+            *error,
+            format!("number out of range at line 3 column {}", whole.column())
+        );
+    }
+
+    #[test]
+    fn a_position_past_the_items_first_line_keeps_its_column() {
+        let json = "[{\"id\":\"a\"}, {\"id\":\"b\",\n\"participants\":\"x\"}]";
+        let items = sessions_one_by_one(json).unwrap();
+        let Err(Problem::Invalid { error, .. }) = &items[1] else {
+            panic!("{:?}", items[1]);
+        };
+        assert!(error.ends_with(" at line 2 column 18"), "{error}");
+    }
+
+    /// Pages nested in pages are opened to a bounded depth, so a hostile document costs a
+    /// bounded multiple of its bytes and no deep recursion.
+    #[test]
+    fn deeply_nested_pages_are_bounded() {
+        let depth = 10_000;
+        let json = format!(
+            "{}{{\"id\":\"x\",\"start\":1e400}}{}",
+            r#"{"data":"#.repeat(depth),
+            "}".repeat(depth)
+        );
+        let items = sessions_one_by_one(&json).unwrap();
+        assert_eq!(items.len(), 1);
+        assert!(
+            matches!(&items[0], Err(Problem::Invalid { error, .. }) if error.contains("nested more than 16 deep")),
+            "{:?}",
+            items[0]
+        );
+        let shallow = format!(
+            "{}{{\"id\":\"x\",\"start\":1e400}}{}",
+            r#"{"data":"#.repeat(3),
+            "}".repeat(3)
+        );
+        let items = sessions_one_by_one(&shallow).unwrap();
+        assert!(matches!(&items[..], [Err(Problem::Invalid { id: Some(id), .. })] if id == "x"));
     }
 
     #[test]

@@ -11,7 +11,9 @@ pub mod document;
 pub mod rejects;
 pub mod walk;
 
-use document::{sessions_of_value, text, Document, IdOnly, NotAnObject, Problem, RawSession, Text};
+use document::{
+    sessions_one_by_one, text, Document, IdOnly, NotAnObject, Problem, RawSession, Text,
+};
 use flate2::read::MultiGzDecoder;
 use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
@@ -520,22 +522,17 @@ impl FileReader<'_> {
         };
         // The fast path reads the whole document at once; a well-formed document with a bad
         // session somewhere is read again session by session, so the others are kept.
-        let slow_path: serde_json::Value;
         let items = match serde_json::from_str::<Document>(json) {
             Ok(document) => document.into_sessions(),
-            Err(e) if e.is_data() => match serde_json::from_str(json) {
-                Ok(value) => {
-                    slow_path = value;
-                    sessions_of_value(&slow_path)
+            Err(e) => match sessions_one_by_one(json) {
+                Some(items) => items,
+                None => {
+                    let id = serde_json::from_str::<IdOnly>(json)
+                        .ok()
+                        .and_then(|d| text(&d.id).map(str::to_owned));
+                    return self.reject(line, id, describe_parse_error(&e));
                 }
-                Err(e) => return self.reject(line, None, describe_parse_error(&e)),
             },
-            Err(e) => {
-                let id = serde_json::from_str::<IdOnly>(json)
-                    .ok()
-                    .and_then(|d| text(&d.id).map(str::to_owned));
-                return self.reject(line, id, describe_parse_error(&e));
-            }
         };
         for (index, item) in items.iter().enumerate() {
             let origin = Origin {
@@ -756,6 +753,19 @@ mod tests {
         assert_eq!(
             (ids, rejects.len()),
             (vec!["a".to_owned(), "b".to_owned()], 1)
+        );
+        // A number too large for a double fails the whole array on the fast path; it costs
+        // only its own session, named, with its place in the file.
+        let (ids, rejects) = read(
+            "a.json",
+            b"[{\"id\":\"a\"},\n{\"id\":\"b\",\"activeDuration\":-1e400},{\"id\":\"c\"}]",
+        );
+        assert_eq!(ids, ["a", "c"]);
+        assert_eq!(rejects.len(), 1);
+        assert_eq!(rejects[0].session_id.as_deref(), Some("b"));
+        assert_eq!(
+            rejects[0].reason.to_string(),
+            "not a session document: session 2 of this document: number out of range at line 2 column 33"
         );
         // And an object whose `pageInfo` is null is a session, rejected for its missing id.
         let (ids, rejects) = read(

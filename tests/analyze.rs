@@ -2641,3 +2641,49 @@ fn a_big_ndjson_file_is_read_in_chunks_with_exact_line_numbers() {
         }
     }
 }
+
+/// A big JSON array (the other usual shape of an export) is read item by item, in chunks that
+/// threads share: its reports are those of the same sessions as NDJSON lines, with 1 and 2
+/// threads, plain and gzip; `--max-document-size` bounds one item, not the file.
+#[test]
+fn a_big_json_array_reads_as_its_items_would_as_ndjson_lines() {
+    let dir = tempfile::tempdir().unwrap();
+    let end = |i: usize| format!(r#""2024-03-01T{:02}:59:59.999Z""#, 10 + (i / 60) % 10);
+    let items: Vec<String> = (0..6000)
+        .map(|i| big_file_session(i, &format!("s{i:05}"), "p", &end(i)))
+        .collect();
+    let array = format!("[\n  {}\n]\n", items.join(",\n  "));
+    assert!(array.len() > 3 << 20);
+    write(
+        &dir.path().join("lines/export.ndjson"),
+        items.join("\n") + "\n",
+    );
+    write(&dir.path().join("array/export.json"), &array);
+    write(&dir.path().join("gz/export.json.gz"), gz(&array));
+    let run = |input: &str, threads: &str| {
+        let out = format!("out-{input}-{threads}");
+        let options = [
+            "--as-of",
+            "2024-03-02T00:00:00Z",
+            "--max-document-size",
+            "1M",
+            "--threads",
+            threads,
+        ];
+        let r = analyze(dir.path(), &[input], &out, &options);
+        assert_eq!(r.code, 0, "{input} --threads {threads}: {}", r.stderr);
+        dir.path().join(out)
+    };
+    let reference = run("lines", "2");
+    assert_eq!(Table::report(&reference, "sessions").rows.len(), 6000);
+    for (input, threads) in [("array", "1"), ("array", "2"), ("gz", "2")] {
+        let out = run(input, threads);
+        for name in listing(&reference) {
+            if name != "manifest.json" {
+                let same =
+                    fs::read(reference.join(&name)).unwrap() == fs::read(out.join(&name)).unwrap();
+                assert!(same, "{name} of {input} --threads {threads} differs");
+            }
+        }
+    }
+}

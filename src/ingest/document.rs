@@ -366,30 +366,23 @@ const MAX_ENVELOPE_DEPTH: usize = 16;
 /// JSON, each session is read again on its own from its own text, so one bad session costs only
 /// itself; the walk is [`Document::into_sessions`]'s. `None`: the document is not well-formed
 /// JSON, and is rejected whole.
-pub fn sessions_one_by_one(json: &str) -> Option<Vec<Result<RawSession<'_>, Problem>>> {
+///
+/// `at` is where `json` starts in its file, for the errors' positions.
+pub fn sessions_one_by_one(
+    json: &str,
+    at: TextPosition,
+) -> Option<Vec<Result<RawSession<'_>, Problem>>> {
     let document: &RawValue = serde_json::from_str(json).ok()?;
     let mut out = Vec::new();
-    walk_raw(json, document, 0, &mut out);
+    let walk = Walk { json, at };
+    walk.raw(document, 0, &mut out);
     Some(out)
 }
 
-fn walk_raw<'a>(
+/// A document walked item by item: its text, and where that starts in its file.
+struct Walk<'a> {
     json: &'a str,
-    value: &'a RawValue,
-    depth: usize,
-    out: &mut Vec<Result<RawSession<'a>, Problem>>,
-) {
-    let items = if value.get().starts_with('[') {
-        serde_json::from_str::<Vec<&RawValue>>(value.get()).ok()
-    } else {
-        None
-    };
-    match items {
-        Some(items) => items
-            .into_iter()
-            .for_each(|item| walk_raw_item(json, item, depth, out)),
-        None => walk_raw_item(json, value, depth, out),
-    }
+    at: TextPosition,
 }
 
 /// The fields that tell a page envelope from a session, nothing else built; `null` is absent,
@@ -404,78 +397,132 @@ struct EnvelopeFields<'a> {
     page_info: Option<&'a RawValue>,
 }
 
-fn walk_raw_item<'a>(
-    json: &'a str,
-    item: &'a RawValue,
-    depth: usize,
-    out: &mut Vec<Result<RawSession<'a>, Problem>>,
-) {
-    let text = item.get();
-    let kind = match text.as_bytes().first() {
-        Some(b'{') => None,
-        Some(b'[') => Some("an array"),
-        Some(b'"') => Some("a string"),
-        Some(b'n') => Some("null"),
-        Some(b't' | b'f') => Some("a boolean"),
-        _ => Some("a number"),
-    };
-    if let Some(kind) = kind {
-        return out.push(Err(Problem::NotAnObject(NotAnObject(kind))));
-    }
-    let fields = serde_json::from_str::<EnvelopeFields>(text).ok();
-    if let Some(EnvelopeFields {
-        id: None,
-        data,
-        page_info,
-    }) = &fields
-    {
-        if data.is_some() || page_info.is_some() {
-            if depth >= MAX_ENVELOPE_DEPTH {
-                let error = format!("page envelopes nested more than {MAX_ENVELOPE_DEPTH} deep");
-                return out.push(Err(Problem::Invalid { id: None, error }));
-            }
-            if let Some(data) = data {
-                walk_raw(json, data, depth + 1, out);
-            }
-            return;
+impl<'a> Walk<'a> {
+    fn raw(
+        &self,
+        value: &'a RawValue,
+        depth: usize,
+        out: &mut Vec<Result<RawSession<'a>, Problem>>,
+    ) {
+        let items = if value.get().starts_with('[') {
+            serde_json::from_str::<Vec<&RawValue>>(value.get()).ok()
+        } else {
+            None
+        };
+        match items {
+            Some(items) => items
+                .into_iter()
+                .for_each(|item| self.item(item, depth, out)),
+            None => self.item(value, depth, out),
         }
     }
-    out.push(serde_json::from_str::<RawSession>(text).map_err(|e| {
-        Problem::Invalid {
-            id: fields
-                .and_then(|f| f.id)
-                .and_then(|id| serde_json::from_str::<String>(id.get()).ok()),
-            error: placed_in_document(json, text, &e),
+
+    fn item(
+        &self,
+        item: &'a RawValue,
+        depth: usize,
+        out: &mut Vec<Result<RawSession<'a>, Problem>>,
+    ) {
+        let text = item.get();
+        let kind = match text.as_bytes().first() {
+            Some(b'{') => None,
+            Some(b'[') => Some("an array"),
+            Some(b'"') => Some("a string"),
+            Some(b'n') => Some("null"),
+            Some(b't' | b'f') => Some("a boolean"),
+            _ => Some("a number"),
+        };
+        if let Some(kind) = kind {
+            return out.push(Err(Problem::NotAnObject(NotAnObject(kind))));
         }
-    }));
+        let fields = serde_json::from_str::<EnvelopeFields>(text).ok();
+        if let Some(EnvelopeFields {
+            id: None,
+            data,
+            page_info,
+        }) = &fields
+        {
+            if data.is_some() || page_info.is_some() {
+                if depth >= MAX_ENVELOPE_DEPTH {
+                    let error =
+                        format!("page envelopes nested more than {MAX_ENVELOPE_DEPTH} deep");
+                    return out.push(Err(Problem::Invalid { id: None, error }));
+                }
+                if let Some(data) = data {
+                    self.raw(data, depth + 1, out);
+                }
+                return;
+            }
+        }
+        out.push(serde_json::from_str::<RawSession>(text).map_err(|e| {
+            Problem::Invalid {
+                id: fields
+                    .and_then(|f| f.id)
+                    .and_then(|id| serde_json::from_str::<String>(id.get()).ok()),
+                error: placed(&e, self.start_of(text)),
+            }
+        }));
+    }
+
+    /// Where `part`, a part of the document's text, starts in the file.
+    fn start_of(&self, part: &str) -> TextPosition {
+        let offset = (part.as_ptr() as usize).wrapping_sub(self.json.as_ptr() as usize);
+        let before = self.json.as_bytes().get(..offset).unwrap_or_default();
+        self.at.after(before)
+    }
 }
 
-/// `error`'s message with its position counted from the start of `document` rather than of
-/// `item`, a part of it, so that it points at the right line and column of the file.
-fn placed_in_document(document: &str, item: &str, error: &serde_json::Error) -> String {
+/// A place in a file's text, as serde_json counts it: the 1-based line and the bytes before it
+/// on that line; and the bytes before it in the file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TextPosition {
+    pub line: u64,
+    pub column: u64,
+    pub offset: u64,
+}
+
+impl TextPosition {
+    /// The start of a file (or of an NDJSON line, whose errors are counted from the line).
+    pub const START: TextPosition = TextPosition {
+        line: 1,
+        column: 0,
+        offset: 0,
+    };
+
+    /// Where a text that starts here is once `bytes` have been read.
+    pub fn after(self, bytes: &[u8]) -> TextPosition {
+        let offset = self.offset + bytes.len() as u64;
+        match bytes.iter().rposition(|&b| b == b'\n') {
+            Some(last) => TextPosition {
+                line: self.line + bytes.iter().filter(|&&b| b == b'\n').count() as u64,
+                column: (bytes.len() - last - 1) as u64,
+                offset,
+            },
+            None => TextPosition {
+                line: self.line,
+                column: self.column + bytes.len() as u64,
+                offset,
+            },
+        }
+    }
+}
+
+/// `error`'s message, for a text that starts at `at` in its file: its position (counted from
+/// the text's start) is moved to the file's, so that it points at the right line and column.
+pub fn placed(error: &serde_json::Error, at: TextPosition) -> String {
     let message = error.to_string();
     let own_position = format!(" at line {} column {}", error.line(), error.column());
-    let offset = (item.as_ptr() as usize).wrapping_sub(document.as_ptr() as usize);
-    let (Some(before), Some(bare)) = (
-        document.get(..offset),
-        message.strip_suffix(own_position.as_str()),
-    ) else {
-        return message;
-    };
-    if error.line() == 0 {
-        return message;
+    match message.strip_suffix(own_position.as_str()) {
+        Some(bare) if error.line() > 0 && at != TextPosition::START => {
+            let line = at.line + error.line() as u64 - 1;
+            let column = match error.line() {
+                1 => at.column + error.column() as u64,
+                _ => error.column() as u64,
+            };
+            format!("{bare} at line {line} column {column}")
+        }
+        _ => message,
     }
-    let lines_before = before.bytes().filter(|&b| b == b'\n').count();
-    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
-    let column = if error.line() == 1 {
-        offset - line_start + error.column()
-    } else {
-        error.column()
-    };
-    format!(
-        "{bare} at line {} column {column}",
-        lines_before + error.line()
-    )
 }
 
 /// Just the id of a document that failed to parse, to name it in the rejects report.
@@ -574,7 +621,7 @@ mod tests {
     #[test]
     fn the_slow_path_reads_each_session_on_its_own() {
         let json = r#"[{"id":"a"},{"id":"b","participants":"x"},7,{"pageInfo":{},"data":[{"id":"c"}]},{"id":"d","data":[]},{"id":null,"data":{"id":"e"}}]"#;
-        let items = sessions_one_by_one(json).unwrap();
+        let items = sessions_one_by_one(json, TextPosition::START).unwrap();
         let ids: Vec<_> = items
             .iter()
             .map(|i| i.as_ref().ok().and_then(|s| text(&s.id)))
@@ -588,7 +635,7 @@ mod tests {
             items[2].as_ref().err(),
             Some(&Problem::NotAnObject(NotAnObject("a number")))
         );
-        assert!(sessions_one_by_one(r#"[{"id":"a"},{"id":"b""#).is_none());
+        assert!(sessions_one_by_one(r#"[{"id":"a"},{"id":"b""#, TextPosition::START).is_none());
     }
 
     /// serde_json cannot hold 1e400 in a double, so the whole array fails on the fast path;
@@ -598,7 +645,7 @@ mod tests {
         let json =
             "[\n {\"id\":\"a\"},\n {\"id\":\"b\",\"activeDuration\":1e400},\n {\"id\":\"c\"}\n]";
         assert!(serde_json::from_str::<Document>(json).is_err());
-        let items = sessions_one_by_one(json).unwrap();
+        let items = sessions_one_by_one(json, TextPosition::START).unwrap();
         let ids: Vec<_> = items
             .iter()
             .map(|i| i.as_ref().ok().and_then(|s| text(&s.id)))
@@ -619,7 +666,7 @@ mod tests {
     #[test]
     fn a_position_past_the_items_first_line_keeps_its_column() {
         let json = "[{\"id\":\"a\"}, {\"id\":\"b\",\n\"participants\":\"x\"}]";
-        let items = sessions_one_by_one(json).unwrap();
+        let items = sessions_one_by_one(json, TextPosition::START).unwrap();
         let Err(Problem::Invalid { error, .. }) = &items[1] else {
             panic!("{:?}", items[1]);
         };
@@ -636,7 +683,7 @@ mod tests {
             r#"{"data":"#.repeat(depth),
             "}".repeat(depth)
         );
-        let items = sessions_one_by_one(&json).unwrap();
+        let items = sessions_one_by_one(&json, TextPosition::START).unwrap();
         assert_eq!(items.len(), 1);
         assert!(
             matches!(&items[0], Err(Problem::Invalid { error, .. }) if error.contains("nested more than 16 deep")),
@@ -648,7 +695,7 @@ mod tests {
             r#"{"data":"#.repeat(3),
             "}".repeat(3)
         );
-        let items = sessions_one_by_one(&shallow).unwrap();
+        let items = sessions_one_by_one(&shallow, TextPosition::START).unwrap();
         assert!(matches!(&items[..], [Err(Problem::Invalid { id: Some(id), .. })] if id == "x"));
     }
 

@@ -4,15 +4,19 @@
 //! or a session without an id becomes a [`Reject`] and the rest is still read.
 //!
 //! Files are read as streams in bounded memory: an NDJSON file (plain or gzip) in chunks of
-//! whole lines ([`LineChunk`], which other threads may parse while it reads on), and no single
-//! JSON document (a `.json` file, or one NDJSON line) beyond [`Limits::max_document_bytes`]. Rejects go to a [`RejectSink`], which the pipeline backs
-//! with a file ([`rejects`]), so they cost no memory either.
+//! whole lines, a `.json` array in chunks of its items ([`array`]; [`Chunk`], which other
+//! threads may parse while it reads on), and no single JSON document (an NDJSON line, an
+//! array's item, any other `.json` file) beyond [`Limits::max_document_bytes`]. Rejects go to a
+//! [`RejectSink`], which the pipeline backs with a file ([`rejects`]), so they cost no memory
+//! either.
+mod array;
 pub mod document;
 pub mod rejects;
 pub mod walk;
 
 use document::{
-    sessions_one_by_one, text, Document, IdOnly, NotAnObject, Problem, RawSession, Text,
+    placed, sessions_one_by_one, text, Document, IdOnly, NotAnObject, Problem, RawSession, Text,
+    TextPosition,
 };
 use flate2::read::MultiGzDecoder;
 use std::io::{BufRead, BufReader, Read};
@@ -42,7 +46,7 @@ pub enum RejectReason {
     /// Nothing but whitespace.
     EmptyFile,
     /// Bytes that are not UTF-8, at this offset.
-    NotUtf8 { offset: usize },
+    NotUtf8 { offset: u64 },
     /// Truncated or malformed JSON.
     InvalidJson(String),
     /// Valid JSON of the wrong shape.
@@ -137,7 +141,8 @@ pub const DEFAULT_MAX_DOCUMENT_BYTES: u64 = 256 << 20;
 /// Bounds on what one document may cost.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
-    /// Bytes of one JSON document (a `.json` file after gunzip, or one NDJSON line).
+    /// Bytes of one JSON document (an NDJSON line, an array's item, or any other `.json` file
+    /// after gunzip).
     pub max_document_bytes: u64,
 }
 
@@ -154,7 +159,7 @@ impl Default for Limits {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Origin {
     pub file: u32,
-    /// The chunk of an NDJSON file ([`LineChunk`]); 0 for other files.
+    /// The chunk of the file ([`Chunk`]): NDJSON lines or an array's items; 0 for other files.
     pub chunk: u32,
     /// The rank in the chunk.
     pub position: u32,
@@ -174,44 +179,24 @@ pub fn read_file<F>(
     file_rank: u32,
     limits: &Limits,
     rejects: &mut dyn RejectSink,
-    on_session: F,
+    mut on_session: F,
 ) where
     F: FnMut(IdentifiedSession<'_, '_>),
 {
     let path = file.name();
-    match open_regular(&file.path) {
-        Ok(source) => read_source(
-            source,
-            file.layout,
-            &path,
-            file_rank,
-            limits,
-            rejects,
-            on_session,
-        ),
-        Err(reason) => rejects.reject(Reject {
-            path,
-            line: None,
-            session_id: None,
-            reason,
-        }),
-    }
+    read_file_chunks(file, limits, |chunk| {
+        read_chunk(&chunk, &path, file_rank, rejects, &mut on_session);
+    });
 }
 
-/// Reads one NDJSON input file in chunks of whole lines ([`read_line_chunks`]); a file that
-/// cannot be opened is one chunk holding that reject.
+/// Reads one input file in chunks of whole documents ([`read_chunks`]); a file that cannot be
+/// opened is one chunk holding that reject.
 pub fn read_file_chunks<F>(file: &InputFile, limits: &Limits, mut on_chunk: F)
 where
-    F: FnMut(LineChunk),
+    F: FnMut(Chunk),
 {
-    match open_regular(&file.path) {
-        Ok(source) => read_line_chunks(source, file.layout, limits, CHUNK_BYTES, on_chunk),
-        Err(reason) => on_chunk(LineChunk {
-            index: 0,
-            bytes: Vec::new(),
-            lines: vec![ChunkLine::Failed { line: None, reason }],
-        }),
-    }
+    let open = || open_regular(&file.path);
+    read_chunks(&open, file.layout, limits, CHUNK_BYTES, &mut on_chunk);
 }
 
 /// Opens a file for reading without ever blocking (a FIFO would block `open` until a writer
@@ -234,10 +219,10 @@ fn open_regular(path: &Path) -> Result<std::fs::File, RejectReason> {
     Ok(file)
 }
 
-/// Reads one input from `source`: `path` names it in rejects, `layout` says how it is laid out.
+/// Reads one input's `bytes`: `path` names it in rejects, `layout` says how it is laid out.
 /// Public for the fuzzers, which feed it any bytes.
-pub fn read_source<R: Read, F>(
-    source: R,
+pub fn read_source<F>(
+    bytes: &[u8],
     layout: Layout,
     path: &str,
     file_rank: u32,
@@ -247,36 +232,10 @@ pub fn read_source<R: Read, F>(
 ) where
     F: FnMut(IdentifiedSession<'_, '_>),
 {
-    if layout.lines {
-        read_line_chunks(source, layout, limits, CHUNK_BYTES, |chunk| {
-            read_chunk(&chunk, path, file_rank, rejects, &mut on_session);
-        });
-        return;
-    }
-    let mut reader = FileReader {
-        path,
-        file_rank,
-        chunk: 0,
-        position: 0,
-        rejects,
-    };
-    let content = match decoded(source, layout) {
-        Ok(content) => content,
-        Err(reason) => return reader.reject(None, None, reason),
-    };
-    let max = limits.max_document_bytes;
-    let mut bytes = Vec::new();
-    if let Err(e) = content.take(max.saturating_add(1)).read_to_end(&mut bytes) {
-        return reader.reject(None, None, broken(layout, e));
-    }
-    if bytes.len() as u64 > max {
-        return reader.reject(None, None, RejectReason::DocumentTooLarge { limit: max });
-    }
-    let content = strip_bom(&bytes);
-    if content.iter().all(u8::is_ascii_whitespace) {
-        return reader.reject(None, None, RejectReason::EmptyFile);
-    }
-    reader.read_document(content, None, &mut on_session);
+    let open = || Ok(bytes);
+    read_chunks(&open, layout, limits, CHUNK_BYTES, &mut |chunk| {
+        read_chunk(&chunk, path, file_rank, rejects, &mut on_session);
+    });
 }
 
 /// The content of `source`: gunzipped when `layout` says so (an empty `.gz` file is an empty
@@ -309,104 +268,283 @@ fn broken(layout: Layout, e: std::io::Error) -> RejectReason {
     }
 }
 
-/// The bytes of whole NDJSON lines that make one chunk: parsing and analysing a large file is
+/// The bytes of whole documents that make one chunk: parsing and analysing a large file is
 /// cut into chunks of about this size, which threads work on independently.
 pub const CHUNK_BYTES: usize = 1 << 20;
 
-/// A stretch of whole lines of an NDJSON file (docs/reference.md §2), read by one thread
-/// (which also gunzips) and parsed by any: its lines keep their numbers in the file.
-pub struct LineChunk {
+/// A stretch of whole documents of one file (docs/reference.md §2): NDJSON lines or the items
+/// of a JSON array, or the file's one document. One thread reads it (and gunzips), any thread
+/// parses it; its documents keep their places in the file.
+pub struct Chunk {
     /// Its rank in the file (0, 1, …): orders the sessions of the file for the duplicate rule.
     pub index: u32,
     bytes: Vec<u8>,
-    lines: Vec<ChunkLine>,
+    entries: Vec<ChunkEntry>,
 }
 
-/// What one line of a chunk holds.
-enum ChunkLine {
-    /// Line `number` is `bytes[start..end]` of the chunk (without its `\n`).
-    Text {
-        number: u64,
+impl Chunk {
+    fn rejected(line: Option<u64>, reason: RejectReason) -> Chunk {
+        Chunk {
+            index: 0,
+            bytes: Vec::new(),
+            entries: vec![ChunkEntry::Rejected { line, reason }],
+        }
+    }
+}
+
+/// What a chunk holds, in file order.
+enum ChunkEntry {
+    /// A JSON document, `bytes[start..end]` of the chunk: an NDJSON line (without its `\n`),
+    /// an array's item, or a whole file.
+    Document {
         start: usize,
         end: usize,
+        place: Place,
     },
-    /// Line `number` was longer than `limit`; it was dropped.
-    TooLong { number: u64, limit: u64 },
-    /// The file could not be opened, read or gunzipped (at line `line`): the last of the file.
-    Failed {
+    /// What could not be read: a line over the limit (skipped), or the rest of the file.
+    Rejected {
         line: Option<u64>,
         reason: RejectReason,
     },
 }
 
-/// Lines in one chunk at most (a chunk of a million blank lines would otherwise hold their
-/// entries, 40 bytes each, however few bytes they have).
-const MAX_CHUNK_LINES: usize = 1 << 16;
+/// Where a document lies in its file, for its rejects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Place {
+    /// Its line number: NDJSON only (the rejects' `line` column).
+    line: Option<u64>,
+    /// The number of its first session in the reasons ("session 2 of this document"): 1, or
+    /// an array item's number.
+    first_number: usize,
+    /// Where its text starts in the file, for the positions of parse errors (an NDJSON line's
+    /// are counted from the line).
+    at: TextPosition,
+}
 
-/// Reads the NDJSON content of `source` (gunzipped when `layout` says so) and cuts it into
-/// chunks of whole lines of about `chunk_bytes` (or [`MAX_CHUNK_LINES`]), handing each to
-/// `on_chunk` in file order.
-pub fn read_line_chunks<R: Read, F>(
-    source: R,
+impl Place {
+    fn line(number: u64) -> Place {
+        Place {
+            line: Some(number),
+            first_number: 1,
+            at: TextPosition::START,
+        }
+    }
+}
+
+/// Entries in one chunk at most (a chunk of a million blank lines, or of an array of a
+/// million `0`s, would otherwise hold their entries, 56 bytes each, however few bytes they
+/// have).
+const MAX_CHUNK_ENTRIES: usize = 1 << 16;
+
+/// Cuts a file's documents into [`Chunk`]s of about `chunk_bytes` (or [`MAX_CHUNK_ENTRIES`]),
+/// handing each on as it fills.
+struct Chunks<'f> {
+    current: Chunk,
+    chunk_bytes: usize,
+    on_chunk: &'f mut dyn FnMut(Chunk),
+}
+
+impl<'f> Chunks<'f> {
+    fn new(chunk_bytes: usize, on_chunk: &'f mut dyn FnMut(Chunk)) -> Chunks<'f> {
+        Chunks {
+            current: Chunks::chunk(0, chunk_bytes),
+            chunk_bytes,
+            on_chunk,
+        }
+    }
+
+    fn chunk(index: u32, chunk_bytes: usize) -> Chunk {
+        Chunk {
+            index,
+            bytes: Vec::with_capacity(chunk_bytes + READ_BUFFER),
+            entries: Vec::new(),
+        }
+    }
+
+    fn push(&mut self, entry: ChunkEntry) {
+        self.current.entries.push(entry);
+        if self.current.bytes.len() >= self.chunk_bytes
+            || self.current.entries.len() >= MAX_CHUNK_ENTRIES
+        {
+            let next = Chunks::chunk(self.current.index + 1, self.chunk_bytes);
+            (self.on_chunk)(std::mem::replace(&mut self.current, next));
+        }
+    }
+
+    fn push_document(&mut self, text: &[u8], place: Place) {
+        let start = self.current.bytes.len();
+        self.current.bytes.extend_from_slice(text);
+        let end = self.current.bytes.len();
+        self.push(ChunkEntry::Document { start, end, place });
+    }
+
+    fn finish(self) {
+        if !self.current.entries.is_empty() {
+            (self.on_chunk)(self.current);
+        }
+    }
+}
+
+/// Reads the content of the file that `open` opens (gunzipped when `layout` says so) and hands
+/// it to `on_chunk` in chunks of whole documents, in file order: NDJSON in chunks of lines, a
+/// JSON array in chunks of its items ([`array`]: the file is opened twice), any other JSON file
+/// as one document.
+pub fn read_chunks<R: Read>(
+    open: &dyn Fn() -> Result<R, RejectReason>,
     layout: Layout,
     limits: &Limits,
     chunk_bytes: usize,
-    mut on_chunk: F,
-) where
-    F: FnMut(LineChunk),
-{
-    let new_chunk = |index| LineChunk {
-        index,
-        bytes: Vec::with_capacity(chunk_bytes + READ_BUFFER),
-        lines: Vec::new(),
-    };
-    let mut chunk = new_chunk(0);
-    let mut content = match decoded(source, layout) {
-        Ok(content) => content,
-        Err(reason) => {
-            chunk.lines.push(ChunkLine::Failed { line: None, reason });
-            return on_chunk(chunk);
-        }
-    };
+    on_chunk: &mut dyn FnMut(Chunk),
+) {
     let max = limits.max_document_bytes;
+    let opened = || -> Result<Opened<'_>, RejectReason> {
+        let mut content = decoded(open()?, layout)?;
+        let (first, at) = if layout.lines {
+            (None, TextPosition::START)
+        } else {
+            skip_leading(&mut *content).map_err(|e| broken(layout, e))?
+        };
+        Ok(Opened { content, first, at })
+    };
+    let Opened {
+        mut content,
+        first,
+        at,
+    } = match opened() {
+        Ok(opened) => opened,
+        Err(reason) => return on_chunk(Chunk::rejected(None, reason)),
+    };
+    if layout.lines {
+        let mut chunks = Chunks::new(chunk_bytes, on_chunk);
+        read_lines(&mut *content, layout, max, &mut chunks);
+        return chunks.finish();
+    }
+    match first {
+        None => on_chunk(Chunk::rejected(None, RejectReason::EmptyFile)),
+        Some(b'[') => {
+            if let Err(reason) = array::check_array(&mut *content, at, layout, max) {
+                return on_chunk(Chunk::rejected(None, reason));
+            }
+            let Opened {
+                mut content, at, ..
+            } = match opened() {
+                Ok(opened) => opened,
+                Err(reason) => return on_chunk(Chunk::rejected(None, reason)),
+            };
+            let mut chunks = Chunks::new(chunk_bytes, on_chunk);
+            let read_size = array::READ_SIZE;
+            array::read_array(&mut *content, at, layout, max, read_size, &mut chunks);
+            chunks.finish();
+        }
+        Some(_) => on_chunk(read_whole(&mut *content, at, layout, max)),
+    }
+}
+
+/// A file opened for reading: its content (past a byte order mark and the whitespace before
+/// the document, unless it is NDJSON), the document's first byte and where that is.
+struct Opened<'r> {
+    content: Box<dyn BufRead + 'r>,
+    first: Option<u8>,
+    at: TextPosition,
+}
+
+/// The NDJSON lines of `content`, numbered from 1, into `chunks`.
+fn read_lines(content: &mut dyn BufRead, layout: Layout, max: u64, chunks: &mut Chunks<'_>) {
     let mut number = 0u64;
     loop {
         number += 1;
-        let start = chunk.bytes.len();
-        match read_line(&mut content, &mut chunk.bytes, max) {
+        let start = chunks.current.bytes.len();
+        match read_line(content, &mut chunks.current.bytes, max) {
             Ok(Line::End) => break,
             Ok(Line::TooLong) => {
-                chunk.bytes.truncate(start);
-                chunk.lines.push(ChunkLine::TooLong { number, limit: max });
+                chunks.current.bytes.truncate(start);
+                chunks.push(ChunkEntry::Rejected {
+                    line: Some(number),
+                    reason: RejectReason::DocumentTooLarge { limit: max },
+                });
             }
             Ok(Line::Read) => {
-                let end = chunk.bytes.len();
-                chunk.lines.push(ChunkLine::Text { number, start, end });
+                let end = chunks.current.bytes.len();
+                let place = Place::line(number);
+                chunks.push(ChunkEntry::Document { start, end, place });
             }
             Err(e) => {
-                chunk.bytes.truncate(start);
-                chunk.lines.push(ChunkLine::Failed {
+                chunks.current.bytes.truncate(start);
+                chunks.push(ChunkEntry::Rejected {
                     line: Some(number),
                     reason: broken(layout, e),
                 });
                 break;
             }
         }
-        // Blank and over-long lines keep no bytes: the count of lines bounds them.
-        if chunk.bytes.len() >= chunk_bytes || chunk.lines.len() >= MAX_CHUNK_LINES {
-            let next = new_chunk(chunk.index + 1);
-            on_chunk(std::mem::replace(&mut chunk, next));
-        }
-    }
-    if !chunk.lines.is_empty() {
-        on_chunk(chunk);
     }
 }
 
-/// Parses the lines of one chunk of the file `path` (its rank `file_rank` in path order) and
-/// calls `on_session` for each session with an id; the rest goes to `rejects`, in line order.
+/// JSON's whitespace (not Rust's, which has the form feed too).
+fn is_json_whitespace(byte: u8) -> bool {
+    matches!(byte, b' ' | b'\n' | b'\t' | b'\r')
+}
+
+/// Steps over a byte order mark and the whitespace before the document: its first byte (not
+/// consumed; `None` if there is nothing else) and where that is in the file.
+fn skip_leading(content: &mut dyn BufRead) -> std::io::Result<(Option<u8>, TextPosition)> {
+    let mut at = TextPosition::START;
+    let available = content.fill_buf()?;
+    if available.starts_with(BYTE_ORDER_MARK) {
+        content.consume(BYTE_ORDER_MARK.len());
+    }
+    loop {
+        let available = content.fill_buf()?;
+        if available.is_empty() {
+            return Ok((None, at));
+        }
+        match available.iter().position(|&b| !is_json_whitespace(b)) {
+            Some(skip) => {
+                let first = available[skip];
+                at = at.after(&available[..skip]);
+                content.consume(skip);
+                return Ok((Some(first), at));
+            }
+            None => {
+                let skip = available.len();
+                at = at.after(available);
+                content.consume(skip);
+            }
+        }
+    }
+}
+
+/// The rest of `content` as one document (starting `at` in the file), if it is within `max`
+/// bytes.
+fn read_whole(content: &mut dyn BufRead, at: TextPosition, layout: Layout, max: u64) -> Chunk {
+    let mut bytes = Vec::new();
+    if let Err(e) = content.take(max.saturating_add(1)).read_to_end(&mut bytes) {
+        return Chunk::rejected(None, broken(layout, e));
+    }
+    if bytes.len() as u64 > max {
+        return Chunk::rejected(None, RejectReason::DocumentTooLarge { limit: max });
+    }
+    let place = Place {
+        line: None,
+        first_number: 1,
+        at,
+    };
+    Chunk {
+        index: 0,
+        entries: vec![ChunkEntry::Document {
+            start: 0,
+            end: bytes.len(),
+            place,
+        }],
+        bytes,
+    }
+}
+
+/// Parses the documents of one chunk of the file `path` (its rank `file_rank` in path order)
+/// and calls `on_session` for each session with an id; the rest goes to `rejects`, in file
+/// order.
 pub fn read_chunk<F>(
-    chunk: &LineChunk,
+    chunk: &Chunk,
     path: &str,
     file_rank: u32,
     rejects: &mut dyn RejectSink,
@@ -421,21 +559,20 @@ pub fn read_chunk<F>(
         position: 0,
         rejects,
     };
-    for line in &chunk.lines {
-        match line {
-            ChunkLine::Text { number, start, end } => {
-                let line = &chunk.bytes[*start..*end];
-                let bytes = if *number == 1 { strip_bom(line) } else { line };
-                if !bytes.iter().all(u8::is_ascii_whitespace) {
-                    reader.read_document(bytes, Some(*number), &mut on_session);
+    for entry in &chunk.entries {
+        match entry {
+            ChunkEntry::Document { start, end, place } => {
+                let text = &chunk.bytes[*start..*end];
+                let text = if place.line == Some(1) {
+                    strip_bom(text)
+                } else {
+                    text
+                };
+                if !text.iter().all(u8::is_ascii_whitespace) {
+                    reader.read_document(text, place, &mut on_session);
                 }
             }
-            ChunkLine::TooLong { number, limit } => reader.reject(
-                Some(*number),
-                None,
-                RejectReason::DocumentTooLarge { limit: *limit },
-            ),
-            ChunkLine::Failed { line, reason } => reader.reject(*line, None, reason.clone()),
+            ChunkEntry::Rejected { line, reason } => reader.reject(*line, None, reason.clone()),
         }
     }
 }
@@ -507,15 +644,16 @@ impl FileReader<'_> {
         });
     }
 
-    fn read_document<F>(&mut self, bytes: &[u8], line: Option<u64>, on_session: &mut F)
+    fn read_document<F>(&mut self, bytes: &[u8], place: &Place, on_session: &mut F)
     where
         F: FnMut(IdentifiedSession<'_, '_>),
     {
+        let line = place.line;
         let json = match std::str::from_utf8(bytes) {
             Ok(json) => json,
             Err(e) => {
                 let reason = RejectReason::NotUtf8 {
-                    offset: e.valid_up_to(),
+                    offset: place.at.offset + e.valid_up_to() as u64,
                 };
                 return self.reject(line, None, reason);
             }
@@ -524,13 +662,13 @@ impl FileReader<'_> {
         // session somewhere is read again session by session, so the others are kept.
         let items = match serde_json::from_str::<Document>(json) {
             Ok(document) => document.into_sessions(),
-            Err(e) => match sessions_one_by_one(json) {
+            Err(e) => match sessions_one_by_one(json, place.at) {
                 Some(items) => items,
                 None => {
                     let id = serde_json::from_str::<IdOnly>(json)
                         .ok()
                         .and_then(|d| text(&d.id).map(str::to_owned));
-                    return self.reject(line, id, describe_parse_error(&e));
+                    return self.reject(line, id, describe_parse_error(&e, place.at));
                 }
             },
         };
@@ -541,7 +679,7 @@ impl FileReader<'_> {
                 position: self.position,
             };
             self.position += 1;
-            let number = index + 1;
+            let number = place.first_number + index;
             let raw = match item {
                 Ok(raw) => raw,
                 Err(Problem::NotAnObject(NotAnObject(kind))) => {
@@ -573,17 +711,20 @@ impl FileReader<'_> {
     }
 }
 
+const BYTE_ORDER_MARK: &[u8] = b"\xEF\xBB\xBF";
+
 fn strip_bom(bytes: &[u8]) -> &[u8] {
-    bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes)
+    bytes.strip_prefix(BYTE_ORDER_MARK).unwrap_or(bytes)
 }
 
 /// Syntax errors (truncated, garbage) are "invalid JSON"; well-formed JSON of the wrong shape
-/// (a bare number, a string where the participants belong) is "not a session document".
-fn describe_parse_error(e: &serde_json::Error) -> RejectReason {
+/// (a bare number, a string where the participants belong) is "not a session document". `at`
+/// is where the document starts in its file.
+fn describe_parse_error(e: &serde_json::Error, at: TextPosition) -> RejectReason {
     if e.is_data() {
-        RejectReason::NotASessionDocument(e.to_string())
+        RejectReason::NotASessionDocument(placed(e, at))
     } else {
-        RejectReason::InvalidJson(e.to_string())
+        RejectReason::InvalidJson(placed(e, at))
     }
 }
 
@@ -712,10 +853,11 @@ mod tests {
             lines: true,
             gzip: false,
         };
-        read_line_chunks(&content[..], layout, &Limits::default(), 1 << 20, |c| {
-            chunks.push(c.lines.len())
+        let open = || Ok(&content[..]);
+        read_chunks(&open, layout, &Limits::default(), 1 << 20, &mut |c| {
+            chunks.push(c.entries.len())
         });
-        assert!(chunks.iter().all(|&n| n <= MAX_CHUNK_LINES), "{chunks:?}");
+        assert!(chunks.iter().all(|&n| n <= MAX_CHUNK_ENTRIES), "{chunks:?}");
         assert_eq!(chunks.iter().sum::<usize>(), 150_012);
         let (ids, rejects) = read("a.ndjson", &content);
         assert_eq!(ids, ["a"]);
@@ -773,6 +915,96 @@ mod tests {
             br#"[{"pageInfo":null,"start":"2024-05-01T10:00:00Z"},{"id":"b","participants":"x"}]"#,
         );
         assert_eq!((ids.len(), rejects.len()), (0, 2));
+    }
+
+    /// A JSON array is read item by item, in chunks: the same sessions and rejects as its
+    /// items as NDJSON lines (but for the line numbers), and the limit bounds an item, not
+    /// the file.
+    #[test]
+    fn an_array_reads_as_its_items_would_as_lines() {
+        let items: Vec<String> = (0..7000)
+            .map(|i| match i {
+                7 => r#"{"start":"2024-05-01T10:00:00Z"}"#.to_owned(),
+                1500 => r#"{"id":"bad","participants":"x"}"#.to_owned(),
+                _ => format!(r#"{{"id":"s{i}","padding":"{}"}}"#, "x".repeat(i % 700)),
+            })
+            .collect();
+        let array = format!("[\n{}\n]", items.join(",\n"));
+        let lines = items.join("\n");
+        assert!(array.len() > 2 * CHUNK_BYTES);
+        let limit = Limits {
+            max_document_bytes: 1024,
+        };
+        let read_with = |name: &str, content: &str| {
+            let mut rejects = Vec::new();
+            let mut ids = Vec::new();
+            let layout = walk::layout_of(Path::new(name)).unwrap();
+            read_source(
+                content.as_bytes(),
+                layout,
+                name,
+                0,
+                &limit,
+                &mut rejects,
+                |s| ids.push((s.id.to_owned(), s.origin)),
+            );
+            (ids, rejects)
+        };
+        let (from_array, array_rejects) = read_with("a.json", &array);
+        let (from_lines, line_rejects) = read_with("a.ndjson", &lines);
+        let ids =
+            |found: &[(String, Origin)]| found.iter().map(|s| s.0.clone()).collect::<Vec<_>>();
+        assert_eq!(ids(&from_array), ids(&from_lines));
+        assert_eq!(from_array.len(), 6998);
+        // Several chunks, and the sessions in file order across them.
+        assert!(from_array.last().unwrap().1.chunk >= 2);
+        assert!(from_array.windows(2).all(|w| w[0].1 < w[1].1));
+        let reasons = |rejects: &[Reject]| {
+            rejects
+                .iter()
+                .map(|r| (r.session_id.clone(), r.reason.label()))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(reasons(&array_rejects), reasons(&line_rejects));
+        // The items keep their number in the array, and their line and column in the file.
+        assert_eq!(
+            array_rejects[0].reason,
+            RejectReason::SessionWithoutId {
+                number: 8,
+                not_a_string: false
+            }
+        );
+        assert_eq!(
+            array_rejects[1].reason.to_string(),
+            "not a session document: session 1501 of this document: invalid type: string \"x\", \
+             expected a sequence at line 1502 column 30"
+        );
+    }
+
+    /// What makes the whole file unreadable still rejects it whole: no session of a file cut
+    /// short, or with a byte that is not UTF-8, is analyzed.
+    #[test]
+    fn an_array_that_cannot_be_read_whole_is_rejected_whole() {
+        for (content, reason) in [
+            (
+                &br#"[{"id":"a"},{"id":"b""#[..],
+                "invalid JSON: EOF while parsing an object at line 1 column 21",
+            ),
+            (
+                b"[{\"id\":\"a\"},\n{\"id\":\"\xE9\"}]",
+                "not UTF-8 text: invalid byte at offset 20",
+            ),
+            (
+                br#"[{"id":"a"},{"id":"b"}] 7"#,
+                "invalid JSON: trailing characters at line 1 column 25",
+            ),
+        ] {
+            let (ids, rejects) = read("a.json", content);
+            assert!(ids.is_empty(), "{ids:?}");
+            assert_eq!(rejects.len(), 1);
+            assert_eq!(rejects[0].reason.to_string(), reason);
+            assert_eq!(rejects[0].line, None);
+        }
     }
 
     #[test]

@@ -347,7 +347,7 @@ fn encode(line: Option<u64>, session_id: Option<&str>, reason: &RejectReason, ou
         RejectReason::EmptyFile => out.push(2),
         RejectReason::NotUtf8 { offset } => {
             out.push(3);
-            put_u64(out, *offset as u64);
+            put_u64(out, *offset);
         }
         RejectReason::InvalidJson(detail) => {
             out.push(4);
@@ -415,7 +415,7 @@ fn decode(input: &mut &[u8]) -> Option<Decoded> {
         1 => RejectReason::CannotDecompress(get_text(input)?),
         2 => RejectReason::EmptyFile,
         3 => RejectReason::NotUtf8 {
-            offset: usize::try_from(get_u64(input)?).ok()?,
+            offset: get_u64(input)?,
         },
         4 => RejectReason::InvalidJson(get_text(input)?),
         5 => RejectReason::NotASessionDocument(get_text(input)?),

@@ -1,5 +1,5 @@
-//! The `analyze` pipeline: read every input file in parallel (a large NDJSON file in chunks of
-//! lines that threads share), analyze each session while its bytes are in memory, park its
+//! The `analyze` pipeline: read every input file in parallel (a large NDJSON file or `.json`
+//! array in chunks of lines or items that threads share), analyze each session while its bytes are in memory, park its
 //! report rows in the spill, keep one copy of each session id, keep the sessions of the
 //! `--since`/`--until` window, put them in report order, and roll them up (rooms, people,
 //! account concurrency, usage; and the HTML report's overview, in the same pass).
@@ -12,7 +12,7 @@ use crate::analysis::{analyze_session, Config, SessionReport};
 use crate::ingest::rejects::{FileLog, FileRejects, RejectLog, RejectSpill};
 use crate::ingest::walk::InputFile;
 use crate::ingest::{
-    read_chunk, read_file, read_file_chunks, IdentifiedSession, Limits, LineChunk, Origin, Reject,
+    read_chunk, read_file, read_file_chunks, Chunk, IdentifiedSession, Limits, Origin, Reject,
 };
 use crate::report::spill::decode_rows;
 use crate::report::spill::{encode_rows, Part, Spill, SpilledTable};
@@ -704,7 +704,7 @@ impl Parker<'_> {
     }
 }
 
-/// The rejects of one file, or of one chunk of an NDJSON file.
+/// The rejects of one chunk of a file (of the whole file, for most).
 type Unit = FileLog;
 
 /// Where the reading threads put what they make: the rows, the sessions to order, the
@@ -759,9 +759,10 @@ fn analyze_unit(
     rejects.finish()
 }
 
-/// Reads an NDJSON file (plain or gzip) on this thread, in chunks of whole lines that the
-/// other threads of the pool parse and analyze while it reads on. At most two chunks per
-/// thread wait; beyond that, this thread works on the chunk it just read. The units come back
+/// Reads a file on this thread, in chunks of whole documents (NDJSON lines, a JSON array's
+/// items) that the other threads of the pool parse and analyze while it reads on. At most two
+/// chunks per thread wait; beyond that, this thread works on the chunk it just read. The
+/// file's last chunk (its only one, for most files) is worked on here too. The units come back
 /// in file order.
 fn read_in_chunks(
     file: &InputFile,
@@ -772,7 +773,7 @@ fn read_in_chunks(
 ) -> Result<Vec<Unit>> {
     let path = file.name();
     let done = Mutex::new(Vec::new());
-    let work = |chunk: LineChunk| {
+    let work = |chunk: Chunk| {
         let unit = analyze_unit(parking, config, |rejects, on_session| {
             read_chunk(&chunk, &path, rank, rejects, on_session)
         });
@@ -783,7 +784,11 @@ fn read_in_chunks(
     let waiting = AtomicUsize::new(0);
     let most_waiting = 2 * rayon::current_num_threads();
     rayon::scope(|scope| {
+        let mut held = None;
         read_file_chunks(file, limits, |chunk| {
+            let Some(chunk) = held.replace(chunk) else {
+                return;
+            };
             if waiting.load(AtomicOrdering::Acquire) < most_waiting {
                 waiting.fetch_add(1, AtomicOrdering::AcqRel);
                 let (work, waiting) = (&work, &waiting);
@@ -795,6 +800,9 @@ fn read_in_chunks(
                 work(chunk);
             }
         });
+        if let Some(last) = held {
+            work(last);
+        }
     });
     let mut done = done
         .into_inner()
@@ -806,7 +814,7 @@ fn read_in_chunks(
 /// Reads and analyzes `files` (already in path order) on the current rayon pool, parking rows
 /// in a temporary file in `spill_dir` and calling `file_done` after each file. `extra_rejects`
 /// (from the walk) join the rejects report; `limits` bound what one document may cost.
-/// Files are the unit of parallel work, and so are the chunks of an NDJSON file.
+/// Files are the unit of parallel work, and so are the chunks of a file's lines or items.
 pub fn analyze_files(
     files: &[InputFile],
     config: &Config,
@@ -853,13 +861,7 @@ fn analyze_in_runs(
         .enumerate()
         .map(|(rank, file)| {
             let rank = u32::try_from(rank).unwrap_or(u32::MAX);
-            let units = if file.layout.lines {
-                read_in_chunks(file, rank, inputs.limits, &parking, config)?
-            } else {
-                vec![analyze_unit(&parking, config, |rejects, on_session| {
-                    read_file(file, rank, inputs.limits, rejects, on_session)
-                })?]
-            };
+            let units = read_in_chunks(file, rank, inputs.limits, &parking, config)?;
             file_done();
             Ok(units)
         })

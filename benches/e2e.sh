@@ -7,7 +7,9 @@
 # Environment: SEED (default 1), RUNS (repetitions per step, default 3), E2E_DIR (work folder,
 # default target/e2e), THREADS (the multi-thread count, default: nproc), PROFILE (release; `debug`
 # for a quick check of the script itself), SHAPE (the corpus shape of `gen --shape`, default
-# mixed), ONE_FILE=1 (all of an NDJSON corpus in one big .ndjson file), DUCKDB=0 (no DuckDB peer),
+# mixed), ONE_FILE=1 (all of an NDJSON corpus in one big .ndjson file; ONE_FILE=array: in one big
+# .json array, read with --max-document-size 4G so that a baseline that reads it whole can),
+# DUCKDB=0 (no DuckDB peer),
 # BASELINE=BINARY (another sessionstats binary, such as one built from an earlier commit, timed
 # beside this one on every report in CSV: the ratio says what the commits since cost or saved).
 #
@@ -37,6 +39,10 @@ DUCKDB=${DUCKDB:-1}
 BASELINE=${BASELINE:-}
 CORPUS=$WORK/corpus-seed$SEED-n$SESSIONS-$SHAPE
 [[ $ONE_FILE == 1 ]] && CORPUS=$CORPUS-onefile
+[[ $ONE_FILE == array ]] && CORPUS=$CORPUS-onearray && DUCKDB=0
+# What a baseline that reads a .json file whole needs for one big array.
+LIMIT=()
+[[ $ONE_FILE == array ]] && LIMIT=(--max-document-size 4G)
 AS_OF=2024-04-01T00:00:00Z   # fixed, so ongoing sessions close at the same instant every run
 PROFILE=${PROFILE:-release}
 TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
@@ -70,6 +76,27 @@ if [[ ! -d $CORPUS ]]; then
         find "$CORPUS.partial" -type f -name '*.ndjson' | sort | xargs cat >"$CORPUS.partial.ndjson"
         rm -rf "$CORPUS.partial" && mkdir "$CORPUS.partial"
         mv "$CORPUS.partial.ndjson" "$CORPUS.partial/export.ndjson"
+    elif [[ $ONE_FILE == array ]]; then
+        # The lines as the items of one array, one a line; the generator's junk lines (which
+        # would make the whole array invalid JSON, so rejected whole) are left out.
+        find "$CORPUS.partial" -type f -name '*.ndjson' | sort | python3 -c '
+import json, sys
+out = open(sys.argv[1], "wb")
+out.write(b"[")
+first = True
+for path in sys.stdin.read().split():
+    for line in open(path, "rb"):
+        try:
+            json.loads(line.decode("utf-8"))
+        except ValueError:
+            continue
+        out.write(b"\n" if first else b",\n")
+        out.write(line.rstrip(b"\n"))
+        first = False
+out.write(b"\n]\n")
+' "$CORPUS.partial.json"
+        rm -rf "$CORPUS.partial" && mkdir "$CORPUS.partial"
+        mv "$CORPUS.partial.json" "$CORPUS.partial/export.json"
     fi
     mv "$CORPUS.partial" "$CORPUS"
 else
@@ -154,12 +181,12 @@ for threads in 1 "$THREADS"; do
     measure "parse floor" "$threads" "$FLOOR" parse --threads "$threads" "$CORPUS"
     PARSE_FLOOR[$threads]=$SECONDS_MEDIAN
     $analyze_ok || continue
-    analyze=("$BIN" analyze "$CORPUS" --as-of "$AS_OF" --threads "$threads" --quiet)
+    analyze=("$BIN" analyze "$CORPUS" --as-of "$AS_OF" --threads "$threads" --quiet "${LIMIT[@]}")
     measure "analyze csv" "$threads" "${analyze[@]}" --out "$WORK/out-csv" --format csv \
         || { analyze_ok=false; continue; }
     if [[ -n $BASELINE ]]; then
         measure "baseline csv" "$threads" "$BASELINE" analyze "$CORPUS" --as-of "$AS_OF" \
-            --threads "$threads" --quiet --out "$WORK/out-baseline" --format csv
+            --threads "$threads" --quiet "${LIMIT[@]}" --out "$WORK/out-baseline" --format csv
     fi
     measure "analyze csv, no pairs" "$threads" "${analyze[@]}" --out "$WORK/out-csv-no-pairs" \
         --format csv --reports "$NO_PAIRS"

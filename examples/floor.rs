@@ -2,17 +2,19 @@
 //!
 //! - `floor read DIR…`: read every input file `analyze` would read (gunzipping `.gz`): the I/O floor;
 //! - `floor parse DIR…`: the same, and parse every document with serde_json into
-//!   `serde::de::IgnoredAny` (NDJSON line by line): the parse floor.
+//!   `serde::de::IgnoredAny` (NDJSON line by line, an array item by item): the parse floor.
 //!
 //! Files are found by the library's own walker, so both floors see exactly the files `analyze`
 //! reads, and are processed in parallel over files with `--threads N` workers (default: all cores),
-//! the lines of an NDJSON file in parallel too (a `.gz` is gunzipped whole first, on one thread).
+//! the lines of an NDJSON file and the items of an array in parallel too (a `.gz` is gunzipped
+//! whole first, on one thread; an array is cut into its items on one thread).
 //! Prints one line: files, bytes (decompressed), documents, seconds, MB/s.
 use anyhow::{Context, Result};
 use clap::{Parser, ValueEnum};
 use flate2::read::MultiGzDecoder;
 use rayon::prelude::*;
 use serde::de::IgnoredAny;
+use serde_json::value::RawValue;
 use sessionstats::ingest::walk::{discover, InputFile};
 use std::io::Read;
 use std::path::PathBuf;
@@ -108,6 +110,15 @@ fn measure(file: &InputFile, floor: Floor) -> Result<Count> {
             lines
                 .map(parse)
                 .map(|parsed| parsed.map(|_| 1))
+                .try_reduce(|| 0, |a, b| Ok(a + b))?
+        }
+        Floor::Parse if bytes.trim_ascii_start().starts_with(b"[") => {
+            // An array's items in parallel, as `analyze` reads a large array.
+            let items = serde_json::from_slice::<Vec<&RawValue>>(&bytes)
+                .with_context(|| format!("cannot parse {}", path.display()))?;
+            items
+                .par_iter()
+                .map(|item| parse(item.get().as_bytes()).map(|_| 1))
                 .try_reduce(|| 0, |a, b| Ok(a + b))?
         }
         Floor::Parse => parse(&bytes).map(|_| 1)?,

@@ -23,7 +23,7 @@ pub(super) fn check_array(
     layout: Layout,
     max_item_bytes: u64,
 ) -> Result<(), RejectReason> {
-    let mut reader = ArrayReader::new(source, at, READ_SIZE);
+    let mut reader = ArrayReader::new(source, at, READ_SIZE, true);
     let first = match reader.read_items(max_item_bytes, &mut |_, _| {}) {
         Ok(()) => return Ok(()),
         Err(failure @ (Failure::Read(_) | Failure::NotUtf8(_))) => failure,
@@ -47,7 +47,7 @@ pub(super) fn read_array(
     read_size: usize,
     chunks: &mut Chunks<'_>,
 ) {
-    let mut reader = ArrayReader::new(source, at, read_size);
+    let mut reader = ArrayReader::new(source, at, read_size, false);
     let mut hand_on = |text: &[u8], place| chunks.push_document(text, place);
     if let Err(failure) = reader.read_items(max_item_bytes, &mut hand_on) {
         let reason = failure.reason(layout, max_item_bytes);
@@ -88,8 +88,9 @@ struct ArrayReader<'s> {
     at: TextPosition,
     end_of_file: bool,
     read_size: usize,
-    /// Checks each byte read: serde_json does not, in the strings it steps over.
-    utf8: Utf8Stream,
+    /// Checks each byte read, in the first pass: serde_json does not, in the strings it steps
+    /// over. (The second hands on items that are checked as they are parsed.)
+    utf8: Option<Utf8Stream>,
 }
 
 /// What one attempt to read an item from the buffer found.
@@ -103,7 +104,12 @@ enum Attempt {
 }
 
 impl<'s> ArrayReader<'s> {
-    fn new(source: &'s mut dyn BufRead, at: TextPosition, read_size: usize) -> ArrayReader<'s> {
+    fn new(
+        source: &'s mut dyn BufRead,
+        at: TextPosition,
+        read_size: usize,
+        check_utf8: bool,
+    ) -> ArrayReader<'s> {
         ArrayReader {
             source,
             buffer: Vec::new(),
@@ -111,7 +117,7 @@ impl<'s> ArrayReader<'s> {
             at,
             end_of_file: false,
             read_size,
-            utf8: Utf8Stream::new(at.offset),
+            utf8: check_utf8.then(|| Utf8Stream::new(at.offset)),
         }
     }
 
@@ -134,7 +140,9 @@ impl<'s> ArrayReader<'s> {
             None => return Err(self.syntax_error("EOF while parsing a list")),
             Some(_) => {}
         }
-        for number in 1usize.. {
+        let mut number = 0;
+        loop {
+            number += 1;
             let len = self.item(max_item_bytes)?;
             let place = Place {
                 line: None,
@@ -158,7 +166,6 @@ impl<'s> ArrayReader<'s> {
                 Some(_) => {}
             }
         }
-        Ok(())
     }
 
     /// The length of the item that starts at `buffer[next]`, reading more of the file as it
@@ -255,13 +262,15 @@ impl<'s> ArrayReader<'s> {
             };
             if available.is_empty() {
                 self.end_of_file = true;
-                self.utf8.finish().map_err(Failure::NotUtf8)?;
+                if let Some(utf8) = &self.utf8 {
+                    utf8.finish().map_err(Failure::NotUtf8)?;
+                }
                 break;
             }
             let used = available.len().min(goal - self.buffer.len());
-            self.utf8
-                .check(&available[..used])
-                .map_err(Failure::NotUtf8)?;
+            if let Some(utf8) = &mut self.utf8 {
+                utf8.check(&available[..used]).map_err(Failure::NotUtf8)?;
+            }
             self.buffer.extend_from_slice(&available[..used]);
             self.source.consume(used);
         }

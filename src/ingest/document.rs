@@ -492,9 +492,9 @@ impl TextPosition {
     /// Where a text that starts here is once `bytes` have been read.
     pub fn after(self, bytes: &[u8]) -> TextPosition {
         let offset = self.offset + bytes.len() as u64;
-        match bytes.iter().rposition(|&b| b == b'\n') {
+        match memchr::memrchr(b'\n', bytes) {
             Some(last) => TextPosition {
-                line: self.line + bytes.iter().filter(|&&b| b == b'\n').count() as u64,
+                line: self.line + memchr::memchr_iter(b'\n', bytes).count() as u64,
                 column: (bytes.len() - last - 1) as u64,
                 offset,
             },

@@ -1,9 +1,12 @@
 //! Document decoding with the reject rules, on any bytes: read as a `.json` file and as the
 //! lines of an `.ndjson` file. Never a panic; every session handed out has a non-empty id;
-//! every reject has a documented reason and names the file; NDJSON rejects carry the line.
+//! every reject has a documented reason and names the file; NDJSON rejects carry the line. A
+//! `.json` array, though read item by item, is judged whole: one that is not UTF-8 or not
+//! well-formed JSON is one reject and no session, as serde_json reading it at once would say.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
 use sessionstats::ingest::walk::Layout;
+use serde_json::value::RawValue;
 use sessionstats::ingest::{read_source, Limits, Reject};
 
 const STARTS: [&str; 9] = [
@@ -41,9 +44,15 @@ fn check(data: &[u8], lines: bool) {
     }
     // Rejects come in file order.
     assert!(rejects.windows(2).all(|w| w[0].line <= w[1].line));
-    // Input is never lost silently: a non-blank JSON file gives a session or a reject
-    // (or holds an empty page or array).
-    let _ = sessions;
+    if !lines {
+        let text = data.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(data);
+        let first = text.iter().find(|b| !matches!(b, b' ' | b'\n' | b'\t' | b'\r'));
+        let well_formed = std::str::from_utf8(text)
+            .is_ok_and(|text| serde_json::from_str::<&RawValue>(text).is_ok());
+        if first == Some(&b'[') && !well_formed {
+            assert_eq!((sessions, rejects.len()), (0, 1), "{rejects:?}");
+        }
+    }
 }
 
 fuzz_target!(|data: &[u8]| {

@@ -97,10 +97,21 @@ struct ArrayReader<'s> {
 enum Attempt {
     /// The item is `buffer[next..next + len]`.
     Item(usize),
-    /// The buffer may end inside the item: read more and try again. `Some` holds the error
-    /// seen, which more bytes may or may not cure.
-    NeedMore(Option<String>),
+    /// The buffer may end inside the item: read more and try again.
+    NeedMore,
     Syntax(String),
+}
+
+/// Whether serde_json's error `e`, reading `text`, lies at its very end, where more bytes could
+/// make it go away.
+fn at_the_end(text: &[u8], e: &serde_json::Error) -> bool {
+    let line_start = match e.line() {
+        0 | 1 => Some(0),
+        line => memchr::memchr_iter(b'\n', text)
+            .nth(line - 2)
+            .map(|i| i + 1),
+    };
+    line_start.is_none_or(|start| start + e.column() + 1 >= text.len())
 }
 
 impl<'s> ArrayReader<'s> {
@@ -147,6 +158,7 @@ impl<'s> ArrayReader<'s> {
             let place = Place {
                 line: None,
                 first_number: number,
+                array_item: true,
                 at: self.at,
             };
             on_item(&self.buffer[self.next..self.next + len], place);
@@ -173,43 +185,43 @@ impl<'s> ArrayReader<'s> {
     /// parsed at most about twice over, whatever its length; the buffer holds at most one byte
     /// more than the limit.
     fn item(&mut self, max_item_bytes: u64) -> Result<usize, Failure> {
-        let mut last_error = None;
         loop {
             match self.attempt() {
                 Attempt::Item(len) if len as u64 > max_item_bytes => return Err(Failure::TooLarge),
                 Attempt::Item(len) => return Ok(len),
                 Attempt::Syntax(detail) => return Err(Failure::Syntax(detail)),
-                // An error that more bytes did not move is the item's own.
-                Attempt::NeedMore(Some(error)) if last_error.as_ref() == Some(&error) => {
-                    return Err(Failure::Syntax(error))
-                }
-                Attempt::NeedMore(error) => last_error = error,
+                Attempt::NeedMore => {}
             }
             let held = self.buffer.len() - self.next;
             if held as u64 > max_item_bytes {
                 return Err(Failure::TooLarge);
             }
             // Never more than one byte past the limit: enough to know the item is over it.
-            let room = usize::try_from(max_item_bytes + 1 - held as u64).unwrap_or(usize::MAX);
+            let room = max_item_bytes.saturating_add(1) - held as u64;
+            let room = usize::try_from(room).unwrap_or(usize::MAX);
             self.read_more(held.max(self.read_size).min(room))?;
         }
     }
 
     fn attempt(&self) -> Attempt {
         let rest = &self.buffer[self.next..];
-        let mut items = serde_json::Deserializer::from_slice(rest).into_iter::<&RawValue>();
-        let result = items.next();
-        let len = items.byte_offset();
-        match result {
-            // A number (or `true`…) that ends where the buffer does may go on in the file.
-            Some(Ok(_)) if len < rest.len() || self.end_of_file => Attempt::Item(len),
-            Some(Ok(_)) => Attempt::NeedMore(None),
-            Some(Err(e)) if self.end_of_file => Attempt::Syntax(placed(&e, self.at)),
-            Some(Err(e)) => Attempt::NeedMore((!e.is_eof()).then(|| placed(&e, self.at))),
-            None if self.end_of_file => {
-                Attempt::Syntax(self.message_at_end("EOF while parsing a value"))
+        let mut reader = serde_json::Deserializer::from_slice(rest);
+        match <&RawValue as serde::Deserialize>::deserialize(&mut reader) {
+            Ok(item) => {
+                // It starts at `rest[0]` (the caller stepped over the whitespace).
+                let len = item.get().len();
+                // A number (or `true`…) that ends where the buffer does may go on in the file.
+                if len < rest.len() || self.end_of_file {
+                    Attempt::Item(len)
+                } else {
+                    Attempt::NeedMore
+                }
             }
-            None => Attempt::NeedMore(None),
+            Err(e) if self.end_of_file || !(e.is_eof() || at_the_end(rest, &e)) => {
+                Attempt::Syntax(placed(&e, self.at))
+            }
+            // `1.` or `1e` cut by the end of the buffer reads as a bad number, not as an end.
+            Err(_) => Attempt::NeedMore,
         }
     }
 
@@ -410,9 +422,9 @@ mod tests {
             lines: false,
             gzip: false,
         };
-        let (Some(b'['), at) = skip_leading(&mut source).unwrap() else {
-            panic!("{json:?} is not an array");
-        };
+        let leading = skip_leading(&mut source).unwrap();
+        assert_eq!(leading.first, Some(b'['), "{json:?} is not an array");
+        let at = leading.at;
         let (mut documents, mut rejected) = (Vec::new(), None);
         let mut on_chunk = |chunk: Chunk| {
             for entry in &chunk.entries {
@@ -443,6 +455,7 @@ mod tests {
                 let place = Place {
                     line: None,
                     first_number: index + 1,
+                    array_item: true,
                     at: TextPosition::START.after(&json.as_bytes()[..offset]),
                 };
                 (item.get().to_owned(), place)
@@ -509,6 +522,11 @@ mod tests {
             "[[1,2]3]",
             "[1,\n\n",
             "[ ",
+            "[1x]",
+            "[truex]",
+            "[1.5e3x]",
+            "[1\u{c}]",
+            "[\"a\"\"b\"]",
         ] {
             let Err(expected) = items_read_whole(json) else {
                 panic!("{json:?} reads whole");
@@ -567,9 +585,9 @@ mod tests {
     /// What the first pass says of `json`, read `step` bytes ahead at a time.
     fn check(json: &[u8], max: u64) -> Result<(), RejectReason> {
         let mut source = std::io::BufReader::with_capacity(64, json);
-        let (Some(b'['), at) = skip_leading(&mut source).unwrap() else {
-            panic!("{json:?} is not an array");
-        };
+        let leading = skip_leading(&mut source).unwrap();
+        assert_eq!(leading.first, Some(b'['), "{json:?} is not an array");
+        let at = leading.at;
         let layout = Layout {
             lines: false,
             gzip: false,
@@ -607,6 +625,21 @@ mod tests {
             check(b"[1,[2,[3]]]", 5),
             Err(RejectReason::DocumentTooLarge { limit: 5 })
         );
+        // A syntax error in a short item is one, whatever the limit and the read-ahead.
+        let mut short_item = b"[{\"id\":\"a\" \"b\":1}".to_vec();
+        short_item.extend(",{\"id\":\"p\"}".repeat(READ_SIZE / 8).bytes());
+        short_item.push(b']');
+        let text = std::str::from_utf8(&short_item).unwrap();
+        let expected = items_read_whole(text).unwrap_err();
+        for max in [100, 1 << 20] {
+            assert_eq!(
+                check(&short_item, max),
+                Err(RejectReason::InvalidJson(expected.clone()))
+            );
+        }
+        // No limit at all: the room left under it does not overflow.
+        let long_item = format!("[\"{}\"]", "x".repeat(3 * READ_SIZE));
+        assert_eq!(check(long_item.as_bytes(), u64::MAX), Ok(()));
     }
 
     proptest! {

@@ -374,7 +374,11 @@ pub fn sessions_one_by_one(
 ) -> Option<Vec<Result<RawSession<'_>, Problem>>> {
     let document: &RawValue = serde_json::from_str(json).ok()?;
     let mut out = Vec::new();
-    let walk = Walk { json, at };
+    let walk = Walk {
+        json,
+        at,
+        last: std::cell::Cell::new((0, at)),
+    };
     walk.raw(document, 0, &mut out);
     Some(out)
 }
@@ -383,6 +387,9 @@ pub fn sessions_one_by_one(
 struct Walk<'a> {
     json: &'a str,
     at: TextPosition,
+    /// The last place looked up (an offset in `json`, and where that is in the file): the
+    /// items come in order, so each lookup counts the lines from the one before.
+    last: std::cell::Cell<(usize, TextPosition)>,
 }
 
 /// The fields that tell a page envelope from a session, nothing else built; `null` is absent,
@@ -467,8 +474,16 @@ impl<'a> Walk<'a> {
     /// Where `part`, a part of the document's text, starts in the file.
     fn start_of(&self, part: &str) -> TextPosition {
         let offset = (part.as_ptr() as usize).wrapping_sub(self.json.as_ptr() as usize);
-        let before = self.json.as_bytes().get(..offset).unwrap_or_default();
-        self.at.after(before)
+        let (from, at) = match self.last.get() {
+            (last, at) if last <= offset => (last, at),
+            _ => (0, self.at),
+        };
+        let Some(between) = self.json.as_bytes().get(from..offset) else {
+            return self.at;
+        };
+        let position = at.after(between);
+        self.last.set((offset, position));
+        position
     }
 }
 

@@ -60,6 +60,13 @@ pub enum RejectReason {
 }
 
 impl RejectReason {
+    /// Item `number` of a document (an array, or a page's `data`) is `kind` ("a number", …).
+    fn not_an_object(number: usize, kind: &str) -> RejectReason {
+        RejectReason::NotASessionDocument(format!(
+            "item {number} of this document is {kind}, not an object"
+        ))
+    }
+
     /// The documented words the reason starts with (docs/reference.md §2), without the
     /// details of the one input.
     pub fn label(&self) -> &'static str {
@@ -314,8 +321,10 @@ struct Place {
     /// Its line number: NDJSON only (the rejects' `line` column).
     line: Option<u64>,
     /// The number of its first session in the reasons ("session 2 of this document"): 1, or
-    /// an array item's number.
+    /// an array item's number (which the sessions of an item that is a page share).
     first_number: usize,
+    /// An item of an array: where a list is not read as a document of sessions.
+    array_item: bool,
     /// Where its text starts in the file, for the positions of parse errors (an NDJSON line's
     /// are counted from the line).
     at: TextPosition,
@@ -326,6 +335,7 @@ impl Place {
         Place {
             line: Some(number),
             first_number: 1,
+            array_item: false,
             at: TextPosition::START,
         }
     }
@@ -399,17 +409,20 @@ pub fn read_chunks<R: Read>(
     let max = limits.max_document_bytes;
     let opened = || -> Result<Opened<'_>, RejectReason> {
         let mut content = decoded(open()?, layout)?;
-        let (first, at) = if layout.lines {
-            (None, TextPosition::START)
+        let leading = if layout.lines {
+            Leading {
+                first: None,
+                at: TextPosition::START,
+                unfinished_mark: &[],
+            }
         } else {
             skip_leading(&mut *content).map_err(|e| broken(layout, e))?
         };
-        Ok(Opened { content, first, at })
+        Ok(Opened { content, leading })
     };
     let Opened {
         mut content,
-        first,
-        at,
+        leading,
     } = match opened() {
         Ok(opened) => opened,
         Err(reason) => return on_chunk(Chunk::rejected(None, reason)),
@@ -419,33 +432,33 @@ pub fn read_chunks<R: Read>(
         read_lines(&mut *content, layout, max, &mut chunks);
         return chunks.finish();
     }
-    match first {
+    match leading.first {
         None => on_chunk(Chunk::rejected(None, RejectReason::EmptyFile)),
         Some(b'[') => {
-            if let Err(reason) = array::check_array(&mut *content, at, layout, max) {
+            if let Err(reason) = array::check_array(&mut *content, leading.at, layout, max) {
                 return on_chunk(Chunk::rejected(None, reason));
             }
             let Opened {
-                mut content, at, ..
+                mut content,
+                leading,
             } = match opened() {
                 Ok(opened) => opened,
                 Err(reason) => return on_chunk(Chunk::rejected(None, reason)),
             };
             let mut chunks = Chunks::new(chunk_bytes, on_chunk);
-            let read_size = array::READ_SIZE;
+            let (at, read_size) = (leading.at, array::READ_SIZE);
             array::read_array(&mut *content, at, layout, max, read_size, &mut chunks);
             chunks.finish();
         }
-        Some(_) => on_chunk(read_whole(&mut *content, at, layout, max)),
+        Some(_) => on_chunk(read_whole(&mut *content, &leading, layout, max)),
     }
 }
 
-/// A file opened for reading: its content (past a byte order mark and the whitespace before
-/// the document, unless it is NDJSON), the document's first byte and where that is.
+/// A file opened for reading: its content, past what comes before the document (unless it is
+/// NDJSON).
 struct Opened<'r> {
     content: Box<dyn BufRead + 'r>,
-    first: Option<u8>,
-    at: TextPosition,
+    leading: Leading,
 }
 
 /// The NDJSON lines of `content`, numbered from 1, into `chunks`.
@@ -485,48 +498,78 @@ fn is_json_whitespace(byte: u8) -> bool {
     matches!(byte, b' ' | b'\n' | b'\t' | b'\r')
 }
 
-/// Steps over a byte order mark and the whitespace before the document: its first byte (not
-/// consumed; `None` if there is nothing else) and where that is in the file.
-fn skip_leading(content: &mut dyn BufRead) -> std::io::Result<(Option<u8>, TextPosition)> {
-    let mut at = TextPosition::START;
-    let available = content.fill_buf()?;
-    if available.starts_with(BYTE_ORDER_MARK) {
-        content.consume(BYTE_ORDER_MARK.len());
+/// What comes before a `.json` file's document: the first byte of the document (not consumed;
+/// `None` if there is nothing else) and where that is in the file.
+struct Leading {
+    first: Option<u8>,
+    at: TextPosition,
+    /// The bytes of a byte order mark begun but not finished: consumed, yet the document's.
+    unfinished_mark: &'static [u8],
+}
+
+/// Steps over a byte order mark (even one cut between two reads) and the whitespace before the
+/// document.
+fn skip_leading(content: &mut dyn BufRead) -> std::io::Result<Leading> {
+    let mut matched = 0;
+    while matched < BYTE_ORDER_MARK.len() {
+        match content.fill_buf()?.first() {
+            Some(&byte) if byte == BYTE_ORDER_MARK[matched] => {
+                content.consume(1);
+                matched += 1;
+            }
+            _ => break,
+        }
     }
+    if (1..BYTE_ORDER_MARK.len()).contains(&matched) {
+        return Ok(Leading {
+            first: Some(BYTE_ORDER_MARK[0]),
+            at: TextPosition::START,
+            unfinished_mark: &BYTE_ORDER_MARK[..matched],
+        });
+    }
+    let mut at = TextPosition::START;
     loop {
         let available = content.fill_buf()?;
-        if available.is_empty() {
-            return Ok((None, at));
-        }
-        match available.iter().position(|&b| !is_json_whitespace(b)) {
-            Some(skip) => {
-                let first = available[skip];
-                at = at.after(&available[..skip]);
-                content.consume(skip);
-                return Ok((Some(first), at));
+        let Some(skip) = available.iter().position(|&b| !is_json_whitespace(b)) else {
+            if available.is_empty() {
+                return Ok(Leading {
+                    first: None,
+                    at,
+                    unfinished_mark: &[],
+                });
             }
-            None => {
-                let skip = available.len();
-                at = at.after(available);
-                content.consume(skip);
-            }
-        }
+            let skip = available.len();
+            at = at.after(available);
+            content.consume(skip);
+            continue;
+        };
+        let first = Some(available[skip]);
+        at = at.after(&available[..skip]);
+        content.consume(skip);
+        return Ok(Leading {
+            first,
+            at,
+            unfinished_mark: &[],
+        });
     }
 }
 
-/// The rest of `content` as one document (starting `at` in the file), if it is within `max`
+/// The rest of `content`, after what `leading` found, as one document, if it is within `max`
 /// bytes.
-fn read_whole(content: &mut dyn BufRead, at: TextPosition, layout: Layout, max: u64) -> Chunk {
-    let mut bytes = Vec::new();
-    if let Err(e) = content.take(max.saturating_add(1)).read_to_end(&mut bytes) {
+fn read_whole(content: &mut dyn BufRead, leading: &Leading, layout: Layout, max: u64) -> Chunk {
+    let mut bytes = leading.unfinished_mark.to_vec();
+    let room = max.saturating_add(1).saturating_sub(bytes.len() as u64);
+    if let Err(e) = content.take(room).read_to_end(&mut bytes) {
         return Chunk::rejected(None, broken(layout, e));
     }
     if bytes.len() as u64 > max {
         return Chunk::rejected(None, RejectReason::DocumentTooLarge { limit: max });
     }
+    let at = leading.at;
     let place = Place {
         line: None,
         first_number: 1,
+        array_item: false,
         at,
     };
     Chunk {
@@ -568,7 +611,10 @@ pub fn read_chunk<F>(
                 } else {
                     text
                 };
-                if !text.iter().all(u8::is_ascii_whitespace) {
+                if place.array_item && text.starts_with(b"[") {
+                    let reason = RejectReason::not_an_object(place.first_number, "an array");
+                    reader.reject(None, None, reason);
+                } else if !text.iter().all(u8::is_ascii_whitespace) {
                     reader.read_document(text, place, &mut on_session);
                 }
             }
@@ -679,14 +725,14 @@ impl FileReader<'_> {
                 position: self.position,
             };
             self.position += 1;
-            let number = place.first_number + index;
+            let number = match place.array_item {
+                true => place.first_number,
+                false => place.first_number + index,
+            };
             let raw = match item {
                 Ok(raw) => raw,
                 Err(Problem::NotAnObject(NotAnObject(kind))) => {
-                    let reason = RejectReason::NotASessionDocument(format!(
-                        "item {number} of this document is {kind}, not an object"
-                    ));
-                    self.reject(line, None, reason);
+                    self.reject(line, None, RejectReason::not_an_object(number, kind));
                     continue;
                 }
                 Err(Problem::Invalid { id, error }) => {
@@ -1005,6 +1051,89 @@ mod tests {
             assert_eq!(rejects[0].reason.to_string(), reason);
             assert_eq!(rejects[0].line, None);
         }
+    }
+
+    /// Items that are lists are rejected alone, as when the array was parsed at once; the
+    /// sessions of an item that is a page carry the item's number.
+    #[test]
+    fn the_items_of_an_array_that_are_not_sessions_are_named_by_their_number() {
+        let (ids, rejects) = read(
+            "a.json",
+            br#"[[{"id":"x"}],{"id":"y"},[],[1,[2]],0,{"data":[{"id":"z"},{}]},{}]"#,
+        );
+        assert_eq!(ids, ["y", "z"]);
+        let reasons: Vec<String> = rejects.iter().map(|r| r.reason.to_string()).collect();
+        assert_eq!(
+            reasons,
+            [
+                "not a session document: item 1 of this document is an array, not an object",
+                "not a session document: item 3 of this document is an array, not an object",
+                "not a session document: item 4 of this document is an array, not an object",
+                "not a session document: item 5 of this document is a number, not an object",
+                "session without id (session 6 in this document)",
+                "session without id (session 7 in this document)",
+            ]
+        );
+    }
+
+    /// Each bad session of a page names its own line: the walk counts the lines once, from
+    /// one bad session to the next.
+    #[test]
+    fn each_bad_session_of_a_page_names_its_line() {
+        let (_, rejects) = read(
+            "a.json",
+            b"{\"data\":[\n{\"id\":\"a\",\"participants\":1},\n{\"id\":\"b\"},\n{\"id\":\"c\",\"participants\":2},\n{\"id\":\"d\",\n\"participants\":3}]}",
+        );
+        let lines: Vec<&str> = rejects
+            .iter()
+            .map(|r| match &r.reason {
+                RejectReason::NotASessionDocument(detail) => {
+                    detail.rsplit(" at ").next().unwrap_or_default()
+                }
+                other => panic!("{other}"),
+            })
+            .collect();
+        assert_eq!(
+            lines,
+            ["line 2 column 26", "line 4 column 26", "line 6 column 16"]
+        );
+    }
+
+    /// A byte order mark is one however the reads cut it; the start of one, unfinished, is the
+    /// document's (and not UTF-8).
+    #[test]
+    fn a_byte_order_mark_cut_between_reads_is_still_one() {
+        struct OneByteAtATime<'a>(&'a [u8]);
+        impl Read for OneByteAtATime<'_> {
+            fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+                let n = self.0.len().min(1).min(buf.len());
+                buf[..n].copy_from_slice(&self.0[..n]);
+                self.0 = &self.0[n..];
+                Ok(n)
+            }
+        }
+        let read_slowly = |bytes: &'static [u8]| {
+            let layout = Layout {
+                lines: false,
+                gzip: false,
+            };
+            let (mut ids, mut rejects) = (Vec::new(), Vec::new());
+            let open = || Ok(OneByteAtATime(bytes));
+            read_chunks(&open, layout, &Limits::default(), 64, &mut |chunk| {
+                read_chunk(&chunk, "a.json", 0, &mut rejects, |s| {
+                    ids.push(s.id.to_owned())
+                });
+            });
+            (ids, rejects)
+        };
+        assert_eq!(
+            read_slowly(b"\xEF\xBB\xBF[{\"id\":\"a\"}]"),
+            (vec!["a".to_owned()], vec![])
+        );
+        assert_eq!(read_slowly(b"\xEF\xBB\xBF {\"id\":\"b\"}").0, ["b"]);
+        let (ids, rejects) = read_slowly(b"\xEF\xBB{\"id\":\"c\"}");
+        assert!(ids.is_empty());
+        assert_eq!(rejects[0].reason, RejectReason::NotUtf8 { offset: 0 });
     }
 
     #[test]

@@ -6,7 +6,7 @@ use sessionstats::analysis::presence::Threshold;
 use sessionstats::analysis::rollups::Headline;
 use sessionstats::analysis::{Config, DEFAULT_MAX_PAIR_PARTICIPANTS};
 use sessionstats::ingest::walk::{discover, InputFile, Layout};
-use sessionstats::ingest::Limits;
+use sessionstats::ingest::{Limits, ReadProgress};
 use sessionstats::outcome::Outcome;
 use sessionstats::pipeline::{analyze_files, latest_instant, Analysis};
 use sessionstats::report::tables::ReportSet;
@@ -224,7 +224,7 @@ pub fn analyze(args: &AnalyzeArgs) -> Result<(Outcome, Headline)> {
             .install(|| latest_instant(&found.files, &limits))
             .unwrap_or_else(|| chrono::Utc::now().timestamp_millis()),
     };
-    let progress = progress_bar(files_read as u64);
+    let progress = progress_bar(&found.files);
     let analysis = pool.install(|| {
         analyze_files(
             &found.files,
@@ -232,7 +232,7 @@ pub fn analyze(args: &AnalyzeArgs) -> Result<(Outcome, Headline)> {
             &limits,
             found.rejects,
             &args.out,
-            &|| progress.inc(1),
+            &BytesRead(&progress),
         )
     });
     progress.finish_and_clear();
@@ -497,18 +497,35 @@ fn thread_pool(threads: Option<usize>) -> Result<rayon::ThreadPool> {
         .context("cannot start the worker threads")
 }
 
-/// A bar while files are read.
-fn progress_bar(files: u64) -> ProgressBar {
+/// A bar while `files` are read, in bytes as stored, so that one big file moves it too.
+fn progress_bar(files: &[InputFile]) -> ProgressBar {
     if !super::shows_progress() {
         return ProgressBar::hidden();
     }
-    let bar = ProgressBar::new(files);
+    let size = |file: &InputFile| std::fs::metadata(&file.path).map_or(0, |m| m.len());
+    let bar = ProgressBar::new(files.iter().map(size).sum());
     if let Ok(style) = ProgressStyle::with_template(
-        "{spinner} reading files {pos}/{len} [{bar:30}] {percent}% eta {eta}",
+        "{spinner} reading {msg}: {binary_bytes}/{binary_total_bytes} [{bar:30}] {percent}% eta {eta}",
     ) {
         bar.set_style(style.progress_chars("=> "));
     }
+    bar.set_message(match files.len() {
+        1 => "1 file".to_owned(),
+        n => format!("{n} files"),
+    });
     bar
+}
+
+/// The reading bar, told what is read (a `.json` array's bytes count twice: checked, then read).
+struct BytesRead<'b>(&'b ProgressBar);
+
+impl ReadProgress for BytesRead<'_> {
+    fn read(&self, bytes: u64) {
+        self.0.inc(bytes);
+    }
+    fn read_again(&self, bytes: u64) {
+        self.0.inc_length(bytes);
+    }
 }
 
 /// A bar while the reports are written, counting rows (of every file: a table written as CSV

@@ -140,6 +140,37 @@ impl RejectSink for Vec<Reject> {
     }
 }
 
+/// What reading tells a progress display, in bytes of the files as stored (compressed, for a
+/// `.gz`).
+pub trait ReadProgress: Sync {
+    /// `bytes` more of a file were read.
+    fn read(&self, bytes: u64);
+    /// A file of `bytes` is to be read a second time (a `.json` array, once checked).
+    fn read_again(&self, bytes: u64);
+}
+
+/// No display.
+pub struct NoProgress;
+
+impl ReadProgress for NoProgress {
+    fn read(&self, _: u64) {}
+    fn read_again(&self, _: u64) {}
+}
+
+/// A file that tells `progress` what is read of it.
+struct Counted<'p, R> {
+    inner: R,
+    progress: &'p dyn ReadProgress,
+}
+
+impl<R: Read> Read for Counted<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let read = self.inner.read(buf)?;
+        self.progress.read(read as u64);
+        Ok(read)
+    }
+}
+
 /// The largest JSON document read unless `--max-document-size` says otherwise: far above any
 /// real session or page (a 1,000-participant webinar is about 200 KB), small enough that a
 /// gzip bomb or a runaway line cannot take the machine's memory.
@@ -191,19 +222,37 @@ pub fn read_file<F>(
     F: FnMut(IdentifiedSession<'_, '_>),
 {
     let path = file.name();
-    read_file_chunks(file, limits, |chunk| {
+    read_file_chunks(file, limits, &NoProgress, |chunk| {
         read_chunk(&chunk, &path, file_rank, rejects, &mut on_session);
     });
 }
 
-/// Reads one input file in chunks of whole documents ([`read_chunks`]); a file that cannot be
-/// opened is one chunk holding that reject.
-pub fn read_file_chunks<F>(file: &InputFile, limits: &Limits, mut on_chunk: F)
-where
+/// Reads one input file in chunks of whole documents ([`read_chunks`]), telling `progress` what
+/// it reads; a file that cannot be opened is one chunk holding that reject.
+pub fn read_file_chunks<F>(
+    file: &InputFile,
+    limits: &Limits,
+    progress: &dyn ReadProgress,
+    mut on_chunk: F,
+) where
     F: FnMut(Chunk),
 {
-    let open = || open_regular(&file.path);
-    read_chunks(&open, file.layout, limits, CHUNK_BYTES, &mut on_chunk);
+    let open = || {
+        let inner = open_regular(&file.path)?;
+        Ok(Counted { inner, progress })
+    };
+    let again = || {
+        let size = std::fs::metadata(&file.path).map_or(0, |m| m.len());
+        progress.read_again(size);
+    };
+    read_chunks(
+        &open,
+        &again,
+        file.layout,
+        limits,
+        CHUNK_BYTES,
+        &mut on_chunk,
+    );
 }
 
 /// Opens a file for reading without ever blocking (a FIFO would block `open` until a writer
@@ -240,7 +289,7 @@ pub fn read_source<F>(
     F: FnMut(IdentifiedSession<'_, '_>),
 {
     let open = || Ok(bytes);
-    read_chunks(&open, layout, limits, CHUNK_BYTES, &mut |chunk| {
+    read_chunks(&open, &|| {}, layout, limits, CHUNK_BYTES, &mut |chunk| {
         read_chunk(&chunk, path, file_rank, rejects, &mut on_session);
     });
 }
@@ -397,10 +446,11 @@ impl<'f> Chunks<'f> {
 
 /// Reads the content of the file that `open` opens (gunzipped when `layout` says so) and hands
 /// it to `on_chunk` in chunks of whole documents, in file order: NDJSON in chunks of lines, a
-/// JSON array in chunks of its items ([`array`]: the file is opened twice), any other JSON file
-/// as one document.
+/// JSON array in chunks of its items ([`array`]: the file is checked, then `again` is called
+/// and it is opened a second time), any other JSON file as one document.
 pub fn read_chunks<R: Read>(
     open: &dyn Fn() -> Result<R, RejectReason>,
+    again: &dyn Fn(),
     layout: Layout,
     limits: &Limits,
     chunk_bytes: usize,
@@ -438,6 +488,7 @@ pub fn read_chunks<R: Read>(
             if let Err(reason) = array::check_array(&mut *content, leading.at, layout, max) {
                 return on_chunk(Chunk::rejected(None, reason));
             }
+            again();
             let Opened {
                 mut content,
                 leading,
@@ -900,9 +951,14 @@ mod tests {
             gzip: false,
         };
         let open = || Ok(&content[..]);
-        read_chunks(&open, layout, &Limits::default(), 1 << 20, &mut |c| {
-            chunks.push(c.entries.len())
-        });
+        read_chunks(
+            &open,
+            &|| {},
+            layout,
+            &Limits::default(),
+            1 << 20,
+            &mut |c| chunks.push(c.entries.len()),
+        );
         assert!(chunks.iter().all(|&n| n <= MAX_CHUNK_ENTRIES), "{chunks:?}");
         assert_eq!(chunks.iter().sum::<usize>(), 150_012);
         let (ids, rejects) = read("a.ndjson", &content);
@@ -1119,11 +1175,18 @@ mod tests {
             };
             let (mut ids, mut rejects) = (Vec::new(), Vec::new());
             let open = || Ok(OneByteAtATime(bytes));
-            read_chunks(&open, layout, &Limits::default(), 64, &mut |chunk| {
-                read_chunk(&chunk, "a.json", 0, &mut rejects, |s| {
-                    ids.push(s.id.to_owned())
-                });
-            });
+            read_chunks(
+                &open,
+                &|| {},
+                layout,
+                &Limits::default(),
+                64,
+                &mut |chunk| {
+                    read_chunk(&chunk, "a.json", 0, &mut rejects, |s| {
+                        ids.push(s.id.to_owned())
+                    });
+                },
+            );
             (ids, rejects)
         };
         assert_eq!(

@@ -12,7 +12,8 @@ use crate::analysis::{analyze_session, Config, SessionReport};
 use crate::ingest::rejects::{FileLog, FileRejects, RejectLog, RejectSpill};
 use crate::ingest::walk::InputFile;
 use crate::ingest::{
-    read_chunk, read_file, read_file_chunks, Chunk, IdentifiedSession, Limits, Origin, Reject,
+    read_chunk, read_file, read_file_chunks, Chunk, IdentifiedSession, Limits, Origin,
+    ReadProgress, Reject,
 };
 use crate::report::spill::decode_rows;
 use crate::report::spill::{encode_rows, Part, Spill, SpilledTable};
@@ -768,6 +769,7 @@ fn read_in_chunks(
     file: &InputFile,
     rank: u32,
     limits: &Limits,
+    progress: &dyn ReadProgress,
     parking: &Parking<'_>,
     config: &Config,
 ) -> Result<Vec<Unit>> {
@@ -785,7 +787,7 @@ fn read_in_chunks(
     let most_waiting = 2 * rayon::current_num_threads();
     rayon::scope(|scope| {
         let mut held = None;
-        read_file_chunks(file, limits, |chunk| {
+        read_file_chunks(file, limits, progress, |chunk| {
             let Some(chunk) = held.replace(chunk) else {
                 return;
             };
@@ -812,7 +814,7 @@ fn read_in_chunks(
 }
 
 /// Reads and analyzes `files` (already in path order) on the current rayon pool, parking rows
-/// in a temporary file in `spill_dir` and calling `file_done` after each file. `extra_rejects`
+/// in a temporary file in `spill_dir` and telling `progress` what is read. `extra_rejects`
 /// (from the walk) join the rejects report; `limits` bound what one document may cost.
 /// Files are the unit of parallel work, and so are the chunks of a file's lines or items.
 pub fn analyze_files(
@@ -821,7 +823,7 @@ pub fn analyze_files(
     limits: &Limits,
     extra_rejects: Vec<Reject>,
     spill_dir: &Path,
-    file_done: &(dyn Fn() + Sync),
+    progress: &dyn ReadProgress,
 ) -> Result<Analysis> {
     let inputs = Inputs {
         files,
@@ -829,7 +831,7 @@ pub fn analyze_files(
         extra_rejects,
         spill_dir,
     };
-    analyze_in_runs(inputs, config, file_done, order::RUN_SESSIONS)
+    analyze_in_runs(inputs, config, progress, order::RUN_SESSIONS)
 }
 
 /// What [`analyze_files`] reads, and where it may write its temporary files.
@@ -844,7 +846,7 @@ struct Inputs<'a> {
 fn analyze_in_runs(
     inputs: Inputs<'_>,
     config: &Config,
-    file_done: &(dyn Fn() + Sync),
+    progress: &dyn ReadProgress,
     run_sessions: usize,
 ) -> Result<Analysis> {
     let spill = Spill::create_in(inputs.spill_dir)?;
@@ -861,9 +863,7 @@ fn analyze_in_runs(
         .enumerate()
         .map(|(rank, file)| {
             let rank = u32::try_from(rank).unwrap_or(u32::MAX);
-            let units = read_in_chunks(file, rank, inputs.limits, &parking, config)?;
-            file_done();
-            Ok(units)
+            read_in_chunks(file, rank, inputs.limits, progress, &parking, config)
         })
         .collect::<Result<_>>()?;
     spill.finish_writing()?;
@@ -932,6 +932,7 @@ fn keep_one_per_id(
 mod tests {
     use super::*;
     use crate::ingest::walk::discover;
+    use crate::ingest::NoProgress;
     use std::fs;
 
     const CONFIG: Config = Config::new(1_700_000_000_000);
@@ -970,7 +971,7 @@ mod tests {
             extra_rejects: found.rejects,
             spill_dir: dir.path(),
         };
-        let mut analysis = analyze_in_runs(inputs, &CONFIG, &|| {}, run_sessions).unwrap();
+        let mut analysis = analyze_in_runs(inputs, &CONFIG, &NoProgress, run_sessions).unwrap();
         analysis
             .roll_up_while_writing(&CONFIG, |_| Ok(Vec::<()>::new()))
             .unwrap();
@@ -1018,6 +1019,57 @@ mod tests {
     const T0: &str = "2024-01-01T10:00:00.000Z";
     const T1: &str = "2024-01-01T11:00:00.000Z";
     const T2: &str = "2024-01-01T12:00:00.000Z";
+
+    /// The progress counts every byte of every file once as stored (gzip's compressed bytes),
+    /// and an array's twice: it is checked, then read.
+    #[test]
+    fn progress_counts_each_file_once_and_an_array_twice() {
+        use std::sync::atomic::{AtomicU64, Ordering};
+        #[derive(Default)]
+        struct Sums {
+            read: AtomicU64,
+            again: AtomicU64,
+        }
+        impl ReadProgress for Sums {
+            fn read(&self, bytes: u64) {
+                self.read.fetch_add(bytes, Ordering::Relaxed);
+            }
+            fn read_again(&self, bytes: u64) {
+                self.again.fetch_add(bytes, Ordering::Relaxed);
+            }
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let one = session("a", "2024-05-01T10:00:00Z", None, 1);
+        let lines: String = (0..2000)
+            .map(|i| session(&format!("n{i}"), "2024-05-01T10:00:00Z", None, 2) + "\n")
+            .collect();
+        let array = format!("[{}]", vec![one.clone(); 3000].join(","));
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        std::io::Write::write_all(&mut gz, lines.as_bytes()).unwrap();
+        let files: [(&str, Vec<u8>); 5] = [
+            ("one.json", one.into_bytes()),
+            ("lines.ndjson", lines.into_bytes()),
+            ("lines.ndjson.gz", gz.finish().unwrap()),
+            ("array.json", array.into_bytes()),
+            ("broken.json", b"[{\"id\":\"x\"},".to_vec()),
+        ];
+        for (name, bytes) in &files {
+            fs::write(dir.path().join(name), bytes).unwrap();
+        }
+        let found = discover(&[dir.path().to_path_buf()], None);
+        let sums = Sums::default();
+        let inputs = Inputs {
+            files: &found.files,
+            limits: &Limits::default(),
+            extra_rejects: found.rejects,
+            spill_dir: dir.path(),
+        };
+        analyze_in_runs(inputs, &CONFIG, &sums, order::RUN_SESSIONS).unwrap();
+        let size = |name: &str| files.iter().find(|f| f.0 == name).unwrap().1.len() as u64;
+        let all: u64 = files.iter().map(|f| f.1.len() as u64).sum();
+        assert_eq!(sums.again.into_inner(), size("array.json"));
+        assert_eq!(sums.read.into_inner(), all + size("array.json"));
+    }
 
     #[test]
     fn the_ended_copy_wins_over_the_ongoing_one() {

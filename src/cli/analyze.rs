@@ -220,11 +220,15 @@ pub fn analyze(args: &AnalyzeArgs) -> Result<(Outcome, Headline)> {
     config.as_of = match as_of {
         AsOf::Given(ms) => ms,
         AsOf::Now => chrono::Utc::now().timestamp_millis(),
-        AsOf::Latest => pool
-            .install(|| latest_instant(&found.files, &limits))
-            .unwrap_or_else(|| chrono::Utc::now().timestamp_millis()),
+        AsOf::Latest => {
+            let progress = progress_bar(&found.files, "looking for the latest instant in");
+            let latest =
+                pool.install(|| latest_instant(&found.files, &limits, &BytesRead(&progress)));
+            progress.finish_and_clear();
+            latest.unwrap_or_else(|| chrono::Utc::now().timestamp_millis())
+        }
     };
-    let progress = progress_bar(&found.files);
+    let progress = progress_bar(&found.files, "reading");
     let analysis = pool.install(|| {
         analyze_files(
             &found.files,
@@ -497,21 +501,22 @@ fn thread_pool(threads: Option<usize>) -> Result<rayon::ThreadPool> {
         .context("cannot start the worker threads")
 }
 
-/// A bar while `files` are read, in bytes as stored, so that one big file moves it too.
-fn progress_bar(files: &[InputFile]) -> ProgressBar {
+/// A bar while `files` are read (`doing` them), in bytes as stored, so that one big file moves
+/// it too.
+fn progress_bar(files: &[InputFile], doing: &str) -> ProgressBar {
     if !super::shows_progress() {
         return ProgressBar::hidden();
     }
     let size = |file: &InputFile| std::fs::metadata(&file.path).map_or(0, |m| m.len());
     let bar = ProgressBar::new(files.iter().map(size).sum());
     if let Ok(style) = ProgressStyle::with_template(
-        "{spinner} reading {msg}: {binary_bytes}/{binary_total_bytes} [{bar:30}] {percent}% eta {eta}",
+        "{spinner} {msg}: {binary_bytes}/{binary_total_bytes} [{bar:30}] {percent}% eta {eta}",
     ) {
         bar.set_style(style.progress_chars("=> "));
     }
     bar.set_message(match files.len() {
-        1 => "1 file".to_owned(),
-        n => format!("{n} files"),
+        1 => format!("{doing} 1 file"),
+        n => format!("{doing} {n} files"),
     });
     bar
 }

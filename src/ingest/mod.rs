@@ -216,13 +216,14 @@ pub fn read_file<F>(
     file: &InputFile,
     file_rank: u32,
     limits: &Limits,
+    progress: &dyn ReadProgress,
     rejects: &mut dyn RejectSink,
     mut on_session: F,
 ) where
     F: FnMut(IdentifiedSession<'_, '_>),
 {
     let path = file.name();
-    read_file_chunks(file, limits, &NoProgress, |chunk| {
+    read_file_chunks(file, limits, progress, |chunk| {
         read_chunk(&chunk, &path, file_rank, rejects, &mut on_session);
     });
 }
@@ -841,6 +842,7 @@ mod tests {
             &InputFile::new(path, layout),
             0,
             &Limits::default(),
+            &NoProgress,
             &mut rejects,
             |s| ids.push(s.id.to_owned()),
         );

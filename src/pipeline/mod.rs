@@ -629,8 +629,13 @@ fn preference_key(ongoing: bool, end: Millis, timelog_entries: usize, origin: Or
 
 /// `--as-of latest` (docs/reference.md §3): the latest parseable instant of the sessions kept
 /// after the duplicate rule, found by a first, lighter pass over the input (nothing is
-/// analyzed; rejects are left to the real pass). `None` when no session has one.
-pub fn latest_instant(files: &[InputFile], limits: &Limits) -> Option<Millis> {
+/// analyzed; rejects are left to the real pass), telling `progress` what it reads. `None` when
+/// no session has one.
+pub fn latest_instant(
+    files: &[InputFile],
+    limits: &Limits,
+    progress: &dyn ReadProgress,
+) -> Option<Millis> {
     struct Discard;
     impl crate::ingest::RejectSink for Discard {
         fn reject(&mut self, _: Reject) {}
@@ -643,7 +648,7 @@ pub fn latest_instant(files: &[InputFile], limits: &Limits) -> Option<Millis> {
         .flat_map_iter(|(rank, file)| {
             let mut found = Vec::new();
             let rank = u32::try_from(rank).unwrap_or(u32::MAX);
-            read_file(file, rank, limits, &mut Discard, |session| {
+            read_file(file, rank, limits, progress, &mut Discard, |session| {
                 let end = crate::ingest::document::text(&session.raw.end)
                     .and_then(crate::time::parse_rfc3339);
                 found.push((

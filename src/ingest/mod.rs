@@ -458,6 +458,20 @@ pub fn read_chunks<R: Read>(
     on_chunk: &mut dyn FnMut(Chunk),
 ) {
     let max = limits.max_document_bytes;
+    if let Err(reason) = read_opened(open, again, layout, max, chunk_bytes, on_chunk) {
+        on_chunk(Chunk::rejected(None, reason));
+    }
+}
+
+/// [`read_chunks`], but for the reject that ends the file before anything is handed on.
+fn read_opened<R: Read>(
+    open: &dyn Fn() -> Result<R, RejectReason>,
+    again: &dyn Fn(),
+    layout: Layout,
+    max: u64,
+    chunk_bytes: usize,
+    on_chunk: &mut dyn FnMut(Chunk),
+) -> Result<(), RejectReason> {
     let opened = || -> Result<Opened<'_>, RejectReason> {
         let mut content = decoded(open()?, layout)?;
         let leading = if layout.lines {
@@ -474,29 +488,22 @@ pub fn read_chunks<R: Read>(
     let Opened {
         mut content,
         leading,
-    } = match opened() {
-        Ok(opened) => opened,
-        Err(reason) => return on_chunk(Chunk::rejected(None, reason)),
-    };
+    } = opened()?;
     if layout.lines {
         let mut chunks = Chunks::new(chunk_bytes, on_chunk);
         read_lines(&mut *content, layout, max, &mut chunks);
-        return chunks.finish();
+        chunks.finish();
+        return Ok(());
     }
     match leading.first {
-        None => on_chunk(Chunk::rejected(None, RejectReason::EmptyFile)),
+        None => return Err(RejectReason::EmptyFile),
         Some(b'[') => {
-            if let Err(reason) = array::check_array(&mut *content, leading.at, layout, max) {
-                return on_chunk(Chunk::rejected(None, reason));
-            }
+            array::check_array(&mut *content, leading.at, layout, max)?;
             again();
             let Opened {
                 mut content,
                 leading,
-            } = match opened() {
-                Ok(opened) => opened,
-                Err(reason) => return on_chunk(Chunk::rejected(None, reason)),
-            };
+            } = opened()?;
             let mut chunks = Chunks::new(chunk_bytes, on_chunk);
             let (at, read_size) = (leading.at, array::READ_SIZE);
             array::read_array(&mut *content, at, layout, max, read_size, &mut chunks);
@@ -504,6 +511,7 @@ pub fn read_chunks<R: Read>(
         }
         Some(_) => on_chunk(read_whole(&mut *content, &leading, layout, max)),
     }
+    Ok(())
 }
 
 /// A file opened for reading: its content, past what comes before the document (unless it is

@@ -55,6 +55,63 @@ pub(super) fn read_array(
     }
 }
 
+/// Whether the rest of `source`, an object whose `{` is its next byte (`at` in the file), is a
+/// page whose sessions can be read one by one: UTF-8, well-formed, with no `id` (or a `null`
+/// one) and one `data`, a list (docs/reference.md §1–2). `false` for anything else, which is
+/// then read whole, as before, to be accepted or rejected as a whole.
+pub(super) fn is_page_of_many(
+    source: &mut dyn BufRead,
+    at: TextPosition,
+    max_item_bytes: u64,
+) -> bool {
+    let mut reader = ArrayReader::new(source, at, READ_SIZE, true);
+    match reader.read_object(max_item_bytes, &mut |_, _| {}) {
+        Ok(members) => members.page_of_many(),
+        Err(_) => false,
+    }
+}
+
+/// Reads the page whose `{` is the next byte of `source` (`at` in the file), which
+/// [`is_page_of_many`] passed, handing the items of its `data` to `chunks` as
+/// [`read_array`] does.
+pub(super) fn read_page(
+    source: &mut dyn BufRead,
+    at: TextPosition,
+    layout: Layout,
+    max_item_bytes: u64,
+    read_size: usize,
+    chunks: &mut Chunks<'_>,
+) {
+    let mut reader = ArrayReader::new(source, at, read_size, false);
+    let mut hand_on = |text: &[u8], place| chunks.push_document(text, place);
+    if let Err(failure) = reader.read_object(max_item_bytes, &mut hand_on) {
+        let reason = failure.reason(layout, max_item_bytes);
+        chunks.push(ChunkEntry::Rejected { line: None, reason });
+    }
+}
+
+/// The members of a file's object that tell a page from a session, counted.
+#[derive(Debug, Default)]
+struct Members {
+    /// A key serde_json reads as a string only in the raw (a lone surrogate's escape).
+    unreadable_key: bool,
+    id: usize,
+    id_is_null: bool,
+    data: usize,
+    data_is_list: bool,
+    page_info: usize,
+}
+
+impl Members {
+    /// A page with a list of sessions, as the slow path's walk reads it: a key twice makes it a
+    /// session that does not read, and a session that carries `data` is still a session.
+    fn page_of_many(&self) -> bool {
+        let no_id = self.id == 0 || (self.id == 1 && self.id_is_null);
+        let one_data = self.data == 1 && self.data_is_list;
+        !self.unreadable_key && no_id && one_data && self.page_info <= 1
+    }
+}
+
 /// Why the rest of the file is not read.
 enum Failure {
     Read(std::io::Error),
@@ -132,13 +189,23 @@ impl<'s> ArrayReader<'s> {
         }
     }
 
-    /// Reads the items, handing each to `on_item` with its place.
+    /// Reads the array that is the file, handing each item to `on_item` with its place.
     fn read_items(
         &mut self,
         max_item_bytes: u64,
         on_item: &mut dyn FnMut(&[u8], Place),
     ) -> Result<(), Failure> {
-        // The caller has seen the `[`; serde_json's words for what may follow it.
+        self.read_list(max_item_bytes, on_item)?;
+        self.only_whitespace_left()
+    }
+
+    /// Reads a list, from its `[` (the next byte but whitespace) to its `]`, handing each item
+    /// to `on_item` with its place. serde_json's words for what goes wrong.
+    fn read_list(
+        &mut self,
+        max_item_bytes: u64,
+        on_item: &mut dyn FnMut(&[u8], Place),
+    ) -> Result<(), Failure> {
         match self.next_byte()? {
             Some(b'[') => self.step(1),
             _ => return Err(self.syntax_error("expected `[`")),
@@ -146,7 +213,7 @@ impl<'s> ArrayReader<'s> {
         match self.next_byte()? {
             Some(b']') => {
                 self.step(1);
-                return self.only_whitespace_left();
+                return Ok(());
             }
             None => return Err(self.syntax_error("EOF while parsing a list")),
             Some(_) => {}
@@ -167,7 +234,7 @@ impl<'s> ArrayReader<'s> {
                 Some(b',') => self.step(1),
                 Some(b']') => {
                     self.step(1);
-                    return self.only_whitespace_left();
+                    return Ok(());
                 }
                 Some(_) => return Err(self.syntax_error("expected `,` or `]`")),
                 None => return Err(self.syntax_error("EOF while parsing a list")),
@@ -176,6 +243,71 @@ impl<'s> ArrayReader<'s> {
                 Some(b']') => return Err(self.syntax_error("trailing comma")),
                 None => return Err(self.syntax_error("EOF while parsing a value")),
                 Some(_) => {}
+            }
+        }
+    }
+
+    /// Reads the object that is the file, member by member: a `data` list item by item (handed
+    /// to `on_item`), any other value whole (and dropped). What it found tells a page from a
+    /// session.
+    fn read_object(
+        &mut self,
+        max_item_bytes: u64,
+        on_item: &mut dyn FnMut(&[u8], Place),
+    ) -> Result<Members, Failure> {
+        let mut members = Members::default();
+        match self.next_byte()? {
+            Some(b'{') => self.step(1),
+            _ => return Err(self.syntax_error("expected `{`")),
+        }
+        if self.next_byte()? == Some(b'}') {
+            self.step(1);
+            self.only_whitespace_left()?;
+            return Ok(members);
+        }
+        loop {
+            if self.next_byte()? != Some(b'"') {
+                return Err(self.syntax_error("key must be a string"));
+            }
+            let len = self.item(max_item_bytes)?;
+            let key = serde_json::from_slice::<String>(&self.buffer[self.next..self.next + len]);
+            members.unreadable_key |= key.is_err();
+            self.step(len);
+            if self.next_byte()? != Some(b':') {
+                return Err(self.syntax_error("expected `:`"));
+            }
+            self.step(1);
+            if self.next_byte()?.is_none() {
+                return Err(self.syntax_error("EOF while parsing a value"));
+            }
+            match key.as_deref() {
+                Ok("data") if self.buffer[self.next] == b'[' => {
+                    members.data += 1;
+                    members.data_is_list = true;
+                    self.read_list(max_item_bytes, on_item)?;
+                }
+                key => {
+                    let len = self.item(max_item_bytes)?;
+                    let null = &self.buffer[self.next..self.next + len] == b"null";
+                    match key {
+                        Ok("id") => (members.id, members.id_is_null) = (members.id + 1, null),
+                        Ok("data") => {
+                            (members.data, members.data_is_list) = (members.data + 1, false)
+                        }
+                        Ok("pageInfo") => members.page_info += 1,
+                        _ => {}
+                    }
+                    self.step(len);
+                }
+            }
+            match self.next_byte()? {
+                Some(b',') => self.step(1),
+                Some(b'}') => {
+                    self.step(1);
+                    self.only_whitespace_left()?;
+                    return Ok(members);
+                }
+                _ => return Err(self.syntax_error("expected `,` or `}`")),
             }
         }
     }
@@ -640,6 +772,39 @@ mod tests {
         // No limit at all: the room left under it does not overflow.
         let long_item = format!("[\"{}\"]", "x".repeat(3 * READ_SIZE));
         assert_eq!(check(long_item.as_bytes(), u64::MAX), Ok(()));
+    }
+
+    /// A page of many is what the slow path's walk takes for a page whose `data` is a list.
+    #[test]
+    fn a_page_of_many_is_told_from_a_session() {
+        let is_page = |json: &str| {
+            let mut source = std::io::BufReader::with_capacity(8, json.as_bytes());
+            let leading = skip_leading(&mut source).unwrap();
+            assert_eq!(leading.first, Some(b'{'), "{json:?}");
+            is_page_of_many(&mut source, leading.at, 1 << 20)
+        };
+        for page in [
+            r#"{"pageInfo":{"total":2},"data":[{"id":"a"},7]}"#,
+            r#"{"data":[],"id":null}"#,
+            r#" {"d\u0061ta":[[]], "start":1e400, "start":2}"#,
+        ] {
+            assert!(is_page(page), "{page}");
+        }
+        for other in [
+            r#"{}"#,
+            r#"{"id":"s","data":[]}"#,
+            r#"{"data":[],"id":"s"}"#,
+            r#"{"id":null,"id":null,"data":[]}"#,
+            r#"{"data":[],"data":[]}"#,
+            r#"{"pageInfo":1,"pageInfo":1,"data":[]}"#,
+            r#"{"data":{"id":"a"}}"#,
+            r#"{"data":null}"#,
+            r#"{"\ud800":1,"data":[]}"#,
+            r#"{"data":[1,]}"#,
+            r#"{"data":[1]} x"#,
+        ] {
+            assert!(!is_page(other), "{other}");
+        }
     }
 
     proptest! {

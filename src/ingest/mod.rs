@@ -242,13 +242,12 @@ pub fn read_file_chunks<F>(
         let inner = open_regular(&file.path)?;
         Ok(Counted { inner, progress })
     };
-    let again = || {
-        let size = std::fs::metadata(&file.path).map_or(0, |m| m.len());
-        progress.read_again(size);
-    };
+    let size = std::fs::metadata(&file.path).map_or(0, |m| m.len());
+    let again = || progress.read_again(size);
     read_chunks(
         &open,
         &again,
+        size,
         file.layout,
         limits,
         CHUNK_BYTES,
@@ -290,9 +289,18 @@ pub fn read_source<F>(
     F: FnMut(IdentifiedSession<'_, '_>),
 {
     let open = || Ok(bytes);
-    read_chunks(&open, &|| {}, layout, limits, CHUNK_BYTES, &mut |chunk| {
-        read_chunk(&chunk, path, file_rank, rejects, &mut on_session);
-    });
+    let size = bytes.len() as u64;
+    read_chunks(
+        &open,
+        &|| {},
+        size,
+        layout,
+        limits,
+        CHUNK_BYTES,
+        &mut |chunk| {
+            read_chunk(&chunk, path, file_rank, rejects, &mut on_session);
+        },
+    );
 }
 
 /// The content of `source`: gunzipped when `layout` says so (an empty `.gz` file is an empty
@@ -452,21 +460,24 @@ impl<'f> Chunks<'f> {
 pub fn read_chunks<R: Read>(
     open: &dyn Fn() -> Result<R, RejectReason>,
     again: &dyn Fn(),
+    size: u64,
     layout: Layout,
     limits: &Limits,
     chunk_bytes: usize,
     on_chunk: &mut dyn FnMut(Chunk),
 ) {
     let max = limits.max_document_bytes;
-    if let Err(reason) = read_opened(open, again, layout, max, chunk_bytes, on_chunk) {
+    if let Err(reason) = read_opened(open, again, size, layout, max, chunk_bytes, on_chunk) {
         on_chunk(Chunk::rejected(None, reason));
     }
 }
 
 /// [`read_chunks`], but for the reject that ends the file before anything is handed on.
+#[allow(clippy::too_many_arguments)]
 fn read_opened<R: Read>(
     open: &dyn Fn() -> Result<R, RejectReason>,
     again: &dyn Fn(),
+    size: u64,
     layout: Layout,
     max: u64,
     chunk_bytes: usize,
@@ -509,10 +520,33 @@ fn read_opened<R: Read>(
             array::read_array(&mut *content, at, layout, max, read_size, &mut chunks);
             chunks.finish();
         }
+        // A big page is checked for a list of sessions to read one by one (a smaller one is
+        // read whole, once, which costs little).
+        Some(b'{') if size > PAGES_READ_AS_LISTS_ABOVE_CHUNKS * chunk_bytes as u64 => {
+            let page = array::is_page_of_many(&mut *content, leading.at, max);
+            again();
+            let Opened {
+                mut content,
+                leading,
+            } = opened()?;
+            if !page {
+                on_chunk(read_whole(&mut *content, &leading, layout, max));
+                return Ok(());
+            }
+            let mut chunks = Chunks::new(chunk_bytes, on_chunk);
+            let (at, read_size) = (leading.at, array::READ_SIZE);
+            array::read_page(&mut *content, at, layout, max, read_size, &mut chunks);
+            chunks.finish();
+        }
         Some(_) => on_chunk(read_whole(&mut *content, &leading, layout, max)),
     }
     Ok(())
 }
+
+/// A `.json` file that is an object and larger than this many chunks (as stored: 2 MiB) is
+/// read as a stream when it is a page. A session, or a page of the API's (100 sessions), is far
+/// smaller, and read once.
+const PAGES_READ_AS_LISTS_ABOVE_CHUNKS: u64 = 2;
 
 /// A file opened for reading: its content, past what comes before the document (unless it is
 /// NDJSON).
@@ -964,6 +998,7 @@ mod tests {
         read_chunks(
             &open,
             &|| {},
+            content.len() as u64,
             layout,
             &Limits::default(),
             1 << 20,
@@ -1093,6 +1128,73 @@ mod tests {
         );
     }
 
+    /// A big page is read as a stream, its `data` item by item: the same sessions and rejects,
+    /// to the byte of their reasons, as when it is read whole; an object that is not such a
+    /// page is read whole after the check.
+    #[test]
+    fn a_big_page_reads_as_it_does_whole() {
+        let items: Vec<String> = (0..400)
+            .map(|i| match i {
+                3 => r#"{"id":"bad","participants":"x"}"#.to_owned(),
+                5 => "[1,2]".to_owned(),
+                8 => "7".to_owned(),
+                13 => r#"{"start":"2024-05-01T10:00:00Z"}"#.to_owned(),
+                21 => r#"{"id":"big","activeDuration":1e400}"#.to_owned(),
+                _ => format!(r#"{{"id":"s{i}","padding":"{}"}}"#, "x".repeat(i % 90)),
+            })
+            .collect();
+        let read_with = |content: &str, chunk_bytes: usize| {
+            let layout = Layout {
+                lines: false,
+                gzip: false,
+            };
+            let (mut ids, mut rejects, mut chunks) = (Vec::new(), Vec::new(), 0);
+            let open = || Ok(content.as_bytes());
+            let size = content.len() as u64;
+            read_chunks(
+                &open,
+                &|| {},
+                size,
+                layout,
+                &Limits::default(),
+                chunk_bytes,
+                &mut |chunk| {
+                    chunks += 1;
+                    read_chunk(&chunk, "a.json", 0, &mut rejects, |s| {
+                        ids.push(s.id.to_owned())
+                    });
+                },
+            );
+            (ids, rejects, chunks)
+        };
+        let data = format!("[\n{}\n]", items.join(",\n"));
+        let pages = [
+            format!("{{\"pageInfo\":{{\"currentPage\":1}},\n\"data\":{data}}}"),
+            format!("{{\"id\":null,\"d\\u0061ta\":{data},\"total\":1e400}}"),
+            // Not pages of many: a session with a `data` field, a key twice, `data` not a list.
+            format!("{{\"data\":{data},\"id\":\"p\"}}"),
+            format!("{{\"data\":{data},\"pageInfo\":1,\"pageInfo\":2}}"),
+            format!(
+                "{{\"pageInfo\":{{}},\"data\":{{\"id\":\"one\",\"padding\":\"{}\"}}}}",
+                "x".repeat(20_000)
+            ),
+        ];
+        for (index, page) in pages.iter().enumerate() {
+            assert!(page.len() > 2 * 1024, "{index}");
+            // Chunks of 1 KiB: over the threshold, so read as a stream when it is a page.
+            let (ids, rejects, chunks) = read_with(page, 1024);
+            let (whole_ids, whole_rejects, one) = read_with(page, 1 << 20);
+            assert_eq!((ids, rejects), (whole_ids, whole_rejects), "page {index}");
+            assert_eq!(one, 1);
+            assert_eq!(chunks > 1, index < 2, "page {index}: {chunks} chunks");
+        }
+        let (ids, rejects, _) = read_with(&pages[0], 1024);
+        assert_eq!(ids.len(), 395);
+        let reasons: Vec<String> = rejects.iter().map(|r| r.reason.to_string()).collect();
+        assert_eq!(reasons.len(), 5, "{reasons:?}");
+        assert!(reasons[4].starts_with("not a session document: session 22 of this document: number out of range at line 24 column 34"), "{}", reasons[4]);
+    }
+
     /// What makes the whole file unreadable still rejects it whole: no session of a file cut
     /// short, or with a byte that is not UTF-8, is analyzed.
     #[test]
@@ -1188,6 +1290,7 @@ mod tests {
             read_chunks(
                 &open,
                 &|| {},
+                bytes.len() as u64,
                 layout,
                 &Limits::default(),
                 64,

@@ -2644,7 +2644,8 @@ fn a_big_ndjson_file_is_read_in_chunks_with_exact_line_numbers() {
 
 /// A big JSON array (the other usual shape of an export) is read item by item, in chunks that
 /// threads share: its reports are those of the same sessions as NDJSON lines, with 1 and 2
-/// threads, plain and gzip; `--max-document-size` bounds one item, not the file.
+/// threads, plain and gzip, and as a big page; `--max-document-size` bounds one item, not the
+/// file.
 #[test]
 fn a_big_json_array_reads_as_its_items_would_as_ndjson_lines() {
     let dir = tempfile::tempdir().unwrap();
@@ -2660,6 +2661,9 @@ fn a_big_json_array_reads_as_its_items_would_as_ndjson_lines() {
     );
     write(&dir.path().join("array/export.json"), &array);
     write(&dir.path().join("gz/export.json.gz"), gz(&array));
+    let page =
+        format!("{{\"pageInfo\":{{\"currentPage\":1,\"perPage\":6000}},\n\"data\":{array}}}");
+    write(&dir.path().join("page/export.json"), &page);
     let run = |input: &str, threads: &str| {
         let out = format!("out-{input}-{threads}");
         let options = [
@@ -2676,7 +2680,7 @@ fn a_big_json_array_reads_as_its_items_would_as_ndjson_lines() {
     };
     let reference = run("lines", "2");
     assert_eq!(Table::report(&reference, "sessions").rows.len(), 6000);
-    for (input, threads) in [("array", "1"), ("array", "2"), ("gz", "2")] {
+    for (input, threads) in [("array", "1"), ("array", "2"), ("gz", "2"), ("page", "2")] {
         let out = run(input, threads);
         for name in listing(&reference) {
             if name != "manifest.json" {

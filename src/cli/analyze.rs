@@ -60,9 +60,9 @@ pub struct AnalyzeArgs {
     #[arg(long, value_name = "N", help = format!("Worker threads, 1 to {MAX_THREADS} [default: all cores]"))]
     pub threads: Option<usize>,
     #[arg(long, value_name = "SIZE", help = format!(
-        "Largest JSON document read (one NDJSON line, one item of a .json array, or any other \
-         .json file after gunzip); larger ones are rejected. Bytes, or with K, M or G (powers of \
-         1024) [default: {}M]",
+        "Largest JSON document read (one NDJSON line, one item of a .json array or of a big \
+         page's data, or any other .json file after gunzip); larger ones are rejected. Bytes, or \
+         with K, M or G (powers of 1024) [default: {}M]",
         sessionstats::ingest::DEFAULT_MAX_DOCUMENT_BYTES >> 20
     ))]
     pub max_document_size: Option<String>,

@@ -1,10 +1,12 @@
-//! A file whose top level is a JSON array, read item by item as it streams in
-//! (docs/reference.md §2): an export of any size is read in bounded memory, and its items are
-//! cut into chunks that threads parse and analyze, as the lines of an NDJSON file are.
+//! A file whose top level is a JSON array, or a big page (`{"pageInfo": …, "data": […]}`),
+//! read item by item as it streams in (docs/reference.md §2): an export of any size is read in
+//! bounded memory, and its items are cut into chunks that threads parse and analyze, as the
+//! lines of an NDJSON file are.
 //!
-//! The file is read twice. The first pass ([`check_array`]) keeps nothing: it finds whether
-//! the file is UTF-8 and well-formed JSON, for a file that is not is rejected whole, as when it
-//! was read at once. The second ([`read_array`]) hands the items on.
+//! The file is read twice. The first pass keeps nothing: it finds whether the file is UTF-8
+//! and well-formed JSON ([`check_array`]), for an array that is not is rejected whole, as when
+//! it was read at once; or whether an object is a page of many ([`is_page_of_many`]), for
+//! anything else is read whole. The second ([`read_array`], [`read_page`]) hands the items on.
 //!
 //! serde_json finds each item's end (as a borrowed [`RawValue`]); this module only steps over
 //! the `,` between items, and keeps enough of the file in its buffer for the item being read.

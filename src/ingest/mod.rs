@@ -4,11 +4,11 @@
 //! or a session without an id becomes a [`Reject`] and the rest is still read.
 //!
 //! Files are read as streams in bounded memory: an NDJSON file (plain or gzip) in chunks of
-//! whole lines, a `.json` array in chunks of its items ([`array`]; [`Chunk`], which other
-//! threads may parse while it reads on), and no single JSON document (an NDJSON line, an
-//! array's item, any other `.json` file) beyond [`Limits::max_document_bytes`]. Rejects go to a
-//! [`RejectSink`], which the pipeline backs with a file ([`rejects`]), so they cost no memory
-//! either.
+//! whole lines, a `.json` array (or a big page's `data`) in chunks of its items
+//! ([`array`](mod@array); [`Chunk`], which other threads may parse while it reads on), and no
+//! single JSON document (an NDJSON line, an array's item, any other `.json` file) beyond
+//! [`Limits::max_document_bytes`]. Rejects go to a [`RejectSink`], which the pipeline backs
+//! with a file ([`rejects`]), so they cost no memory either.
 mod array;
 pub mod document;
 pub mod rejects;
@@ -145,7 +145,8 @@ impl RejectSink for Vec<Reject> {
 pub trait ReadProgress: Sync {
     /// `bytes` more of a file were read.
     fn read(&self, bytes: u64);
-    /// A file of `bytes` is to be read a second time (a `.json` array, once checked).
+    /// A file of `bytes` is to be read a second time (a `.json` array or big page, once
+    /// checked).
     fn read_again(&self, bytes: u64);
 }
 
@@ -197,7 +198,8 @@ impl Default for Limits {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Origin {
     pub file: u32,
-    /// The chunk of the file ([`Chunk`]): NDJSON lines or an array's items; 0 for other files.
+    /// The chunk of the file ([`Chunk`]): NDJSON lines or the items of an array or a big page;
+    /// 0 for other files.
     pub chunk: u32,
     /// The rank in the chunk.
     pub position: u32,
@@ -337,9 +339,9 @@ fn broken(layout: Layout, e: std::io::Error) -> RejectReason {
 /// cut into chunks of about this size, which threads work on independently.
 pub const CHUNK_BYTES: usize = 1 << 20;
 
-/// A stretch of whole documents of one file (docs/reference.md §2): NDJSON lines or the items
-/// of a JSON array, or the file's one document. One thread reads it (and gunzips), any thread
-/// parses it; its documents keep their places in the file.
+/// A stretch of whole documents of one file (docs/reference.md §2): NDJSON lines, the items
+/// of a JSON array or of a big page's `data`, or the file's one document. One thread reads it
+/// (and gunzips), any thread parses it; its documents keep their places in the file.
 pub struct Chunk {
     /// Its rank in the file (0, 1, …): orders the sessions of the file for the duplicate rule.
     pub index: u32,
@@ -453,10 +455,11 @@ impl<'f> Chunks<'f> {
     }
 }
 
-/// Reads the content of the file that `open` opens (gunzipped when `layout` says so) and hands
-/// it to `on_chunk` in chunks of whole documents, in file order: NDJSON in chunks of lines, a
-/// JSON array in chunks of its items ([`array`]: the file is checked, then `again` is called
-/// and it is opened a second time), any other JSON file as one document.
+/// Reads the content of the file that `open` opens (gunzipped when `layout` says so; `size`
+/// bytes as stored) and hands it to `on_chunk` in chunks of whole documents, in file order:
+/// NDJSON in chunks of lines, a JSON array or a big page in chunks of its items
+/// ([`array`](mod@array): the file is checked, then `again` is called and it is opened a second
+/// time), any other JSON file as one document.
 pub fn read_chunks<R: Read>(
     open: &dyn Fn() -> Result<R, RejectReason>,
     again: &dyn Fn(),

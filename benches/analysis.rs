@@ -116,7 +116,7 @@ fn one_session(c: &mut Criterion) {
         let sessions = serde_json::from_str::<Document>(&json)
             .expect("generated JSON parses")
             .into_sessions();
-        let raw = sessions[0].as_ref().expect("a session object");
+        let raw = sessions[0].1.as_ref().expect("a session object");
         let id = text(&raw.id).unwrap_or_default();
         group.throughput(Throughput::Bytes(json.len() as u64));
         group.bench_function(name, |b| {
@@ -139,7 +139,8 @@ fn corpus(c: &mut Criterion) {
                 let Ok(doc) = serde_json::from_str::<Document>(line) else {
                     continue;
                 };
-                for raw in doc.into_sessions().into_iter().flatten() {
+                for (_, raw) in doc.into_sessions() {
+                    let Ok(raw) = raw else { continue };
                     let id = text(&raw.id).unwrap_or_default();
                     rows += analyze_session(id, &raw, &ANALYSIS).overlaps.len();
                 }

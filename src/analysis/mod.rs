@@ -96,7 +96,7 @@ mod tests {
         let mut sessions = serde_json::from_str::<Document>(text)
             .unwrap()
             .into_sessions();
-        let raw: &'static RawSession = Box::leak(Box::new(sessions.remove(0).unwrap()));
+        let raw: &'static RawSession = Box::leak(Box::new(sessions.remove(0).1.unwrap()));
         analyze_session("s", raw, config)
     }
 

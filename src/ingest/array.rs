@@ -226,8 +226,7 @@ impl<'s> ArrayReader<'s> {
             let len = self.item(max_item_bytes)?;
             let place = Place {
                 line: None,
-                first_number: number,
-                array_item: true,
+                item: Some(number),
                 at: self.at,
             };
             on_item(&self.buffer[self.next..self.next + len], place);
@@ -588,8 +587,7 @@ mod tests {
                 let offset = item.get().as_ptr() as usize - json.as_ptr() as usize;
                 let place = Place {
                     line: None,
-                    first_number: index + 1,
-                    array_item: true,
+                    item: Some(index + 1),
                     at: TextPosition::START.after(&json.as_bytes()[..offset]),
                 };
                 (item.get().to_owned(), place)

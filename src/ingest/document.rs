@@ -328,31 +328,46 @@ pub enum Problem {
     Invalid { id: Option<String>, error: String },
 }
 
+/// A session of a document, or the problem in its place, with its number in the document: its
+/// place in the top list (the file's array, or the top page's `data`; 1 when there is none),
+/// which the sessions of a page that is an item of that list share.
+pub type Numbered<'a> = (usize, Result<RawSession<'a>, Problem>);
+
 impl<'a> Document<'a> {
     /// Its sessions, page envelopes (at any depth) opened, in document order; an array element
     /// that is not an object comes out as a problem in its place.
-    pub fn into_sessions(self) -> Vec<Result<RawSession<'a>, Problem>> {
+    pub fn into_sessions(self) -> Vec<Numbered<'a>> {
         let mut out = Vec::new();
-        flatten(self, &mut out);
+        flatten(self, None, &mut out);
         out
     }
 }
 
-fn flatten<'a>(doc: Document<'a>, out: &mut Vec<Result<RawSession<'a>, Problem>>) {
-    let items = match doc {
-        OneOrMany::One(one) => vec![Item::Object(one)],
-        OneOrMany::Many(many) => many,
-    };
-    for item in items {
-        match item {
-            Item::Object(mut session) if session.is_envelope() => {
-                if let Some(data) = session.data.take() {
-                    flatten(*data, out);
-                }
+/// `doc`'s sessions into `out`: numbered `number`, or by their place when `doc` is the top list.
+fn flatten<'a>(doc: Document<'a>, number: Option<usize>, out: &mut Vec<Numbered<'a>>) {
+    match doc {
+        OneOrMany::One(one) => flatten_item(Item::Object(one), number, out),
+        OneOrMany::Many(many) => {
+            for (index, item) in many.into_iter().enumerate() {
+                flatten_item(item, Some(number.unwrap_or(index + 1)), out);
             }
-            Item::Object(session) => out.push(Ok(session)),
-            Item::Other(kind) => out.push(Err(Problem::NotAnObject(kind))),
         }
+    }
+}
+
+fn flatten_item<'a>(
+    item: Item<RawSession<'a>>,
+    number: Option<usize>,
+    out: &mut Vec<Numbered<'a>>,
+) {
+    match item {
+        Item::Object(mut session) if session.is_envelope() => {
+            if let Some(data) = session.data.take() {
+                flatten(*data, number, out);
+            }
+        }
+        Item::Object(session) => out.push((number.unwrap_or(1), Ok(session))),
+        Item::Other(kind) => out.push((number.unwrap_or(1), Err(Problem::NotAnObject(kind)))),
     }
 }
 
@@ -368,10 +383,7 @@ const MAX_ENVELOPE_DEPTH: usize = 16;
 /// JSON, and is rejected whole.
 ///
 /// `at` is where `json` starts in its file, for the errors' positions.
-pub fn sessions_one_by_one(
-    json: &str,
-    at: TextPosition,
-) -> Option<Vec<Result<RawSession<'_>, Problem>>> {
+pub fn sessions_one_by_one(json: &str, at: TextPosition) -> Option<Vec<Numbered<'_>>> {
     let document: &RawValue = serde_json::from_str(json).ok()?;
     let mut out = Vec::new();
     let walk = Walk {
@@ -379,7 +391,7 @@ pub fn sessions_one_by_one(
         at,
         last: std::cell::Cell::new((0, at)),
     };
-    walk.raw(document, 0, &mut out);
+    walk.raw(document, 0, None, &mut out);
     Some(out)
 }
 
@@ -405,11 +417,13 @@ struct EnvelopeFields<'a> {
 }
 
 impl<'a> Walk<'a> {
+    /// `value`'s sessions into `out`, numbered as [`flatten`] numbers them.
     fn raw(
         &self,
         value: &'a RawValue,
         depth: usize,
-        out: &mut Vec<Result<RawSession<'a>, Problem>>,
+        number: Option<usize>,
+        out: &mut Vec<Numbered<'a>>,
     ) {
         let items = if value.get().starts_with('[') {
             serde_json::from_str::<Vec<&RawValue>>(value.get()).ok()
@@ -417,10 +431,12 @@ impl<'a> Walk<'a> {
             None
         };
         match items {
-            Some(items) => items
-                .into_iter()
-                .for_each(|item| self.item(item, depth, out)),
-            None => self.item(value, depth, out),
+            Some(items) => {
+                for (index, item) in items.into_iter().enumerate() {
+                    self.item(item, depth, Some(number.unwrap_or(index + 1)), out);
+                }
+            }
+            None => self.item(value, depth, number, out),
         }
     }
 
@@ -428,8 +444,10 @@ impl<'a> Walk<'a> {
         &self,
         item: &'a RawValue,
         depth: usize,
-        out: &mut Vec<Result<RawSession<'a>, Problem>>,
+        number: Option<usize>,
+        out: &mut Vec<Numbered<'a>>,
     ) {
+        let at = number.unwrap_or(1);
         let text = item.get();
         let kind = match text.as_bytes().first() {
             Some(b'{') => None,
@@ -440,7 +458,7 @@ impl<'a> Walk<'a> {
             _ => Some("a number"),
         };
         if let Some(kind) = kind {
-            return out.push(Err(Problem::NotAnObject(NotAnObject(kind))));
+            return out.push((at, Err(Problem::NotAnObject(NotAnObject(kind)))));
         }
         let fields = serde_json::from_str::<EnvelopeFields>(text).ok();
         if let Some(EnvelopeFields {
@@ -453,22 +471,21 @@ impl<'a> Walk<'a> {
                 if depth >= MAX_ENVELOPE_DEPTH {
                     let error =
                         format!("page envelopes nested more than {MAX_ENVELOPE_DEPTH} deep");
-                    return out.push(Err(Problem::Invalid { id: None, error }));
+                    return out.push((at, Err(Problem::Invalid { id: None, error })));
                 }
                 if let Some(data) = data {
-                    self.raw(data, depth + 1, out);
+                    self.raw(data, depth + 1, number, out);
                 }
                 return;
             }
         }
-        out.push(serde_json::from_str::<RawSession>(text).map_err(|e| {
-            Problem::Invalid {
-                id: fields
-                    .and_then(|f| f.id)
-                    .and_then(|id| serde_json::from_str::<String>(id.get()).ok()),
-                error: placed(&e, self.start_of(text)),
-            }
-        }));
+        let session = serde_json::from_str::<RawSession>(text).map_err(|e| Problem::Invalid {
+            id: fields
+                .and_then(|f| f.id)
+                .and_then(|id| serde_json::from_str::<String>(id.get()).ok()),
+            error: placed(&e, self.start_of(text)),
+        });
+        out.push((at, session));
     }
 
     /// Where `part`, a part of the document's text, starts in the file.
@@ -555,7 +572,7 @@ mod tests {
         let items = serde_json::from_str::<Document>(json)
             .unwrap()
             .into_sessions();
-        items.into_iter().map(Result::unwrap).collect()
+        items.into_iter().map(|(_, item)| item.unwrap()).collect()
     }
 
     #[test]
@@ -613,7 +630,10 @@ mod tests {
         let items =
             serde_json::from_str::<Document>(r#"[{"id":"a"}, 5, null, [1], {"data": ["x"]}]"#)
                 .unwrap()
-                .into_sessions();
+                .into_sessions()
+                .into_iter()
+                .map(|(_, item)| item)
+                .collect::<Vec<_>>();
         let kinds: Vec<_> = items
             .iter()
             .map(|i| match i {
@@ -636,7 +656,11 @@ mod tests {
     #[test]
     fn the_slow_path_reads_each_session_on_its_own() {
         let json = r#"[{"id":"a"},{"id":"b","participants":"x"},7,{"pageInfo":{},"data":[{"id":"c"}]},{"id":"d","data":[]},{"id":null,"data":{"id":"e"}}]"#;
-        let items = sessions_one_by_one(json, TextPosition::START).unwrap();
+        let items = sessions_one_by_one(json, TextPosition::START)
+            .unwrap()
+            .into_iter()
+            .map(|(_, item)| item)
+            .collect::<Vec<_>>();
         let ids: Vec<_> = items
             .iter()
             .map(|i| i.as_ref().ok().and_then(|s| text(&s.id)))
@@ -660,7 +684,11 @@ mod tests {
         let json =
             "[\n {\"id\":\"a\"},\n {\"id\":\"b\",\"activeDuration\":1e400},\n {\"id\":\"c\"}\n]";
         assert!(serde_json::from_str::<Document>(json).is_err());
-        let items = sessions_one_by_one(json, TextPosition::START).unwrap();
+        let items = sessions_one_by_one(json, TextPosition::START)
+            .unwrap()
+            .into_iter()
+            .map(|(_, item)| item)
+            .collect::<Vec<_>>();
         let ids: Vec<_> = items
             .iter()
             .map(|i| i.as_ref().ok().and_then(|s| text(&s.id)))
@@ -681,7 +709,11 @@ mod tests {
     #[test]
     fn a_position_past_the_items_first_line_keeps_its_column() {
         let json = "[{\"id\":\"a\"}, {\"id\":\"b\",\n\"participants\":\"x\"}]";
-        let items = sessions_one_by_one(json, TextPosition::START).unwrap();
+        let items = sessions_one_by_one(json, TextPosition::START)
+            .unwrap()
+            .into_iter()
+            .map(|(_, item)| item)
+            .collect::<Vec<_>>();
         let Err(Problem::Invalid { error, .. }) = &items[1] else {
             panic!("{:?}", items[1]);
         };
@@ -698,7 +730,11 @@ mod tests {
             r#"{"data":"#.repeat(depth),
             "}".repeat(depth)
         );
-        let items = sessions_one_by_one(&json, TextPosition::START).unwrap();
+        let items = sessions_one_by_one(&json, TextPosition::START)
+            .unwrap()
+            .into_iter()
+            .map(|(_, item)| item)
+            .collect::<Vec<_>>();
         assert_eq!(items.len(), 1);
         assert!(
             matches!(&items[0], Err(Problem::Invalid { error, .. }) if error.contains("nested more than 16 deep")),
@@ -710,8 +746,38 @@ mod tests {
             r#"{"data":"#.repeat(3),
             "}".repeat(3)
         );
-        let items = sessions_one_by_one(&shallow, TextPosition::START).unwrap();
+        let items = sessions_one_by_one(&shallow, TextPosition::START)
+            .unwrap()
+            .into_iter()
+            .map(|(_, item)| item)
+            .collect::<Vec<_>>();
         assert!(matches!(&items[..], [Err(Problem::Invalid { id: Some(id), .. })] if id == "x"));
+    }
+
+    /// A session's number is its place in the top list (the array, or the top page's
+    /// `data`), which the sessions of a page in that list share; both paths agree.
+    #[test]
+    fn sessions_are_numbered_by_their_place_in_the_top_list() {
+        for (json, expected) in [
+            (
+                r#"[{"id":"a"},{"data":[{"id":"b"},{}]},7,{}]"#,
+                vec![1, 2, 2, 3, 4],
+            ),
+            (
+                r#"{"data":[{"id":"a"},[1],{"data":[{},{}]},{}]}"#,
+                vec![1, 2, 3, 3, 4],
+            ),
+            (r#"{"pageInfo":{},"data":{"id":"a"}}"#, vec![1]),
+            (r#"{"id":"a"}"#, vec![1]),
+        ] {
+            let fast = serde_json::from_str::<Document>(json)
+                .unwrap()
+                .into_sessions();
+            let fast: Vec<usize> = fast.iter().map(|(number, _)| *number).collect();
+            let slow = sessions_one_by_one(json, TextPosition::START).unwrap();
+            let slow: Vec<usize> = slow.iter().map(|(number, _)| *number).collect();
+            assert_eq!((&fast, &slow), (&expected, &expected), "{json}");
+        }
     }
 
     #[test]

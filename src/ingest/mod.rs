@@ -380,11 +380,10 @@ enum ChunkEntry {
 struct Place {
     /// Its line number: NDJSON only (the rejects' `line` column).
     line: Option<u64>,
-    /// The number of its first session in the reasons ("session 2 of this document"): 1, or
-    /// an array item's number (which the sessions of an item that is a page share).
-    first_number: usize,
-    /// An item of an array: where a list is not read as a document of sessions.
-    array_item: bool,
+    /// The number of an array's item, by its place in the array (or in a big page's `data`):
+    /// its sessions' number in the reasons ("session 2 of this document"), and where a list
+    /// is not read as a document of sessions. `None` for a whole document.
+    item: Option<usize>,
     /// Where its text starts in the file, for the positions of parse errors (an NDJSON line's
     /// are counted from the line).
     at: TextPosition,
@@ -394,8 +393,7 @@ impl Place {
     fn line(number: u64) -> Place {
         Place {
             line: Some(number),
-            first_number: 1,
-            array_item: false,
+            item: None,
             at: TextPosition::START,
         }
     }
@@ -665,8 +663,7 @@ fn read_whole(content: &mut dyn BufRead, leading: &Leading, layout: Layout, max:
     let at = leading.at;
     let place = Place {
         line: None,
-        first_number: 1,
-        array_item: false,
+        item: None,
         at,
     };
     Chunk {
@@ -708,8 +705,8 @@ pub fn read_chunk<F>(
                 } else {
                     text
                 };
-                if place.array_item && text.starts_with(b"[") {
-                    let reason = RejectReason::not_an_object(place.first_number, "an array");
+                if let Some(number) = place.item.filter(|_| text.starts_with(b"[")) {
+                    let reason = RejectReason::not_an_object(number, "an array");
                     reader.reject(None, None, reason);
                 } else if !text.iter().all(u8::is_ascii_whitespace) {
                     reader.read_document(text, place, &mut on_session);
@@ -815,17 +812,15 @@ impl FileReader<'_> {
                 }
             },
         };
-        for (index, item) in items.iter().enumerate() {
+        for (number, item) in &items {
             let origin = Origin {
                 file: self.file_rank,
                 chunk: self.chunk,
                 position: self.position,
             };
             self.position += 1;
-            let number = match place.array_item {
-                true => place.first_number,
-                false => place.first_number + index,
-            };
+            // An array's item is numbered by its place in the array (its sessions share it).
+            let number = place.item.unwrap_or(*number);
             let raw = match item {
                 Ok(raw) => raw,
                 Err(Problem::NotAnObject(NotAnObject(kind))) => {
@@ -1143,6 +1138,8 @@ mod tests {
                 8 => "7".to_owned(),
                 13 => r#"{"start":"2024-05-01T10:00:00Z"}"#.to_owned(),
                 21 => r#"{"id":"big","activeDuration":1e400}"#.to_owned(),
+                34 => r#"{"data":[{"id":"n1"},{},{"id":"n2"}]}"#.to_owned(),
+                50 => r#"{"start":"2024-05-01T10:00:00Z"}"#.to_owned(),
                 _ => format!(r#"{{"id":"s{i}","padding":"{}"}}"#, "x".repeat(i % 90)),
             })
             .collect();
@@ -1194,7 +1191,15 @@ mod tests {
         let (ids, rejects, _) = read_with(&pages[0], 1024);
         assert_eq!(ids.len(), 395);
         let reasons: Vec<String> = rejects.iter().map(|r| r.reason.to_string()).collect();
-        assert_eq!(reasons.len(), 5, "{reasons:?}");
+        assert_eq!(reasons.len(), 7, "{reasons:?}");
+        // The sessions of the page that is item 35 share its number; item 51 keeps its own.
+        assert_eq!(
+            reasons[5..],
+            [
+                "session without id (session 35 in this document)",
+                "session without id (session 51 in this document)"
+            ]
+        );
         assert!(reasons[4].starts_with("not a session document: session 22 of this document: number out of range at line 24 column 34"), "{}", reasons[4]);
     }
 

@@ -115,7 +115,7 @@ fn one_session(c: &mut Criterion) {
         let json = session_json(&GEN, session_of(kind).0);
         let sessions = serde_json::from_str::<Document>(&json)
             .expect("generated JSON parses")
-            .into_sessions();
+            .into_sessions(0);
         let raw = sessions[0].1.as_ref().expect("a session object");
         let id = text(&raw.id).unwrap_or_default();
         group.throughput(Throughput::Bytes(json.len() as u64));
@@ -139,7 +139,7 @@ fn corpus(c: &mut Criterion) {
                 let Ok(doc) = serde_json::from_str::<Document>(line) else {
                     continue;
                 };
-                for (_, raw) in doc.into_sessions() {
+                for (_, raw) in doc.into_sessions(0) {
                     let Ok(raw) = raw else { continue };
                     let id = text(&raw.id).unwrap_or_default();
                     rows += analyze_session(id, &raw, &ANALYSIS).overlaps.len();

@@ -53,7 +53,7 @@ fn documents(c: &mut Criterion) {
         b.iter(|| {
             for line in &lines {
                 let doc = serde_json::from_str::<Document>(line).ok();
-                black_box(doc.map(Document::into_sessions));
+                black_box(doc.map(|doc| doc.into_sessions(0)));
             }
         })
     });

@@ -95,7 +95,7 @@ mod tests {
         let text: &'static str = Box::leak(doc.to_string().into_boxed_str());
         let mut sessions = serde_json::from_str::<Document>(text)
             .unwrap()
-            .into_sessions();
+            .into_sessions(0);
         let raw: &'static RawSession = Box::leak(Box::new(sessions.remove(0).1.unwrap()));
         analyze_session("s", raw, config)
     }

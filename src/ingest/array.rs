@@ -197,15 +197,16 @@ impl<'s> ArrayReader<'s> {
         max_item_bytes: u64,
         on_item: &mut dyn FnMut(&[u8], Place),
     ) -> Result<(), Failure> {
-        self.read_list(max_item_bytes, on_item)?;
+        self.read_list(max_item_bytes, 0, on_item)?;
         self.only_whitespace_left()
     }
 
     /// Reads a list, from its `[` (the next byte but whitespace) to its `]`, handing each item
-    /// to `on_item` with its place. serde_json's words for what goes wrong.
+    /// to `on_item` with its place (`pages_above` it). serde_json's words for what goes wrong.
     fn read_list(
         &mut self,
         max_item_bytes: u64,
+        pages_above: usize,
         on_item: &mut dyn FnMut(&[u8], Place),
     ) -> Result<(), Failure> {
         match self.next_byte()? {
@@ -227,6 +228,7 @@ impl<'s> ArrayReader<'s> {
             let place = Place {
                 line: None,
                 item: Some(number),
+                pages_above,
                 at: self.at,
             };
             on_item(&self.buffer[self.next..self.next + len], place);
@@ -285,7 +287,7 @@ impl<'s> ArrayReader<'s> {
                 Ok("data") if self.buffer[self.next] == b'[' => {
                     members.data += 1;
                     members.data_is_list = true;
-                    self.read_list(max_item_bytes, on_item)?;
+                    self.read_list(max_item_bytes, 1, on_item)?;
                 }
                 key => {
                     let len = self.item(max_item_bytes)?;
@@ -588,6 +590,7 @@ mod tests {
                 let place = Place {
                     line: None,
                     item: Some(index + 1),
+                    pages_above: 0,
                     at: TextPosition::START.after(&json.as_bytes()[..offset]),
                 };
                 (item.get().to_owned(), place)

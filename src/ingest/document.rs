@@ -334,22 +334,29 @@ pub enum Problem {
 pub type Numbered<'a> = (usize, Result<RawSession<'a>, Problem>);
 
 impl<'a> Document<'a> {
-    /// Its sessions, page envelopes (at any depth) opened, in document order; an array element
-    /// that is not an object comes out as a problem in its place.
-    pub fn into_sessions(self) -> Vec<Numbered<'a>> {
+    /// Its sessions, page envelopes opened, in document order; an array element that is not an
+    /// object comes out as a problem in its place. `pages_above`: the pages the document is in
+    /// (1 for an item of a big page's `data` read alone), for [`MAX_ENVELOPE_DEPTH`].
+    pub fn into_sessions(self, pages_above: usize) -> Vec<Numbered<'a>> {
         let mut out = Vec::new();
-        flatten(self, None, &mut out);
+        flatten(self, None, pages_above, &mut out);
         out
     }
 }
 
-/// `doc`'s sessions into `out`: numbered `number`, or by their place when `doc` is the top list.
-fn flatten<'a>(doc: Document<'a>, number: Option<usize>, out: &mut Vec<Numbered<'a>>) {
+/// `doc`'s sessions into `out`: numbered `number`, or by their place when `doc` is the top list;
+/// `depth` pages above it.
+fn flatten<'a>(
+    doc: Document<'a>,
+    number: Option<usize>,
+    depth: usize,
+    out: &mut Vec<Numbered<'a>>,
+) {
     match doc {
-        OneOrMany::One(one) => flatten_item(Item::Object(one), number, out),
+        OneOrMany::One(one) => flatten_item(Item::Object(one), number, depth, out),
         OneOrMany::Many(many) => {
             for (index, item) in many.into_iter().enumerate() {
-                flatten_item(item, Some(number.unwrap_or(index + 1)), out);
+                flatten_item(item, Some(number.unwrap_or(index + 1)), depth, out);
             }
         }
     }
@@ -358,23 +365,36 @@ fn flatten<'a>(doc: Document<'a>, number: Option<usize>, out: &mut Vec<Numbered<
 fn flatten_item<'a>(
     item: Item<RawSession<'a>>,
     number: Option<usize>,
+    depth: usize,
     out: &mut Vec<Numbered<'a>>,
 ) {
+    let at = number.unwrap_or(1);
     match item {
         Item::Object(mut session) if session.is_envelope() => {
+            if depth >= MAX_ENVELOPE_DEPTH {
+                return out.push((at, Err(nested_too_deep())));
+            }
             if let Some(data) = session.data.take() {
-                flatten(*data, number, out);
+                flatten(*data, number, depth + 1, out);
             }
         }
-        Item::Object(session) => out.push((number.unwrap_or(1), Ok(session))),
-        Item::Other(kind) => out.push((number.unwrap_or(1), Err(Problem::NotAnObject(kind)))),
+        Item::Object(session) => out.push((at, Ok(session))),
+        Item::Other(kind) => out.push((at, Err(Problem::NotAnObject(kind)))),
     }
 }
 
-/// How deep page envelopes may nest (`data` inside `data`) on the slow path. Each level reads
-/// its `data` again, so this bounds the slow path's work at a small multiple of the document's
-/// bytes; a real page has one level.
+/// How deep page envelopes may nest (`data` inside `data`), counted from the file's top. The
+/// slow path reads each level's `data` again, so this bounds its work at a small multiple of
+/// the document's bytes; a real page has one level.
 const MAX_ENVELOPE_DEPTH: usize = 16;
+
+/// What a page nested deeper than [`MAX_ENVELOPE_DEPTH`] is, on both paths.
+fn nested_too_deep() -> Problem {
+    Problem::Invalid {
+        id: None,
+        error: format!("page envelopes nested more than {MAX_ENVELOPE_DEPTH} deep"),
+    }
+}
 
 /// The slow path for a document that does not read as a whole: one bad session in an array or
 /// a page, or a number too large for a double anywhere in it. If the document is well-formed
@@ -382,8 +402,13 @@ const MAX_ENVELOPE_DEPTH: usize = 16;
 /// itself; the walk is [`Document::into_sessions`]'s. `None`: the document is not well-formed
 /// JSON, and is rejected whole.
 ///
-/// `at` is where `json` starts in its file, for the errors' positions.
-pub fn sessions_one_by_one(json: &str, at: TextPosition) -> Option<Vec<Numbered<'_>>> {
+/// `at` is where `json` starts in its file, for the errors' positions; `pages_above` as for
+/// [`Document::into_sessions`].
+pub fn sessions_one_by_one(
+    json: &str,
+    at: TextPosition,
+    pages_above: usize,
+) -> Option<Vec<Numbered<'_>>> {
     let document: &RawValue = serde_json::from_str(json).ok()?;
     let mut out = Vec::new();
     let walk = Walk {
@@ -391,7 +416,7 @@ pub fn sessions_one_by_one(json: &str, at: TextPosition) -> Option<Vec<Numbered<
         at,
         last: std::cell::Cell::new((0, at)),
     };
-    walk.raw(document, 0, None, &mut out);
+    walk.raw(document, pages_above, None, &mut out);
     Some(out)
 }
 
@@ -469,9 +494,7 @@ impl<'a> Walk<'a> {
         {
             if data.is_some() || page_info.is_some() {
                 if depth >= MAX_ENVELOPE_DEPTH {
-                    let error =
-                        format!("page envelopes nested more than {MAX_ENVELOPE_DEPTH} deep");
-                    return out.push((at, Err(Problem::Invalid { id: None, error })));
+                    return out.push((at, Err(nested_too_deep())));
                 }
                 if let Some(data) = data {
                     self.raw(data, depth + 1, number, out);
@@ -571,7 +594,7 @@ mod tests {
     fn sessions(json: &str) -> Vec<RawSession<'_>> {
         let items = serde_json::from_str::<Document>(json)
             .unwrap()
-            .into_sessions();
+            .into_sessions(0);
         items.into_iter().map(|(_, item)| item.unwrap()).collect()
     }
 
@@ -630,7 +653,7 @@ mod tests {
         let items =
             serde_json::from_str::<Document>(r#"[{"id":"a"}, 5, null, [1], {"data": ["x"]}]"#)
                 .unwrap()
-                .into_sessions()
+                .into_sessions(0)
                 .into_iter()
                 .map(|(_, item)| item)
                 .collect::<Vec<_>>();
@@ -656,7 +679,7 @@ mod tests {
     #[test]
     fn the_slow_path_reads_each_session_on_its_own() {
         let json = r#"[{"id":"a"},{"id":"b","participants":"x"},7,{"pageInfo":{},"data":[{"id":"c"}]},{"id":"d","data":[]},{"id":null,"data":{"id":"e"}}]"#;
-        let items = sessions_one_by_one(json, TextPosition::START)
+        let items = sessions_one_by_one(json, TextPosition::START, 0)
             .unwrap()
             .into_iter()
             .map(|(_, item)| item)
@@ -674,7 +697,7 @@ mod tests {
             items[2].as_ref().err(),
             Some(&Problem::NotAnObject(NotAnObject("a number")))
         );
-        assert!(sessions_one_by_one(r#"[{"id":"a"},{"id":"b""#, TextPosition::START).is_none());
+        assert!(sessions_one_by_one(r#"[{"id":"a"},{"id":"b""#, TextPosition::START, 0).is_none());
     }
 
     /// serde_json cannot hold 1e400 in a double, so the whole array fails on the fast path;
@@ -684,7 +707,7 @@ mod tests {
         let json =
             "[\n {\"id\":\"a\"},\n {\"id\":\"b\",\"activeDuration\":1e400},\n {\"id\":\"c\"}\n]";
         assert!(serde_json::from_str::<Document>(json).is_err());
-        let items = sessions_one_by_one(json, TextPosition::START)
+        let items = sessions_one_by_one(json, TextPosition::START, 0)
             .unwrap()
             .into_iter()
             .map(|(_, item)| item)
@@ -709,7 +732,7 @@ mod tests {
     #[test]
     fn a_position_past_the_items_first_line_keeps_its_column() {
         let json = "[{\"id\":\"a\"}, {\"id\":\"b\",\n\"participants\":\"x\"}]";
-        let items = sessions_one_by_one(json, TextPosition::START)
+        let items = sessions_one_by_one(json, TextPosition::START, 0)
             .unwrap()
             .into_iter()
             .map(|(_, item)| item)
@@ -730,7 +753,7 @@ mod tests {
             r#"{"data":"#.repeat(depth),
             "}".repeat(depth)
         );
-        let items = sessions_one_by_one(&json, TextPosition::START)
+        let items = sessions_one_by_one(&json, TextPosition::START, 0)
             .unwrap()
             .into_iter()
             .map(|(_, item)| item)
@@ -746,7 +769,7 @@ mod tests {
             r#"{"data":"#.repeat(3),
             "}".repeat(3)
         );
-        let items = sessions_one_by_one(&shallow, TextPosition::START)
+        let items = sessions_one_by_one(&shallow, TextPosition::START, 0)
             .unwrap()
             .into_iter()
             .map(|(_, item)| item)
@@ -772,11 +795,37 @@ mod tests {
         ] {
             let fast = serde_json::from_str::<Document>(json)
                 .unwrap()
-                .into_sessions();
+                .into_sessions(0);
             let fast: Vec<usize> = fast.iter().map(|(number, _)| *number).collect();
-            let slow = sessions_one_by_one(json, TextPosition::START).unwrap();
+            let slow = sessions_one_by_one(json, TextPosition::START, 0).unwrap();
             let slow: Vec<usize> = slow.iter().map(|(number, _)| *number).collect();
             assert_eq!((&fast, &slow), (&expected, &expected), "{json}");
+        }
+    }
+
+    /// Both paths stop opening pages at the same depth, counted from the file's top.
+    #[test]
+    fn both_paths_open_pages_to_the_same_depth() {
+        let nested = |depth: usize| {
+            let inner = r#"{"id":"x"}"#;
+            format!(
+                "{}{inner}{}",
+                r#"{"data":"#.repeat(depth),
+                "}".repeat(depth)
+            )
+        };
+        for (depth, pages_above, opened) in
+            [(16, 0, true), (17, 0, false), (15, 1, true), (16, 1, false)]
+        {
+            let json = nested(depth);
+            let fast = serde_json::from_str::<Document>(&json)
+                .unwrap()
+                .into_sessions(pages_above);
+            let slow = sessions_one_by_one(&json, TextPosition::START, pages_above).unwrap();
+            for items in [&fast, &slow] {
+                assert_eq!(items.len(), 1);
+                assert_eq!(items[0].1.is_ok(), opened, "{depth} {pages_above}");
+            }
         }
     }
 

@@ -384,6 +384,8 @@ struct Place {
     /// its sessions' number in the reasons ("session 2 of this document"), and where a list
     /// is not read as a document of sessions. `None` for a whole document.
     item: Option<usize>,
+    /// The pages it is in: 1 for an item of a big page's `data`, else 0.
+    pages_above: usize,
     /// Where its text starts in the file, for the positions of parse errors (an NDJSON line's
     /// are counted from the line).
     at: TextPosition,
@@ -394,6 +396,7 @@ impl Place {
         Place {
             line: Some(number),
             item: None,
+            pages_above: 0,
             at: TextPosition::START,
         }
     }
@@ -664,6 +667,7 @@ fn read_whole(content: &mut dyn BufRead, leading: &Leading, layout: Layout, max:
     let place = Place {
         line: None,
         item: None,
+        pages_above: 0,
         at,
     };
     Chunk {
@@ -801,8 +805,8 @@ impl FileReader<'_> {
         // The fast path reads the whole document at once; a well-formed document with a bad
         // session somewhere is read again session by session, so the others are kept.
         let items = match serde_json::from_str::<Document>(json) {
-            Ok(document) => document.into_sessions(),
-            Err(e) => match sessions_one_by_one(json, place.at) {
+            Ok(document) => document.into_sessions(place.pages_above),
+            Err(e) => match sessions_one_by_one(json, place.at, place.pages_above) {
                 Some(items) => items,
                 None => {
                     let id = serde_json::from_str::<IdOnly>(json)
@@ -1140,6 +1144,13 @@ mod tests {
                 21 => r#"{"id":"big","activeDuration":1e400}"#.to_owned(),
                 34 => r#"{"data":[{"id":"n1"},{},{"id":"n2"}]}"#.to_owned(),
                 50 => r#"{"start":"2024-05-01T10:00:00Z"}"#.to_owned(),
+                // Pages in pages, 15 and 16 deep in the file: the limit is the same read
+                // whole and read item by item.
+                60 | 61 => {
+                    let depth = i - 45;
+                    let id = format!(r#"{{"id":"deep{depth}"}}"#);
+                    format!("{}{id}{}", r#"{"data":"#.repeat(depth), "}".repeat(depth))
+                }
                 _ => format!(r#"{{"id":"s{i}","padding":"{}"}}"#, "x".repeat(i % 90)),
             })
             .collect();
@@ -1189,12 +1200,18 @@ mod tests {
             assert_eq!(chunks > 1, index < 2, "page {index}: {chunks} chunks");
         }
         let (ids, rejects, _) = read_with(&pages[0], 1024);
-        assert_eq!(ids.len(), 395);
+        assert_eq!(ids.len(), 394);
         let reasons: Vec<String> = rejects.iter().map(|r| r.reason.to_string()).collect();
-        assert_eq!(reasons.len(), 7, "{reasons:?}");
+        assert!(ids.contains(&"deep15".to_owned()) && !ids.contains(&"deep16".to_owned()));
+        assert_eq!(reasons.len(), 8, "{reasons:?}");
+        assert_eq!(
+            reasons[7],
+            "not a session document: session 62 of this document: page envelopes nested more \
+             than 16 deep"
+        );
         // The sessions of the page that is item 35 share its number; item 51 keeps its own.
         assert_eq!(
-            reasons[5..],
+            reasons[5..7],
             [
                 "session without id (session 35 in this document)",
                 "session without id (session 51 in this document)"

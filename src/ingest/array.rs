@@ -6,7 +6,7 @@
 //! The file is read twice. The first pass keeps nothing: it finds whether the file is UTF-8
 //! and well-formed JSON ([`check_array`]), for an array that is not is rejected whole, as when
 //! it was read at once; or whether an object is a page of many ([`is_page_of_many`]), for
-//! anything else is read whole. The second ([`read_array`], [`read_page`]) hands the items on.
+//! anything else is read whole. The second ([`read_list_items`]) hands the items on.
 //!
 //! serde_json finds each item's end (as a borrowed [`RawValue`]); this module only steps over
 //! the `,` between items, and keeps enough of the file in its buffer for the item being read.
@@ -37,26 +37,6 @@ pub(super) fn check_array(
     Err(first.reason(layout, max_item_bytes))
 }
 
-/// Reads the array whose `[` is the next byte of `source` (`at` in the file), handing each item
-/// to `chunks` with its number (1, 2, …) and place in the file. It reads `read_size` bytes
-/// ahead at a time ([`READ_SIZE`]; tests make it small). A file that [`check_array`] passed
-/// fails here only if it changed in between: the items before that point are kept then.
-pub(super) fn read_array(
-    source: &mut dyn BufRead,
-    at: TextPosition,
-    layout: Layout,
-    max_item_bytes: u64,
-    read_size: usize,
-    chunks: &mut Chunks<'_>,
-) {
-    let mut reader = ArrayReader::new(source, at, read_size, false);
-    let mut hand_on = |text: &[u8], place| chunks.push_document(text, place);
-    if let Err(failure) = reader.read_items(max_item_bytes, &mut hand_on) {
-        let reason = failure.reason(layout, max_item_bytes);
-        chunks.push(ChunkEntry::Rejected { line: None, reason });
-    }
-}
-
 /// Whether the rest of `source`, an object whose `{` is its next byte (`at` in the file), is a
 /// page whose sessions can be read one by one: UTF-8, well-formed, with no `id` (or a `null`
 /// one) and one `data`, a list (docs/reference.md §1–2). `false` for anything else, which is
@@ -73,10 +53,21 @@ pub(super) fn is_page_of_many(
     }
 }
 
-/// Reads the page whose `{` is the next byte of `source` (`at` in the file), which
-/// [`is_page_of_many`] passed, handing the items of its `data` to `chunks` as
-/// [`read_array`] does.
-pub(super) fn read_page(
+/// What a file read here holds at its top.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Top {
+    Array,
+    /// A page that [`is_page_of_many`] passed: its `data` is read.
+    Page,
+}
+
+/// Reads the array or page whose first byte (`[` or `{`) is the next of `source` (`at` in the
+/// file), handing each item of the list to `chunks` with its number (1, 2, …) and place in the
+/// file. It reads `read_size` bytes ahead at a time ([`READ_SIZE`]; tests make it small). A
+/// file that the first pass passed fails here only if it changed in between: the items before
+/// that point are kept then.
+pub(super) fn read_list_items(
+    top: Top,
     source: &mut dyn BufRead,
     at: TextPosition,
     layout: Layout,
@@ -86,7 +77,11 @@ pub(super) fn read_page(
 ) {
     let mut reader = ArrayReader::new(source, at, read_size, false);
     let mut hand_on = |text: &[u8], place| chunks.push_document(text, place);
-    if let Err(failure) = reader.read_object(max_item_bytes, &mut hand_on) {
+    let read = match top {
+        Top::Array => reader.read_items(max_item_bytes, &mut hand_on),
+        Top::Page => reader.read_object(max_item_bytes, &mut hand_on).map(drop),
+    };
+    if let Err(failure) = read {
         let reason = failure.reason(layout, max_item_bytes);
         chunks.push(ChunkEntry::Rejected { line: None, reason });
     }
@@ -574,7 +569,7 @@ mod tests {
             }
         };
         let mut chunks = Chunks::new(64, &mut on_chunk);
-        read_array(&mut source, at, layout, max, step, &mut chunks);
+        read_list_items(Top::Array, &mut source, at, layout, max, step, &mut chunks);
         chunks.finish();
         (documents, rejected)
     }

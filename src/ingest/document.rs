@@ -591,6 +591,19 @@ pub struct IdOnly<'a> {
 mod tests {
     use super::*;
 
+    /// The sessions (or the problems in their places) the slow path walks, numbers left out.
+    fn walked(json: &str) -> Vec<Result<RawSession<'_>, Problem>> {
+        let items = sessions_one_by_one(json, TextPosition::START, 0).unwrap();
+        items.into_iter().map(|(_, item)| item).collect()
+    }
+
+    fn ids_of<'i>(items: &'i [Result<RawSession<'_>, Problem>]) -> Vec<Option<&'i str>> {
+        let id = |item: &'i Result<RawSession<'_>, Problem>| {
+            item.as_ref().ok().and_then(|s| text(&s.id))
+        };
+        items.iter().map(id).collect()
+    }
+
     fn sessions(json: &str) -> Vec<RawSession<'_>> {
         let items = serde_json::from_str::<Document>(json)
             .unwrap()
@@ -679,15 +692,8 @@ mod tests {
     #[test]
     fn the_slow_path_reads_each_session_on_its_own() {
         let json = r#"[{"id":"a"},{"id":"b","participants":"x"},7,{"pageInfo":{},"data":[{"id":"c"}]},{"id":"d","data":[]},{"id":null,"data":{"id":"e"}}]"#;
-        let items = sessions_one_by_one(json, TextPosition::START, 0)
-            .unwrap()
-            .into_iter()
-            .map(|(_, item)| item)
-            .collect::<Vec<_>>();
-        let ids: Vec<_> = items
-            .iter()
-            .map(|i| i.as_ref().ok().and_then(|s| text(&s.id)))
-            .collect();
+        let items = walked(json);
+        let ids = ids_of(&items);
         assert_eq!(
             ids,
             [Some("a"), None, None, Some("c"), Some("d"), Some("e")]
@@ -707,15 +713,8 @@ mod tests {
         let json =
             "[\n {\"id\":\"a\"},\n {\"id\":\"b\",\"activeDuration\":1e400},\n {\"id\":\"c\"}\n]";
         assert!(serde_json::from_str::<Document>(json).is_err());
-        let items = sessions_one_by_one(json, TextPosition::START, 0)
-            .unwrap()
-            .into_iter()
-            .map(|(_, item)| item)
-            .collect::<Vec<_>>();
-        let ids: Vec<_> = items
-            .iter()
-            .map(|i| i.as_ref().ok().and_then(|s| text(&s.id)))
-            .collect();
+        let items = walked(json);
+        let ids = ids_of(&items);
         assert_eq!(ids, [Some("a"), None, Some("c")]);
         let Err(Problem::Invalid { id, error }) = &items[1] else {
             panic!("{:?}", items[1]);
@@ -732,11 +731,7 @@ mod tests {
     #[test]
     fn a_position_past_the_items_first_line_keeps_its_column() {
         let json = "[{\"id\":\"a\"}, {\"id\":\"b\",\n\"participants\":\"x\"}]";
-        let items = sessions_one_by_one(json, TextPosition::START, 0)
-            .unwrap()
-            .into_iter()
-            .map(|(_, item)| item)
-            .collect::<Vec<_>>();
+        let items = walked(json);
         let Err(Problem::Invalid { error, .. }) = &items[1] else {
             panic!("{:?}", items[1]);
         };
@@ -753,11 +748,7 @@ mod tests {
             r#"{"data":"#.repeat(depth),
             "}".repeat(depth)
         );
-        let items = sessions_one_by_one(&json, TextPosition::START, 0)
-            .unwrap()
-            .into_iter()
-            .map(|(_, item)| item)
-            .collect::<Vec<_>>();
+        let items = walked(&json);
         assert_eq!(items.len(), 1);
         assert!(
             matches!(&items[0], Err(Problem::Invalid { error, .. }) if error.contains("nested more than 16 deep")),
@@ -769,11 +760,7 @@ mod tests {
             r#"{"data":"#.repeat(3),
             "}".repeat(3)
         );
-        let items = sessions_one_by_one(&shallow, TextPosition::START, 0)
-            .unwrap()
-            .into_iter()
-            .map(|(_, item)| item)
-            .collect::<Vec<_>>();
+        let items = walked(&shallow);
         assert!(matches!(&items[..], [Err(Problem::Invalid { id: Some(id), .. })] if id == "x"));
     }
 

@@ -510,40 +510,36 @@ fn read_opened<R: Read>(
         chunks.finish();
         return Ok(());
     }
-    match leading.first {
+    // What the first pass found: a list to read item by item, or a document to read whole.
+    let top = match leading.first {
         None => return Err(RejectReason::EmptyFile),
         Some(b'[') => {
             array::check_array(&mut *content, leading.at, layout, max)?;
-            again();
-            let Opened {
-                mut content,
-                leading,
-            } = opened()?;
-            let mut chunks = Chunks::new(chunk_bytes, on_chunk);
-            let (at, read_size) = (leading.at, array::READ_SIZE);
-            array::read_array(&mut *content, at, layout, max, read_size, &mut chunks);
-            chunks.finish();
+            Some(array::Top::Array)
         }
         // A big page is checked for a list of sessions to read one by one (a smaller one is
         // read whole, once, which costs little).
         Some(b'{') if size > PAGES_READ_AS_LISTS_ABOVE_CHUNKS * chunk_bytes as u64 => {
-            let page = array::is_page_of_many(&mut *content, leading.at, max);
-            again();
-            let Opened {
-                mut content,
-                leading,
-            } = opened()?;
-            if !page {
-                on_chunk(read_whole(&mut *content, &leading, layout, max));
-                return Ok(());
-            }
-            let mut chunks = Chunks::new(chunk_bytes, on_chunk);
-            let (at, read_size) = (leading.at, array::READ_SIZE);
-            array::read_page(&mut *content, at, layout, max, read_size, &mut chunks);
-            chunks.finish();
+            array::is_page_of_many(&mut *content, leading.at, max).then_some(array::Top::Page)
         }
-        Some(_) => on_chunk(read_whole(&mut *content, &leading, layout, max)),
-    }
+        Some(_) => {
+            on_chunk(read_whole(&mut *content, &leading, layout, max));
+            return Ok(());
+        }
+    };
+    again();
+    let Opened {
+        mut content,
+        leading,
+    } = opened()?;
+    let Some(top) = top else {
+        on_chunk(read_whole(&mut *content, &leading, layout, max));
+        return Ok(());
+    };
+    let mut chunks = Chunks::new(chunk_bytes, on_chunk);
+    let (at, read_size) = (leading.at, array::READ_SIZE);
+    array::read_list_items(top, &mut *content, at, layout, max, read_size, &mut chunks);
+    chunks.finish();
     Ok(())
 }
 

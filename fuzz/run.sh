@@ -12,7 +12,7 @@ here="$(cd "$(dirname "$0")" && pwd)"
 root="$(dirname "$here")"
 cd "$here"
 export CARGO_TARGET_DIR="$here/target"
-targets=(document ndjson_gzip timestamp store_name)
+targets=(document ndjson_gzip page timestamp store_name)
 if [ -n "${FUZZ_TARGETS:-}" ]; then read -r -a targets <<<"$FUZZ_TARGETS"; fi
 
 seed() {
@@ -20,7 +20,7 @@ seed() {
   mkdir -p "$dir"
   [ -e "$dir/.seeded" ] && return 0
   case "$target" in
-    document|ndjson_gzip)
+    document|ndjson_gzip|page)
       # Every sample document, as it is (JSON and NDJSON; .gz decompressed).
       find "$root/data/sample" -type f | while read -r f; do
         n="$(basename "$f")"

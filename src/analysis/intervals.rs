@@ -25,17 +25,25 @@ impl Interval {
 }
 
 /// The union of `intervals` as maximal disjoint spans in time order; touching spans
-/// (`a.end == b.start`) are one, empty intervals vanish. Sorts `intervals` in place.
-pub fn union(intervals: &mut [Interval]) -> Vec<Interval> {
+/// (`a.end == b.start`) are one, empty intervals vanish. Works in place: sorts `intervals`, then
+/// gathers the spans at its front and returns them, so a caller's buffer serves every union.
+pub fn union(intervals: &mut [Interval]) -> &[Interval] {
     intervals.sort_unstable();
-    let mut spans: Vec<Interval> = Vec::new();
-    for &iv in intervals.iter().filter(|iv| !iv.is_empty()) {
-        match spans.last_mut() {
+    let mut spans: usize = 0;
+    for i in 0..intervals.len() {
+        let iv = intervals[i];
+        if iv.is_empty() {
+            continue;
+        }
+        match spans.checked_sub(1).map(|last| &mut intervals[last]) {
             Some(last) if iv.start <= last.end => last.end = last.end.max(iv.end),
-            _ => spans.push(iv),
+            _ => {
+                intervals[spans] = iv;
+                spans += 1;
+            }
         }
     }
-    spans
+    &intervals[..spans]
 }
 
 /// Total length of the intersection of two unions (sorted, disjoint spans), and the earliest

@@ -183,6 +183,41 @@ mod tests {
     }
 
     #[test]
+    fn one_id_in_several_objects_is_one_row_with_its_first_name() {
+        // `b` comes first, last and between the others; its second object has the first name.
+        let doc = json!({"id": "s", "start": at(0), "end": at(100), "participants": [
+            {"participantId": "b", "timelog": [{"start": at(70), "end": at(80)}]},
+            {"participantId": "a", "name": "A", "timelog": [{"start": at(0), "end": at(10)}]},
+            {"participantId": "b", "name": "B1", "timelog": [{"start": at(10), "end": at(20)}, {"start": at(15), "end": "x"}]},
+            {"participantId": "c", "name": "C", "timelog": []},
+            {"participantId": "b", "name": "B2", "timelog": [{"start": at(40), "end": at(50)}]}]});
+        let r = analyze(&doc, &CONFIG);
+        let rows: Vec<_> = r
+            .participants
+            .iter()
+            .map(|p| {
+                (
+                    p.participant_id,
+                    p.name,
+                    p.intervals,
+                    p.segments,
+                    p.attended_ms,
+                )
+            })
+            .collect();
+        assert_eq!(
+            rows,
+            [
+                ("a", Some("A"), 1, 1, 10),
+                ("b", Some("B1"), 3, 3, 30),
+                ("c", Some("C"), 0, 0, 0)
+            ]
+        );
+        assert_eq!(r.session.invalid_intervals, 1);
+        // Each participant's union is its own: a and b never meet.
+        assert_eq!(r.session.peak_concurrency, 1);
+    }
+    #[test]
     fn too_many_participants_skip_pairs_only() {
         let doc = json!({"id": "s", "start": at(0), "end": at(10), "participants": [
             {"participantId": "a", "timelog": [{"start": at(0), "end": at(10)}]},

@@ -61,25 +61,28 @@ impl Entry {
     }
 }
 
-/// A participant's figures, and the union of its presence for the session-level metrics.
+/// A participant's figures; its union (for the session-level metrics) is left at the end of
+/// the caller's `spans`.
 pub struct Participant<'s> {
     pub row: ParticipantRow<'s>,
-    pub union: Vec<Interval>,
     pub invalid_intervals: i64,
     pub clipped_ms: i64,
 }
 
 /// Summarises one participant's entries inside the session `bounds`. Open entries end at
 /// `end_bound` (the session's end, which may lie before its start in a broken document: then
-/// `bounds` is empty and everything is clipped away).
+/// `bounds` is empty and everything is clipped away). The participant's union is appended to
+/// `spans`, which holds the unions of a whole session one after another (one buffer, not one
+/// allocation per participant).
 pub fn summarize<'s>(
     participant_id: &'s str,
     name: Option<&'s str>,
     entries: &[Entry],
     bounds: Interval,
     end_bound: Millis,
+    spans: &mut Vec<Interval>,
 ) -> Participant<'s> {
-    let mut clipped = Vec::with_capacity(entries.len());
+    let from = spans.len();
     let mut invalid_intervals = 0;
     let mut clipped_ms: i64 = 0;
     let mut open = false;
@@ -101,14 +104,16 @@ pub fn summarize<'s>(
         // Saturating: thousands of connections spanning the whole calendar could otherwise
         // overflow, and a report must not wrap to a negative figure.
         clipped_ms = clipped_ms.saturating_add(interval.len() - inside.len());
-        clipped.push(inside);
+        spans.push(inside);
     }
-    let raw_ms = clipped
+    let raw_ms = spans[from..]
         .iter()
         .map(|iv| iv.len())
         .fold(0, i64::saturating_add);
-    let intervals = clipped.len() as i64;
-    let union = union(&mut clipped);
+    let intervals = (spans.len() - from) as i64;
+    let kept = union(&mut spans[from..]).len();
+    spans.truncate(from + kept);
+    let union = &spans[from..];
     let attended_ms: i64 = union.iter().map(|iv| iv.len()).sum();
     let first_join = union.first().map(|iv| iv.start);
     let last_leave = union.last().map(|iv| iv.end);
@@ -137,7 +142,6 @@ pub fn summarize<'s>(
     };
     Participant {
         row,
-        union,
         invalid_intervals,
         clipped_ms,
     }
@@ -157,7 +161,7 @@ mod tests {
     }
 
     fn row(entries: &[Entry]) -> Participant<'static> {
-        summarize("p", Some("P"), entries, BOUNDS, BOUNDS.end)
+        summarize("p", Some("P"), entries, BOUNDS, BOUNDS.end, &mut Vec::new())
     }
 
     #[test]
@@ -233,16 +237,31 @@ mod tests {
             end: LATEST,
         };
         let entries = vec![closed(EARLIEST, LATEST); 30_000];
-        let p = summarize("p", None, &entries, whole, LATEST);
+        let p = summarize("p", None, &entries, whole, LATEST, &mut Vec::new());
         assert_eq!((p.row.raw_ms, p.row.attended_ms), (i64::MAX, whole.len()));
         assert!(p.row.self_overlap_ms > 0);
-        let outside = summarize("p", None, &entries, Interval { start: 0, end: 1 }, 1);
+        let outside = summarize(
+            "p",
+            None,
+            &entries,
+            Interval { start: 0, end: 1 },
+            1,
+            &mut Vec::new(),
+        );
         assert_eq!(outside.clipped_ms, i64::MAX);
     }
 
     #[test]
     fn zero_duration_session_has_no_percentage() {
-        let p = summarize("p", None, &[closed(0, 0)], Interval { start: 0, end: 0 }, 0).row;
+        let p = summarize(
+            "p",
+            None,
+            &[closed(0, 0)],
+            Interval { start: 0, end: 0 },
+            0,
+            &mut Vec::new(),
+        )
+        .row;
         assert_eq!(p.attendance_pct, None);
     }
 

@@ -7,7 +7,7 @@ use super::participant::{summarize, Entry, ParticipantRow};
 use super::Config;
 use crate::ingest::document::{text, Item, RawSession};
 use crate::time::{parse_rfc3339, Millis};
-use std::collections::HashMap;
+use std::ops::Range;
 
 /// The sessions report row; its text borrows from the session document.
 #[derive(Debug, Clone, PartialEq)]
@@ -49,11 +49,12 @@ pub struct SessionReport<'s> {
     pub timeline: Vec<Step>,
 }
 
-/// The entries of one `participantId`, in document order.
+/// One `participantId` of a session: its first name, and where its entries lie in the
+/// session's list of entries (in document order).
 struct Grouped<'s> {
     id: &'s str,
     name: Option<&'s str>,
-    entries: Vec<Entry>,
+    entries: Range<usize>,
 }
 
 /// Analyses one session document. `id` is its (already checked) session id.
@@ -62,7 +63,7 @@ pub fn analyze_session<'s>(
     raw: &'s RawSession<'_>,
     config: &Config,
 ) -> SessionReport<'s> {
-    let (groups, invalid_participants) = group_by_participant(raw);
+    let (groups, entries, invalid_participants) = group_by_participant(raw);
 
     // §3 bounds: a missing start falls back to the earliest parseable timelog start, then to
     // the end bound; a missing or unparsable end makes the session ongoing until as-of.
@@ -79,17 +80,23 @@ pub fn analyze_session<'s>(
     let duration_ms = bounds.len();
 
     let mut participants = Vec::with_capacity(groups.len());
-    let mut unions = Vec::with_capacity(groups.len());
+    // Every participant's union, one after another; `union_ends[i]` is where the i-th ends.
+    let mut spans = Vec::with_capacity(entries.len());
+    let mut union_ends = Vec::with_capacity(groups.len());
     let (mut invalid_intervals, mut clipped_ms): (i64, i64) = (0, 0);
     for group in &groups {
-        let mut p = summarize(group.id, group.name, &group.entries, bounds, end);
+        let entries = &entries[group.entries.clone()];
+        let mut p = summarize(group.id, group.name, entries, bounds, end, &mut spans);
         p.row.present = config.present.admits(p.row.attended_ms, duration_ms);
         invalid_intervals += p.invalid_intervals;
         clipped_ms = clipped_ms.saturating_add(p.clipped_ms);
         participants.push(p.row);
-        unions.push(p.union);
+        union_ends.push(spans.len());
     }
-    let union_refs: Vec<&[Interval]> = unions.iter().map(Vec::as_slice).collect();
+    let union_refs: Vec<&[Interval]> = union_ends
+        .iter()
+        .scan(0, |from, &to| Some(&spans[std::mem::replace(from, to)..to]))
+        .collect();
     let concurrency = sweep(bounds, union_refs.iter().copied());
     let pairs_skipped = participants.len() > config.max_pair_participants;
     let overlaps = if pairs_skipped || !config.reports.has("overlaps") {
@@ -134,35 +141,47 @@ pub fn analyze_session<'s>(
     }
 }
 
-/// Groups the participant entries by `participantId`, sorted by id (byte order); entries
-/// without one are only counted (the second value).
-fn group_by_participant<'s>(raw: &'s RawSession<'_>) -> (Vec<Grouped<'s>>, i64) {
-    let mut groups: Vec<Grouped<'s>> = Vec::new();
-    let mut index: HashMap<&'s str, usize> = HashMap::new();
+/// Groups the participant entries by `participantId`, sorted by id (byte order), with their
+/// parsed entries; entries without an id are only counted (the third value). An id that appears
+/// in several participant objects gets their entries in document order, and the first name
+/// given.
+fn group_by_participant<'s>(raw: &'s RawSession<'_>) -> (Vec<Grouped<'s>>, Vec<Entry>, i64) {
+    let mut objects: Vec<Grouped<'s>> = Vec::new();
+    let mut entries: Vec<Entry> = Vec::new();
     let mut invalid = 0;
     for p in raw.participants.iter().flatten() {
         let Some((p, id)) = p.object().and_then(|p| Some((p, text(&p.participant_id)?))) else {
             invalid += 1;
             continue;
         };
-        let at = *index.entry(id).or_insert_with(|| {
-            groups.push(Grouped {
-                id,
-                name: None,
-                entries: Vec::new(),
-            });
-            groups.len() - 1
+        let from = entries.len();
+        entries.extend(p.timelog.iter().flatten().map(Entry::parse));
+        objects.push(Grouped {
+            id,
+            name: text(&p.name),
+            entries: from..entries.len(),
         });
-        let group = &mut groups[at];
-        if group.name.is_none() {
-            group.name = text(&p.name);
-        }
-        group
-            .entries
-            .extend(p.timelog.iter().flatten().map(Entry::parse));
     }
-    groups.sort_unstable_by(|a, b| a.id.as_bytes().cmp(b.id.as_bytes()));
-    (groups, invalid)
+    // Stable: the objects of one id stay in document order.
+    objects.sort_by(|a, b| a.id.as_bytes().cmp(b.id.as_bytes()));
+    let mut groups: Vec<Grouped<'s>> = Vec::with_capacity(objects.len());
+    for object in objects {
+        match groups.last_mut() {
+            Some(group) if group.id == object.id => {
+                group.name = group.name.or(object.name);
+                // The group's entries are copied to the end of the list, then this object's.
+                if group.entries.end != entries.len() {
+                    let from = entries.len();
+                    entries.extend_from_within(group.entries.clone());
+                    group.entries = from..entries.len();
+                }
+                entries.extend_from_within(object.entries);
+                group.entries.end = entries.len();
+            }
+            _ => groups.push(object),
+        }
+    }
+    (groups, entries, invalid)
 }
 
 /// The earliest parseable timelog `start` of the session's participants (those with an id),

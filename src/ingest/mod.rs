@@ -747,7 +747,7 @@ fn read_line(source: &mut dyn BufRead, line: &mut Vec<u8>, max: u64) -> std::io:
                 (_, false) => Line::Read,
             });
         }
-        let (chunk, done) = match available.iter().position(|&b| b == b'\n') {
+        let (chunk, done) = match memchr::memchr(b'\n', available) {
             Some(i) => (&available[..i], Some(i + 1)),
             None => (available, None),
         };

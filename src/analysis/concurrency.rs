@@ -23,17 +23,16 @@ pub struct Concurrency {
     pub timeline: Vec<Step>,
 }
 
-/// Sweeps the participants' unions (each a list of disjoint spans inside `bounds`, so a
-/// participant counts once however many connections it had).
-pub fn sweep<'a>(
-    bounds: Interval,
-    unions: impl IntoIterator<Item = &'a [Interval]>,
-) -> Concurrency {
-    let mut events: Vec<(Millis, i32)> = unions
-        .into_iter()
-        .flatten()
-        .flat_map(|span| [(span.start, 1), (span.end, -1)])
-        .collect();
+/// Sweeps the spans of the participants' unions, all of them in one list in any order (each
+/// union is a list of disjoint spans inside `bounds`, so a participant counts once however many
+/// connections it had).
+pub fn sweep(bounds: Interval, spans: &[Interval]) -> Concurrency {
+    let mut events: Vec<(Millis, i32)> = Vec::with_capacity(2 * spans.len());
+    events.extend(
+        spans
+            .iter()
+            .flat_map(|span| [(span.start, 1), (span.end, -1)]),
+    );
     events.sort_unstable();
 
     let mut result = Concurrency {
@@ -108,7 +107,7 @@ mod tests {
 
     #[test]
     fn nobody_present_is_one_zero_step_and_all_empty() {
-        let c = sweep(iv(0, 100), Vec::<&[Interval]>::new());
+        let c = sweep(iv(0, 100), &[]);
         assert_eq!(
             (c.peak, c.peak_at, c.peak_ms, c.empty_ms),
             (0, None, 0, 100)
@@ -120,7 +119,7 @@ mod tests {
     fn peak_is_first_reached_and_its_time_summed() {
         let a = [iv(0, 50)];
         let b = [iv(10, 20), iv(30, 40)];
-        let c = sweep(iv(0, 100), [&a[..], &b[..]]);
+        let c = sweep(iv(0, 100), &[&a[..], &b[..]].concat());
         assert_eq!(
             (c.peak, c.peak_at, c.peak_ms, c.empty_ms),
             (2, Some(10), 20, 50)
@@ -135,7 +134,7 @@ mod tests {
     fn leave_and_join_at_the_same_instant_is_no_step() {
         let a = [iv(10, 20)];
         let b = [iv(20, 30)];
-        let c = sweep(iv(0, 30), [&a[..], &b[..]]);
+        let c = sweep(iv(0, 30), &[a, b].concat());
         assert_eq!(c.timeline, steps(&[(0, 0), (10, 1), (30, 0)]));
         assert_eq!(
             (c.peak, c.peak_at, c.peak_ms, c.empty_ms),
@@ -146,14 +145,14 @@ mod tests {
     #[test]
     fn presence_ending_at_the_session_end_gives_a_final_zero_step() {
         let a = [iv(0, 30)];
-        let c = sweep(iv(0, 30), [&a[..]]);
+        let c = sweep(iv(0, 30), &a);
         assert_eq!(c.timeline, steps(&[(0, 1), (30, 0)]));
         assert_eq!(c.empty_ms, 0);
     }
 
     #[test]
     fn zero_length_session_has_a_single_zero_step() {
-        let c = sweep(iv(7, 7), Vec::<&[Interval]>::new());
+        let c = sweep(iv(7, 7), &[]);
         assert_eq!(c.timeline, steps(&[(7, 0)]));
         assert_eq!(c.empty_ms, 0);
     }

@@ -93,16 +93,16 @@ pub fn analyze_session<'s>(
         participants.push(p.row);
         union_ends.push(spans.len());
     }
-    let union_refs: Vec<&[Interval]> = union_ends
-        .iter()
-        .scan(0, |from, &to| Some(&spans[std::mem::replace(from, to)..to]))
-        .collect();
-    let concurrency = sweep(bounds, union_refs.iter().copied());
+    let concurrency = sweep(bounds, &spans);
     let pairs_skipped = participants.len() > config.max_pair_participants;
     let overlaps = if pairs_skipped || !config.reports.has("overlaps") {
         Vec::new()
     } else {
-        pairs(&union_refs)
+        let unions: Vec<&[Interval]> = union_ends
+            .iter()
+            .scan(0, |from, &to| Some(&spans[std::mem::replace(from, to)..to]))
+            .collect();
+        pairs(&unions)
     };
 
     let participant_ms = participants

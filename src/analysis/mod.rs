@@ -183,6 +183,35 @@ mod tests {
     }
 
     #[test]
+    fn participants_are_in_byte_order_of_their_ids() {
+        // Ids alike in their first eight bytes, shorter than eight, with a NUL, and non-ASCII.
+        let ids = [
+            "participant-b",
+            "participant-a",
+            "p\u{0}",
+            "p",
+            "participant",
+            "é",
+            "participant-a\u{0}",
+            "z",
+            "\u{0}",
+        ];
+        let participants: Vec<Value> = ids
+            .iter()
+            .map(|id| json!({"participantId": id, "timelog": [{"start": at(0), "end": at(1)}]}))
+            .collect();
+        let doc = json!({"id": "s", "start": at(0), "end": at(10), "participants": participants});
+        let got: Vec<&str> = analyze(&doc, &CONFIG)
+            .participants
+            .iter()
+            .map(|p| p.participant_id)
+            .collect();
+        let mut expected = ids.to_vec();
+        expected.sort_by(|a, b| a.as_bytes().cmp(b.as_bytes()));
+        assert_eq!(got, expected);
+    }
+
+    #[test]
     fn one_id_in_several_objects_is_one_row_with_its_first_name() {
         // `b` comes first, last and between the others; its second object has the first name.
         let doc = json!({"id": "s", "start": at(0), "end": at(100), "participants": [

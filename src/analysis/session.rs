@@ -53,6 +53,9 @@ pub struct SessionReport<'s> {
 /// session's list of entries (in document order).
 struct Grouped<'s> {
     id: &'s str,
+    /// The id's first eight bytes (zeros after a shorter id) as a big-endian number: ordered as
+    /// the ids are, when they differ.
+    id_prefix: u64,
     name: Option<&'s str>,
     entries: Range<usize>,
 }
@@ -156,14 +159,21 @@ fn group_by_participant<'s>(raw: &'s RawSession<'_>) -> (Vec<Grouped<'s>>, Vec<E
         };
         let from = entries.len();
         entries.extend(p.timelog.iter().flatten().map(Entry::parse));
+        let mut prefix = [0; 8];
+        let cut = id.len().min(8);
+        prefix[..cut].copy_from_slice(&id.as_bytes()[..cut]);
         objects.push(Grouped {
             id,
+            id_prefix: u64::from_be_bytes(prefix),
             name: text(&p.name),
             entries: from..entries.len(),
         });
     }
-    // Stable: the objects of one id stay in document order.
-    objects.sort_by(|a, b| a.id.as_bytes().cmp(b.id.as_bytes()));
+    // Stable: the objects of one id stay in document order. Most ids differ in their first
+    // eight bytes, compared as one number before the whole ids.
+    objects.sort_by(|a, b| {
+        (a.id_prefix.cmp(&b.id_prefix)).then_with(|| a.id.as_bytes().cmp(b.id.as_bytes()))
+    });
     let mut groups: Vec<Grouped<'s>> = Vec::with_capacity(objects.len());
     for object in objects {
         match groups.last_mut() {

@@ -25,6 +25,16 @@ pub use session::{analyze_session, SessionReport};
 
 use crate::time::Millis;
 
+/// A text's first eight bytes (zeros after a shorter text) as a big-endian number. Two texts
+/// whose numbers differ are in the same order as the texts (byte order), so a sort by ids
+/// compares these numbers first and reads the whole ids only on a tie.
+pub(crate) fn byte_order_prefix(text: &str) -> u64 {
+    let mut prefix = [0; 8];
+    let cut = text.len().min(8);
+    prefix[..cut].copy_from_slice(&text.as_bytes()[..cut]);
+    u64::from_be_bytes(prefix)
+}
+
 /// Sessions with more participants get no overlaps rows, unless `--max-pair-participants`
 /// says otherwise (pairs grow with the square of the participants).
 pub const DEFAULT_MAX_PAIR_PARTICIPANTS: usize = 200;

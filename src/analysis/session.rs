@@ -4,7 +4,7 @@ use super::concurrency::{sweep, Step};
 use super::intervals::Interval;
 use super::overlaps::{pairs, OverlapRow};
 use super::participant::{summarize, Entry, ParticipantRow};
-use super::Config;
+use super::{byte_order_prefix, Config};
 use crate::ingest::document::{text, Item, RawSession};
 use crate::time::{parse_rfc3339, Millis};
 use std::ops::Range;
@@ -53,8 +53,7 @@ pub struct SessionReport<'s> {
 /// session's list of entries (in document order).
 struct Grouped<'s> {
     id: &'s str,
-    /// The id's first eight bytes (zeros after a shorter id) as a big-endian number: ordered as
-    /// the ids are, when they differ.
+    /// [`byte_order_prefix`] of the id.
     id_prefix: u64,
     name: Option<&'s str>,
     entries: Range<usize>,
@@ -159,18 +158,14 @@ fn group_by_participant<'s>(raw: &'s RawSession<'_>) -> (Vec<Grouped<'s>>, Vec<E
         };
         let from = entries.len();
         entries.extend(p.timelog.iter().flatten().map(Entry::parse));
-        let mut prefix = [0; 8];
-        let cut = id.len().min(8);
-        prefix[..cut].copy_from_slice(&id.as_bytes()[..cut]);
         objects.push(Grouped {
             id,
-            id_prefix: u64::from_be_bytes(prefix),
+            id_prefix: byte_order_prefix(id),
             name: text(&p.name),
             entries: from..entries.len(),
         });
     }
-    // Stable: the objects of one id stay in document order. Most ids differ in their first
-    // eight bytes, compared as one number before the whole ids.
+    // Stable: the objects of one id stay in document order.
     objects.sort_by(|a, b| {
         (a.id_prefix.cmp(&b.id_prefix)).then_with(|| a.id.as_bytes().cmp(b.id.as_bytes()))
     });

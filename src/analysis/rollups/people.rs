@@ -5,6 +5,7 @@
 //! its own: ids and names lie one after the other in one text buffer, and the index from id
 //! to number holds only numbers (it finds an id's text through them).
 use super::{ParticipantFacts, PersonRow};
+use crate::analysis::byte_order_prefix;
 use crate::time::Millis;
 use anyhow::{bail, Result};
 use chrono::NaiveDate;
@@ -107,10 +108,16 @@ impl People {
 
     /// The numbers of the people by id (byte order): the order of the rows.
     pub fn by_id(&self) -> Vec<u32> {
-        let mut numbers: Vec<u32> = (0..self.totals.len() as u32).collect();
-        let id_of = |number: u32| id_text(&self.texts, &self.totals, number).as_bytes();
-        numbers.sort_unstable_by(|&a, &b| id_of(a).cmp(id_of(b)));
-        numbers
+        let id_of = |number: u32| id_text(&self.texts, &self.totals, number);
+        let mut keyed: Vec<(u64, u32)> = (0..self.totals.len() as u32)
+            .map(|number| (byte_order_prefix(id_of(number)), number))
+            .collect();
+        keyed.sort_unstable_by(|&(a_prefix, a), &(b_prefix, b)| {
+            a_prefix
+                .cmp(&b_prefix)
+                .then_with(|| id_of(a).as_bytes().cmp(id_of(b).as_bytes()))
+        });
+        keyed.into_iter().map(|(_, number)| number).collect()
     }
 
     /// The row of person `number`, who met `rooms` rooms.

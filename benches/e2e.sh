@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# End-to-end benchmark of `sessionstats analyze` against its I/O and parse floors (issue 4) and a
-# DuckDB peer (issue 9).
+# End-to-end benchmark of `sessionstats analyze` against its I/O, parse and write floors (issues 4
+# and 9) and a DuckDB peer (issue 9).
 #
 #   bash benches/e2e.sh [SESSIONS]        # default 100000 sessions (about half a gigabyte)
 #
@@ -23,8 +23,11 @@
 # then times each step RUNS times and prints the medians: seconds, MB/s of decompressed JSON,
 # sessions/s, the ratio to the parse floor at the same thread count, and the peak resident memory
 # (`/usr/bin/time -v`), with the 1 → N thread speed-ups. hyperfine is used for the timings when
-# it is installed; otherwise a plain loop. All runs read a warm page cache, and each writes into
-# a fresh report folder (removed before it, outside the timing).
+# it is installed; otherwise a plain loop. All runs read a warm page cache (the corpus is read
+# again before each), and each writes into a fresh report folder (removed before it, outside the
+# timing). The write floor writes files as
+# large as the "no pairs" run's reports, each synced and renamed as a report is: what the disk
+# takes for those bytes, before any of them is computed.
 set -euo pipefail
 
 SESSIONS=${1:-100000}
@@ -125,6 +128,7 @@ run_timed() {
         [[ $previous == --out ]] && rm -rf "$arg"
         previous=$arg
     done
+    warm_corpus
     t0=$(date +%s.%N)
     /usr/bin/time -v -o "$report" "$@" >/dev/null 2>"$report.err" || code=$?
     t1=$(date +%s.%N)
@@ -135,15 +139,22 @@ run_timed() {
     awk -v a="$t0" -v b="$t1" 'BEGIN { print b - a }'
 }
 
-# out_folder_removal COMMAND…: a shell command that removes COMMAND's --out folder (`true` when
-# it has none), for hyperfine's --prepare.
-out_folder_removal() {
+# Reads the corpus again before each timed run: this machine trims its page cache in the
+# background (DAMON reclaims cold pages), and a run that finds part of the corpus gone waits for
+# the disk.
+warm_corpus() {
+    "$FLOOR" read "$CORPUS" >/dev/null
+}
+
+# prepare_command COMMAND…: a shell command that removes COMMAND's --out folder and warms the
+# corpus, for hyperfine's --prepare.
+prepare_command() {
     local previous="" removal=true
     for arg in "$@"; do
         [[ $previous == --out ]] && removal="rm -rf $(printf '%q' "$arg")"
         previous=$arg
     done
-    echo "$removal"
+    echo "$removal && $(printf '%q' "$FLOOR") read $(printf '%q' "$CORPUS") >/dev/null"
 }
 
 # measure NAME THREADS COMMAND…: RUNS timed runs; records the median seconds and the largest
@@ -162,7 +173,7 @@ measure() {
     done
     if command -v hyperfine >/dev/null; then
         hyperfine --style none --ignore-failure --runs "$RUNS" --export-json "$report" \
-            --prepare "$(out_folder_removal "$@")" -- "$(printf '%q ' "$@")" >/dev/null 2>&1
+            --prepare "$(prepare_command "$@")" -- "$(printf '%q ' "$@")" >/dev/null 2>&1
         times=("$(grep -o '"median": *[0-9.e+-]*' "$report" | head -1 | sed 's/.*: *//')")
     fi
     rm -f "$report" "$report.err"
@@ -190,6 +201,8 @@ for threads in 1 "$THREADS"; do
     fi
     measure "analyze csv, no pairs" "$threads" "${analyze[@]}" --out "$WORK/out-csv-no-pairs" \
         --format csv --reports "$NO_PAIRS"
+    measure "write floor, no pairs" "$threads" "$FLOOR" write --threads "$threads" \
+        "$WORK/out-csv-no-pairs" --out "$WORK/out-write-floor"
     measure "analyze 3 reports" "$threads" "${analyze[@]}" --out "$WORK/out-csv-3" \
         --format csv --reports sessions,participants,usage
     measure "analyze, DuckDB's work" "$threads" "${analyze[@]}" --out "$WORK/out-csv-peer" \
@@ -240,6 +253,9 @@ for threads in 1 "$THREADS"; do
     [[ -n $peer && -n $same ]] && awk -v t="$threads" -v a="$same" -v b="$peer" \
         'BEGIN { printf "%d thread(s): %.2fx faster than the DuckDB peer with only its figures (--reports '"$PEER_REPORTS"')\n", t, b / a }'
     awk -v t="$threads" -v a="$ours" -v b="${PARSE_FLOOR[$threads]}" 'BEGIN { printf "%d thread(s): %.2fx the parse floor\n", t, a / b }'
+    write=${BY_NAME["write floor, no pairs|$threads"]:-}
+    [[ -n $write ]] && awk -v t="$threads" -v a="$ours" -v p="${PARSE_FLOOR[$threads]}" -v w="$write" \
+        'BEGIN { printf "%d thread(s): the parse floor and the write floor of the same reports, one after the other: %.3f s (%.2fx the parse floor); no pairs takes %.2fx that\n", t, p + w, (p + w) / p, a / (p + w) }'
 done
 for threads in 1 "$THREADS"; do
     base=${BY_NAME["baseline csv|$threads"]:-}

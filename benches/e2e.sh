@@ -128,7 +128,7 @@ run_timed() {
         [[ $previous == --out ]] && rm -rf "$arg"
         previous=$arg
     done
-    warm_corpus
+    warm_corpus || return 1
     t0=$(date +%s.%N)
     /usr/bin/time -v -o "$report" "$@" >/dev/null 2>"$report.err" || code=$?
     t1=$(date +%s.%N)
@@ -227,10 +227,14 @@ declare -A BY_NAME
 for row in "${ROWS[@]}"; do
     IFS='|' read -r name threads secs kb <<<"$row"
     BY_NAME["$name|$threads"]=$secs
+    # The write floor reads no JSON: no MB/s or sessions/s of it.
     awk -v n="$name" -v t="$threads" -v s="$secs" -v kb="$kb" -v b="$BYTES" -v ses="$SESSIONS" \
         -v pf="${PARSE_FLOOR[$threads]}" 'BEGIN {
-            printf "%-24s %7d %9.3f %9.1f %11.0f %14.2f %8.0f (%2.0f%%)\n",
-                n, t, s, b / 1e6 / s, ses / s, s / pf, kb / 1024, 100 * kb * 1024 / b }'
+            if (n ~ /^write floor/)
+                printf "%-24s %7d %9.3f %9s %11s %14.2f %8.0f\n", n, t, s, "-", "-", s / pf, kb / 1024
+            else
+                printf "%-24s %7d %9.3f %9.1f %11.0f %14.2f %8.0f (%2.0f%%)\n",
+                    n, t, s, b / 1e6 / s, ses / s, s / pf, kb / 1024, 100 * kb * 1024 / b }'
 done
 if [[ $THREADS != 1 ]]; then
     echo

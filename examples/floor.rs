@@ -4,14 +4,15 @@
 //! - `floor parse DIR…`: the same, and parse every document with serde_json into
 //!   `serde::de::IgnoredAny` (NDJSON line by line, an array item by item): the parse floor;
 //! - `floor write REPORTS --out DIR`: write, for every file of the report folder `REPORTS`, a
-//!   file of the same size into `DIR`, as `analyze` writes a report (under a temporary name,
-//!   synced to disk, renamed; the library's own `fsutil::write_atomically`): the write floor,
-//!   what putting the reports' bytes on this disk costs before any of them is computed.
+//!   file of the same size into `DIR`, as `analyze` writes a report (under a temporary name on
+//!   a worker, then synced to disk and renamed on a thread of its own, with the library's
+//!   `fsutil::write_staged`): the write floor, what putting the reports' bytes on this disk
+//!   costs before any of them is computed.
 //!
-//! Files are found by the library's own walker, so both floors see exactly the files `analyze`
-//! reads, and are processed in parallel over files with `--threads N` workers (default: all cores),
-//! the lines of an NDJSON file and the items of an array in parallel too (a `.gz` is gunzipped
-//! whole first, on one thread; an array is cut into its items on one thread).
+//! The read and parse floors find their files with the library's own walker, so they see exactly
+//! the files `analyze` reads, and process them in parallel over files with `--threads N` workers
+//! (default: all cores), the lines of an NDJSON file and the items of an array in parallel too (a
+//! `.gz` is gunzipped whole first, on one thread; an array is cut into its items on one thread).
 //! Prints one line: files, bytes (decompressed, or written), documents, seconds, MB/s.
 use anyhow::{Context, Result};
 use clap::{Parser, ValueEnum};
@@ -19,7 +20,7 @@ use flate2::read::MultiGzDecoder;
 use rayon::prelude::*;
 use serde::de::IgnoredAny;
 use serde_json::value::RawValue;
-use sessionstats::fsutil::write_atomically;
+use sessionstats::fsutil::write_staged;
 use sessionstats::ingest::walk::{discover, InputFile};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -35,7 +36,7 @@ enum Floor {
     Write,
 }
 
-/// The I/O and parse floors of `sessionstats analyze`.
+/// The I/O, parse and write floors of `sessionstats analyze`.
 #[derive(Debug, Parser)]
 struct Args {
     floor: Floor,
@@ -99,7 +100,8 @@ fn main() -> Result<()> {
 }
 
 /// Writes into `out`, with `threads` workers, a file of each size found among the files of the
-/// report folders `reports`, each as `analyze` writes a report.
+/// report folders `reports`, each as `analyze` writes a report: written on a worker under a
+/// temporary name, then synced and renamed on a thread of its own.
 fn write_floor(reports: &[PathBuf], out: &Path, threads: Option<usize>) -> Result<()> {
     let mut sizes = Vec::new();
     for folder in reports {
@@ -122,17 +124,29 @@ fn write_floor(reports: &[PathBuf], out: &Path, threads: Option<usize>) -> Resul
         .context("cannot start the worker threads")?;
     let block = b"0123456789abcdef,".repeat(1 << 16);
     let started = Instant::now();
-    pool.install(|| {
-        sizes.par_iter().enumerate().try_for_each(|(index, &size)| {
-            write_atomically(&out.join(format!("file-{index}")), |file| {
-                let mut left = size;
-                while left > 0 {
-                    let n = left.min(block.len() as u64) as usize;
-                    file.write_all(&block[..n])?;
-                    left -= n as u64;
-                }
-                Ok(())
-            })
+    std::thread::scope(|scope| {
+        let committing = pool.install(|| {
+            sizes
+                .par_iter()
+                .enumerate()
+                .map(|(index, &size)| {
+                    let staged = write_staged(&out.join(format!("file-{index}")), |file| {
+                        let mut left = size;
+                        while left > 0 {
+                            let n = left.min(block.len() as u64) as usize;
+                            file.write_all(&block[..n])?;
+                            left -= n as u64;
+                        }
+                        Ok(())
+                    })?;
+                    Ok(scope.spawn(move || staged.commit()))
+                })
+                .collect::<Result<Vec<_>>>()
+        })?;
+        committing.into_iter().try_for_each(|commit| {
+            commit
+                .join()
+                .map_err(|_| anyhow::anyhow!("a thread failed while syncing"))?
         })
     })?;
     let seconds = started.elapsed().as_secs_f64();

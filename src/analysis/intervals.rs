@@ -26,7 +26,8 @@ impl Interval {
 
 /// The union of `intervals` as maximal disjoint spans in time order; touching spans
 /// (`a.end == b.start`) are one, empty intervals vanish. Works in place: sorts `intervals`, then
-/// gathers the spans at its front and returns them, so a caller's buffer serves every union.
+/// gathers the spans at its front and returns them, so a caller's buffer serves every union;
+/// what lies after them is left in no particular order.
 pub fn union(intervals: &mut [Interval]) -> &[Interval] {
     intervals.sort_unstable();
     let mut spans: usize = 0;

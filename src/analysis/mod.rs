@@ -27,7 +27,8 @@ use crate::time::Millis;
 
 /// A text's first eight bytes (zeros after a shorter text) as a big-endian number. Two texts
 /// whose numbers differ are in the same order as the texts (byte order), so a sort by ids
-/// compares these numbers first and reads the whole ids only on a tie.
+/// compares these numbers first and reads the whole ids only on a tie. Equal numbers do not
+/// make equal texts (`"p"` and `"p\0"`, or two ids that differ after their eighth byte).
 pub(crate) fn byte_order_prefix(text: &str) -> u64 {
     let mut prefix = [0; 8];
     let cut = text.len().min(8);
@@ -255,6 +256,38 @@ mod tests {
         assert_eq!(r.session.invalid_intervals, 1);
         // Each participant's union is its own: a and b never meet.
         assert_eq!(r.session.peak_concurrency, 1);
+    }
+
+    #[test]
+    fn many_objects_of_few_ids_keep_document_order() {
+        // Over twenty objects (a sort that is not stable keeps small inputs in order by chance):
+        // three ids in turn, named only from their fourth object on, each object one
+        // millisecond that the next of its id does not touch.
+        let participants: Vec<Value> = (0..45)
+            .map(|i| {
+                let mut object = json!({"participantId": format!("p{}", i % 3),
+                    "timelog": [{"start": at(2 * i), "end": at(2 * i + 1)}]});
+                if i >= 9 {
+                    object["name"] = json!(format!("n{i}"));
+                }
+                object
+            })
+            .collect();
+        let doc = json!({"id": "s", "start": at(0), "end": at(100), "participants": participants});
+        let r = analyze(&doc, &CONFIG);
+        let rows: Vec<_> = r
+            .participants
+            .iter()
+            .map(|p| (p.participant_id, p.name, p.segments, p.first_join))
+            .collect();
+        assert_eq!(
+            rows,
+            [
+                ("p0", Some("n9"), 15, Some(BASE)),
+                ("p1", Some("n10"), 15, Some(BASE + 2)),
+                ("p2", Some("n11"), 15, Some(BASE + 4))
+            ]
+        );
     }
     #[test]
     fn too_many_participants_skip_pairs_only() {

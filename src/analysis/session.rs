@@ -82,7 +82,9 @@ pub fn analyze_session<'s>(
     let duration_ms = bounds.len();
 
     let mut participants = Vec::with_capacity(groups.len());
-    // Every participant's union, one after another; `union_ends[i]` is where the i-th ends.
+    // Every participant's union, one after another; `union_ends[i]` is where the i-th ends. A
+    // union has at most as many spans as its entries (the list may hold an id's entries twice,
+    // copied together: then this is more than needed, never less).
     let mut spans = Vec::with_capacity(entries.len());
     let mut union_ends = Vec::with_capacity(groups.len());
     let (mut invalid_intervals, mut clipped_ms): (i64, i64) = (0, 0);
@@ -143,10 +145,9 @@ pub fn analyze_session<'s>(
     }
 }
 
-/// Groups the participant entries by `participantId`, sorted by id (byte order), with their
-/// parsed entries; entries without an id are only counted (the third value). An id that appears
-/// in several participant objects gets their entries in document order, and the first name
-/// given.
+/// Groups the participant objects by `participantId`, sorted by id (byte order), with their
+/// parsed timelog entries; objects without an id are only counted (the third value). An id that
+/// appears in several objects gets their entries in document order, and the first name given.
 fn group_by_participant<'s>(raw: &'s RawSession<'_>) -> (Vec<Grouped<'s>>, Vec<Entry>, i64) {
     let mut objects: Vec<Grouped<'s>> = Vec::new();
     let mut entries: Vec<Entry> = Vec::new();

@@ -11,7 +11,8 @@
 # .json array, read with --max-document-size 4G so that a baseline that reads it whole can),
 # DUCKDB=0 (no DuckDB peer),
 # BASELINE=BINARY (another sessionstats binary, such as one built from an earlier commit, timed
-# beside this one on every report in CSV: the ratio says what the commits since cost or saved).
+# beside this one on every report in CSV, and without pairs in Parquet: the ratios say what the
+# commits since cost or saved).
 #
 # The DuckDB peer (benches/duckdb_peer.py, DuckDB's Python package, installed with pip when it is
 # missing) runs one SQL script over `read_json` that computes per-participant union length and
@@ -211,6 +212,11 @@ for threads in 1 "$THREADS"; do
         measure "analyze parquet" "$threads" "${analyze[@]}" --out "$WORK/out-parquet" --format parquet
         measure "parquet, no pairs" "$threads" "${analyze[@]}" --out "$WORK/out-parquet-no-pairs" \
             --format parquet --reports "$NO_PAIRS"
+        if [[ -n $BASELINE ]]; then
+            measure "baseline parquet, no pairs" "$threads" "$BASELINE" analyze "$CORPUS" \
+                --as-of "$AS_OF" --threads "$threads" --quiet "${LIMIT[@]}" \
+                --out "$WORK/out-baseline-parquet" --format parquet --reports "$NO_PAIRS"
+        fi
         du -sh --apparent-size "$WORK"/out-csv/* "$WORK"/out-parquet/* | sed 's/^/   report /'
     fi
     if [[ $DUCKDB == 1 ]]; then
@@ -222,7 +228,7 @@ done
 
 echo
 echo "== results: medians of $RUNS runs; $SESSIONS sessions, $BYTES bytes of JSON"
-printf '%-24s %7s %9s %9s %11s %14s %13s\n' step threads seconds MB/s sessions/s "x parse floor" "peak RSS MB"
+printf '%-28s %7s %9s %9s %11s %14s %13s\n' step threads seconds MB/s sessions/s "x parse floor" "peak RSS MB"
 declare -A BY_NAME
 for row in "${ROWS[@]}"; do
     IFS='|' read -r name threads secs kb <<<"$row"
@@ -231,9 +237,9 @@ for row in "${ROWS[@]}"; do
     awk -v n="$name" -v t="$threads" -v s="$secs" -v kb="$kb" -v b="$BYTES" -v ses="$SESSIONS" \
         -v pf="${PARSE_FLOOR[$threads]}" 'BEGIN {
             if (n ~ /^write floor/)
-                printf "%-24s %7d %9.3f %9s %11s %14.2f %8.0f\n", n, t, s, "-", "-", s / pf, kb / 1024
+                printf "%-28s %7d %9.3f %9s %11s %14.2f %8.0f\n", n, t, s, "-", "-", s / pf, kb / 1024
             else
-                printf "%-24s %7d %9.3f %9.1f %11.0f %14.2f %8.0f (%2.0f%%)\n",
+                printf "%-28s %7d %9.3f %9.1f %11.0f %14.2f %8.0f (%2.0f%%)\n",
                     n, t, s, b / 1e6 / s, ses / s, s / pf, kb / 1024, 100 * kb * 1024 / b }'
 done
 if [[ $THREADS != 1 ]]; then
@@ -270,4 +276,7 @@ done
 pq=${BY_NAME["parquet, no pairs|$THREADS"]:-}
 csv=${BY_NAME["analyze csv, no pairs|$THREADS"]:-}
 [[ -n $pq && -n $csv ]] && awk -v a="$pq" -v b="$csv" 'BEGIN { printf "parquet / csv (no pairs): %.2fx\n", a / b }'
+base=${BY_NAME["baseline parquet, no pairs|$THREADS"]:-}
+[[ -n $pq && -n $base ]] && awk -v t="$THREADS" -v a="$pq" -v b="$base" \
+    'BEGIN { printf "%d thread(s): parquet, no pairs takes %.2fx the baseline binary'"'"'s time\n", t, a / b }'
 $analyze_ok || echo "note: analyze failed, so only the floors were measured"

@@ -1410,6 +1410,57 @@ mod parquet {
         }
     }
 
+    /// `--parquet-compression` sets the codec of every column chunk of every report, and the
+    /// manifest says which; each codec holds the same rows as the default one.
+    #[test]
+    fn each_parquet_compression_holds_the_same_rows() {
+        use polars_parquet::parquet::compression::Compression;
+        let dir = tempfile::tempdir().unwrap();
+        write_metric_sessions(dir.path());
+        let frames = |out: &str, option: &[&str], codec: Compression, shown: &str| {
+            let mut args = vec!["--as-of", AS_OF, "--format", "parquet"];
+            args.extend(option);
+            let r = analyze(dir.path(), &["in"], out, &args);
+            assert_eq!(r.code, 0, "{}", r.stderr);
+            let manifest: serde_json::Value = serde_json::from_slice(
+                &std::fs::read(dir.path().join(out).join("manifest.json")).unwrap(),
+            )
+            .unwrap();
+            assert_eq!(manifest["options"]["parquet_compression"], shown);
+            REPORTS
+                .iter()
+                .map(|(name, _)| {
+                    let path = dir.path().join(out).join(format!("{name}.parquet"));
+                    let meta = polars_parquet::read::read_metadata(
+                        &mut std::fs::File::open(&path).unwrap(),
+                    )
+                    .unwrap();
+                    for group in &meta.row_groups {
+                        for chunk in group.parquet_columns() {
+                            assert_eq!(chunk.compression(), codec, "{name} {option:?}");
+                        }
+                    }
+                    ParquetReader::new(std::fs::File::open(&path).unwrap())
+                        .finish()
+                        .unwrap()
+                })
+                .collect::<Vec<_>>()
+        };
+        let default = frames("default", &[], Compression::Zstd, "zstd:1");
+        for (option, codec, shown) in [
+            ("zstd:19", Compression::Zstd, "zstd:19"),
+            ("snappy", Compression::Snappy, "snappy"),
+            ("lz4", Compression::Lz4Raw, "lz4"),
+            ("none", Compression::Uncompressed, "none"),
+        ] {
+            let got = frames(option, &["--parquet-compression", option], codec, shown);
+            for ((name, _), (want, got)) in REPORTS.iter().zip(default.iter().zip(&got)) {
+                assert!(want.height() > 0 || *name == "rejects", "{name} is empty");
+                assert!(want.equals_missing(got), "{name}.parquet with {option}");
+            }
+        }
+    }
+
     /// Rows of account_concurrency for the metric sessions (each a change of the summed
     /// timelines; the rollups' property test checks the sweep against a brute-force model).
     const ACCOUNT_CONCURRENCY_ROWS: usize = 14;

@@ -10,7 +10,7 @@ use sessionstats::ingest::{Limits, ReadProgress};
 use sessionstats::outcome::Outcome;
 use sessionstats::pipeline::{analyze_files, latest_instant, Analysis};
 use sessionstats::report::tables::ReportSet;
-use sessionstats::report::{self, folder, Formats};
+use sessionstats::report::{self, folder, Formats, ParquetCompression};
 use sessionstats::text::{escape_for_terminal, path_for_terminal, shorten_for_terminal as shown};
 use sessionstats::time::{describe_duration, to_rfc3339, Millis};
 use std::path::{Path, PathBuf};
@@ -33,6 +33,10 @@ pub struct AnalyzeArgs {
     /// comma-separated, such as csv,html.
     #[arg(long, default_value = report::DEFAULT_FORMATS, value_name = "FORMATS")]
     pub format: String,
+    /// How Parquet reports are compressed: zstd, zstd:LEVEL (1 fastest to 22 smallest),
+    /// snappy, lz4 or none; the values are the same in each [default: zstd, level 1]
+    #[arg(long, value_name = "CODEC")]
+    pub parquet_compression: Option<ParquetCompression>,
     /// The instant that closes open connections and ongoing sessions: an RFC 3339 instant
     /// (2024-05-02T00:00:00Z), a date (local midnight in --tz), or `latest`, the latest
     /// instant found in the input (right for an old export) [default: now]
@@ -136,7 +140,8 @@ pub fn execute(args: &AnalyzeArgs) -> Result<Outcome> {
 /// Runs `analyze`; also returns the headline figures (for `run`'s last lines).
 pub fn analyze(args: &AnalyzeArgs) -> Result<(Outcome, Headline)> {
     let started = Instant::now();
-    let formats = report::parse_formats(&args.format)?;
+    let parquet_compression = args.parquet_compression.unwrap_or_default();
+    let formats = report::parse_formats(&args.format, parquet_compression)?;
     let mut config = Config::new(0);
     config.max_pair_participants = args.max_pair_participants;
     if let Some(list) = &args.reports {
@@ -447,6 +452,7 @@ impl Manifest<'_> {
             "inputs": self.args.paths.iter().map(|p| p.to_string_lossy().into_owned()).collect::<Vec<_>>(),
             "options": {
                 "format": self.args.format,
+                "parquet_compression": self.args.parquet_compression.unwrap_or_default().to_string(),
                 "as_of": self.args.as_of,
                 "present": self.config.present.to_string(),
                 "tz": self.config.calendar.zone.name(),

@@ -11,7 +11,7 @@ use sessionstats::analysis::DEFAULT_MAX_PAIR_PARTICIPANTS;
 use sessionstats::fetch::store::FAILURES_FILE;
 use sessionstats::fetch::{FetchConfig, Target};
 use sessionstats::outcome::Outcome;
-use sessionstats::report::DEFAULT_FORMATS;
+use sessionstats::report::{ParquetCompression, DEFAULT_FORMATS};
 use sessionstats::text::path_for_terminal;
 use sessionstats::time::{describe_duration, to_rfc3339, utc_date, Millis};
 use std::path::{Path, PathBuf};
@@ -45,6 +45,10 @@ pub struct RunArgs {
         "Report formats: csv, parquet, html, or several, such as csv,html [default: {DEFAULT_FORMATS}]"
     ))]
     pub format: Option<String>,
+    /// How Parquet reports are compressed: zstd, zstd:LEVEL (1 to 22), snappy, lz4 or none
+    /// [default: zstd, level 1]
+    #[arg(long, value_name = "CODEC")]
+    pub parquet_compression: Option<ParquetCompression>,
     #[arg(long, value_name = "N", help = format!(
         "Sessions with more participants get no pair rows in the overlaps report \
          [default: {DEFAULT_MAX_PAIR_PARTICIPANTS}]"
@@ -72,6 +76,7 @@ impl RunArgs {
             select: self.select.clone().or(file.select),
             load: self.load.clone().or(file.load),
             format: self.format.clone().or(file.format),
+            parquet_compression: self.parquet_compression.or(file.parquet_compression),
             max_pair_participants: self.max_pair_participants.or(file.max_pair_participants),
             answers: self.answers.clone().or(file.answers),
             threads: self.threads.or(file.threads),
@@ -136,6 +141,9 @@ fn expected_type(key: &str) -> &'static str {
         "rate" | "timeout" | "retry-delay" => "a number",
         "details" | "refresh" => "true or false",
         "status" => "\"ended\" or \"ongoing\"",
+        "parquet-compression" => {
+            "\"zstd\", \"zstd:LEVEL\" (1 to 22), \"snappy\", \"lz4\" or \"none\""
+        }
         _ => "a string",
     }
 }
@@ -276,6 +284,7 @@ pub fn execute(args: &RunArgs) -> Result<Outcome> {
             .format
             .clone()
             .unwrap_or_else(|| DEFAULT_FORMATS.to_owned()),
+        parquet_compression: args.parquet_compression,
         as_of: None,
         max_pair_participants: args
             .max_pair_participants
@@ -420,7 +429,8 @@ mod tests {
         std::fs::write(
             &path,
             "out = \"/data/s\"\nroom = [\"a\", \"b\"]\nconcurrency = 4\nrate = 2.5\n\
-             api-url = \"http://x\"\nrefresh = true\nformat = \"csv,parquet\"\n",
+             api-url = \"http://x\"\nrefresh = true\nformat = \"csv,parquet\"\n\
+             parquet-compression = \"ZSTD:5\"\n",
         )
         .unwrap();
         let cli = RunArgs {
@@ -435,6 +445,7 @@ mod tests {
         assert_eq!(args.load.rate, Some(2.5));
         assert_eq!(args.load.api_url.as_deref(), Some("http://x"));
         assert!(args.select.refresh);
+        assert_eq!(args.parquet_compression, Some(ParquetCompression::Zstd(5)));
         assert_eq!(
             args.format.as_deref(),
             Some("parquet"),
@@ -463,6 +474,13 @@ mod tests {
         assert!(!err.contains("s3cr3t"), "{err}");
         assert!(
             err.contains("`concurrency` must be a whole number"),
+            "{err}"
+        );
+        std::fs::write(&path, "parquet-compression = \"s3cr3t-value\"\n").unwrap();
+        let err = format!("{:#}", cli.resolved().unwrap_err());
+        assert!(!err.contains("s3cr3t"), "{err}");
+        assert!(
+            err.contains("`parquet-compression` must be \"zstd\", \"zstd:LEVEL\" (1 to 22)"),
             "{err}"
         );
     }

@@ -9,18 +9,37 @@
 //! they cannot join or sort): readers take the types from the Parquet schema itself (UTF-8
 //! strings, `TIMESTAMP(MILLIS, UTC)`, `DATE`), where columns that are never empty are
 //! `required`.
-use super::{group_blocks, Cell, Column as ReportColumn, ColumnType, Format, Table};
+use super::{
+    group_blocks, Cell, Column as ReportColumn, ColumnType, Format, ParquetCompression, Table,
+};
 use anyhow::{anyhow, Result};
-use polars::io::parquet::write::{get_encodings, ParquetCompression, StatisticsOptions};
+use polars::io::parquet::write::{get_encodings, StatisticsOptions};
 use polars::prelude::*;
 use polars_parquet::write::{
-    array_to_columns, compress, to_parquet_schema, CompressedPage, DynIter, DynStreamingIterator,
-    Encoding, FallibleStreamingIterator, FileWriter, ParquetType, Version, WriteOptions,
+    array_to_columns, compress, to_parquet_schema, CompressedPage, CompressionOptions, DynIter,
+    DynStreamingIterator, Encoding, FallibleStreamingIterator, FileWriter, ParquetType, Version,
+    WriteOptions, ZstdLevel,
 };
 use rayon::prelude::*;
 use std::io::Write;
 
-pub struct Parquet;
+/// The Parquet format, its pages compressed with `compression`.
+pub struct Parquet {
+    pub compression: ParquetCompression,
+}
+
+impl ParquetCompression {
+    fn options(self) -> Result<CompressionOptions> {
+        Ok(match self {
+            ParquetCompression::Zstd(level) => {
+                CompressionOptions::Zstd(Some(ZstdLevel::try_new(i32::from(level))?))
+            }
+            ParquetCompression::Snappy => CompressionOptions::Snappy,
+            ParquetCompression::Lz4 => CompressionOptions::Lz4Raw,
+            ParquetCompression::Uncompressed => CompressionOptions::Uncompressed,
+        })
+    }
+}
 
 /// One column under construction.
 enum Builder {
@@ -137,7 +156,11 @@ impl FallibleStreamingIterator for Pages {
 
 impl<W: Write> Sink<W> {
     /// The sink, and the encoder of its frames.
-    fn new(columns: &[ReportColumn], out: W) -> Result<(Sink<W>, Encoder)> {
+    fn new(
+        columns: &[ReportColumn],
+        compression: ParquetCompression,
+        out: W,
+    ) -> Result<(Sink<W>, Encoder)> {
         let schema: ArrowSchema = columns
             .iter()
             .map(|c| {
@@ -148,7 +171,7 @@ impl<W: Write> Sink<W> {
             .collect();
         let options = WriteOptions {
             statistics: StatisticsOptions::default(),
-            compression: ParquetCompression::default().into(),
+            compression: compression.options()?,
             version: Version::V1,
             data_page_size: None,
         };
@@ -259,7 +282,7 @@ impl Format for Parquet {
     /// and writes them in order while the next few are built. The row groups are those of
     /// reading the rows one by one: every [`BATCH_ROWS`] rows, whatever the threads.
     fn write(&self, table: &(dyn Table + Sync), out: &mut (dyn Write + Send)) -> Result<()> {
-        let (mut sink, encoder) = Sink::new(table.spec().columns, out)?;
+        let (mut sink, encoder) = Sink::new(table.spec().columns, self.compression, out)?;
         let starts = row_group_starts(table)?;
         let frames = starts.frames.len();
         let window = 2 * rayon::current_num_threads();
@@ -365,7 +388,10 @@ mod tests {
                 .build()
                 .unwrap();
             let mut out = Vec::new();
-            pool.install(|| Parquet.write(&table, &mut out)).unwrap();
+            let parquet = Parquet {
+                compression: ParquetCompression::default(),
+            };
+            pool.install(|| parquet.write(&table, &mut out)).unwrap();
             out
         };
         let bytes = written(1);
@@ -381,6 +407,50 @@ mod tests {
             .into_no_null_iter()
             .collect();
         assert_eq!(rows, (0..total as i64).collect::<Vec<_>>());
+    }
+
+    /// Each codec is the one every column chunk declares, a zstd level is the one used (a
+    /// higher one writes fewer bytes here), and every codec reads back the same rows.
+    #[test]
+    fn each_compression_is_written_as_asked() {
+        use polars_parquet::parquet::compression::Compression;
+        let table = Numbered(vec![3 * BATCH_ROWS + 11]);
+        let write = |compression| {
+            let mut out = Vec::new();
+            Parquet { compression }.write(&table, &mut out).unwrap();
+            out
+        };
+        let mut sizes = Vec::new();
+        for (compression, codec) in [
+            (ParquetCompression::Zstd(1), Compression::Zstd),
+            (ParquetCompression::Zstd(19), Compression::Zstd),
+            (ParquetCompression::Snappy, Compression::Snappy),
+            (ParquetCompression::Lz4, Compression::Lz4Raw),
+            (ParquetCompression::Uncompressed, Compression::Uncompressed),
+        ] {
+            let bytes = write(compression);
+            let meta =
+                polars_parquet::read::read_metadata(&mut std::io::Cursor::new(&bytes)).unwrap();
+            assert_eq!(meta.row_groups.len(), 4);
+            for group in &meta.row_groups {
+                for chunk in group.parquet_columns() {
+                    assert_eq!(chunk.compression(), codec, "{compression}");
+                }
+            }
+            let frame = ParquetReader::new(std::io::Cursor::new(&bytes))
+                .finish()
+                .unwrap();
+            let rows = frame.column("row").unwrap().i64().unwrap();
+            assert!(rows.into_no_null_iter().eq(0..(3 * BATCH_ROWS + 11) as i64));
+            sizes.push(bytes.len());
+        }
+        assert!(
+            sizes[1] < sizes[0],
+            "zstd:19 {} zstd:1 {}",
+            sizes[1],
+            sizes[0]
+        );
+        assert!(sizes[0] < sizes[4], "zstd:1 {} none {}", sizes[0], sizes[4]);
     }
 
     /// Across the blocks whose rows are asked at once (65,536 groups), the row groups start

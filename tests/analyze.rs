@@ -1447,6 +1447,32 @@ mod parquet {
                 .collect::<Vec<_>>()
         };
         let default = frames("default", &[], Compression::Zstd, "zstd:1");
+        // No Parquet written, no codec recorded; a codec not on the list is refused.
+        let r = analyze(
+            dir.path(),
+            &["in"],
+            "csv",
+            &["--as-of", AS_OF, "--parquet-compression", "snappy"],
+        );
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        let manifest: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(dir.path().join("csv/manifest.json")).unwrap())
+                .unwrap();
+        assert!(manifest["options"]["parquet_compression"].is_null());
+        let r = analyze(
+            dir.path(),
+            &["in"],
+            "gzip",
+            &["--format", "parquet", "--parquet-compression", "gzip"],
+        );
+        assert_ne!(r.code, 0);
+        assert!(
+            r.stderr
+                .contains("use zstd, zstd:LEVEL (1 to 22), snappy, lz4 or none"),
+            "{}",
+            r.stderr
+        );
+        assert!(!dir.path().join("gzip").exists());
         for (option, codec, shown) in [
             ("zstd:19", Compression::Zstd, "zstd:19"),
             ("snappy", Compression::Snappy, "snappy"),

@@ -522,8 +522,16 @@ fn run_fetches_the_previous_day_and_writes_its_reports() {
     std::fs::write(
         &config,
         format!(
-            "out = {:?}\nreports = {:?}\napi-url = {:?}\nconcurrency = 2\n",
-            store, reports, server.url
+            "out = {:?}\nreports = {:?}\napi-url = {:?}\nconcurrency = 2\n\
+             parquet-compression = \"lz4\"\nformat = {:?}\n",
+            store,
+            reports,
+            server.url,
+            if cfg!(feature = "parquet") {
+                "csv,parquet"
+            } else {
+                "csv"
+            }
         ),
     )
     .unwrap();
@@ -548,6 +556,16 @@ fn run_fetches_the_previous_day_and_writes_its_reports() {
             report.join(format!("{name}.csv")).is_file(),
             "{name}.csv missing"
         );
+    }
+    // The config file's codec reaches analyze, whose manifest records it.
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(report.join("manifest.json")).unwrap()).unwrap();
+    let codec = &manifest["options"]["parquet_compression"];
+    if cfg!(feature = "parquet") {
+        assert_eq!(codec, "lz4");
+        assert!(report.join("sessions.parquet").is_file());
+    } else {
+        assert!(codec.is_null(), "{codec}");
     }
     let sessions_csv = std::fs::read_to_string(report.join("sessions.csv")).unwrap();
     assert_eq!(sessions_csv.lines().count(), 4, "{sessions_csv}");

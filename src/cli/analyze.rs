@@ -33,9 +33,8 @@ pub struct AnalyzeArgs {
     /// comma-separated, such as csv,html.
     #[arg(long, default_value = report::DEFAULT_FORMATS, value_name = "FORMATS")]
     pub format: String,
-    /// How Parquet reports are compressed: zstd, zstd:LEVEL (1 fastest to 22 smallest),
-    /// snappy, lz4 or none; the values are the same in each [default: zstd, level 1]
-    #[arg(long, value_name = "CODEC")]
+    #[arg(long, value_name = "CODEC", help = parquet_compression_help())]
+    #[cfg_attr(not(feature = "parquet"), arg(hide = true))]
     pub parquet_compression: Option<ParquetCompression>,
     /// The instant that closes open connections and ongoing sessions: an RFC 3339 instant
     /// (2024-05-02T00:00:00Z), a date (local midnight in --tz), or `latest`, the latest
@@ -73,6 +72,16 @@ pub struct AnalyzeArgs {
     /// Sessions the step before (`run`'s fetch) failed to bring: the run is then not complete.
     #[arg(skip)]
     pub upstream_failures: u64,
+}
+
+/// The help of `--parquet-compression` (`analyze` and `run`).
+pub fn parquet_compression_help() -> String {
+    format!(
+        "How Parquet reports are compressed: {} (1 fastest, 22 smallest); each codec holds the \
+         same values, in files of different sizes [default: {}]",
+        ParquetCompression::CHOICES,
+        ParquetCompression::default()
+    )
 }
 
 /// What the answers are about: who counts as present, the periods of the rollups, the
@@ -440,6 +449,10 @@ impl Manifest<'_> {
     fn to_json(&self) -> serde_json::Value {
         let a = self.analysis;
         let headline = a.rolled.tables.headline();
+        let wrote_parquet = self
+            .written
+            .iter()
+            .any(|p| p.extension().is_some_and(|e| e == "parquet"));
         let name = |p: &PathBuf| {
             p.file_name()
                 .map(|n| n.to_string_lossy().into_owned())
@@ -452,7 +465,9 @@ impl Manifest<'_> {
             "inputs": self.args.paths.iter().map(|p| p.to_string_lossy().into_owned()).collect::<Vec<_>>(),
             "options": {
                 "format": self.args.format,
-                "parquet_compression": self.args.parquet_compression.unwrap_or_default().to_string(),
+                "parquet_compression": wrote_parquet.then(|| {
+                    self.args.parquet_compression.unwrap_or_default().to_string()
+                }),
                 "as_of": self.args.as_of,
                 "present": self.config.present.to_string(),
                 "tz": self.config.calendar.zone.name(),

@@ -45,9 +45,8 @@ pub struct RunArgs {
         "Report formats: csv, parquet, html, or several, such as csv,html [default: {DEFAULT_FORMATS}]"
     ))]
     pub format: Option<String>,
-    /// How Parquet reports are compressed: zstd, zstd:LEVEL (1 to 22), snappy, lz4 or none
-    /// [default: zstd, level 1]
-    #[arg(long, value_name = "CODEC")]
+    #[arg(long, value_name = "CODEC", help = analyze::parquet_compression_help())]
+    #[cfg_attr(not(feature = "parquet"), arg(hide = true))]
     pub parquet_compression: Option<ParquetCompression>,
     #[arg(long, value_name = "N", help = format!(
         "Sessions with more participants get no pair rows in the overlaps report \
@@ -141,9 +140,7 @@ fn expected_type(key: &str) -> &'static str {
         "rate" | "timeout" | "retry-delay" => "a number",
         "details" | "refresh" => "true or false",
         "status" => "\"ended\" or \"ongoing\"",
-        "parquet-compression" => {
-            "\"zstd\", \"zstd:LEVEL\" (1 to 22), \"snappy\", \"lz4\" or \"none\""
-        }
+        "parquet-compression" => ParquetCompression::CHOICES,
         _ => "a string",
     }
 }
@@ -445,7 +442,7 @@ mod tests {
         assert_eq!(args.load.rate, Some(2.5));
         assert_eq!(args.load.api_url.as_deref(), Some("http://x"));
         assert!(args.select.refresh);
-        assert_eq!(args.parquet_compression, Some(ParquetCompression::Zstd(5)));
+        assert_eq!(args.parquet_compression, Some("zstd:5".parse().unwrap()));
         assert_eq!(
             args.format.as_deref(),
             Some("parquet"),
@@ -480,7 +477,7 @@ mod tests {
         let err = format!("{:#}", cli.resolved().unwrap_err());
         assert!(!err.contains("s3cr3t"), "{err}");
         assert!(
-            err.contains("`parquet-compression` must be \"zstd\", \"zstd:LEVEL\" (1 to 22)"),
+            err.contains("`parquet-compression` must be zstd, zstd:LEVEL (1 to 22), snappy"),
             "{err}"
         );
     }

@@ -32,7 +32,7 @@ impl ParquetCompression {
     fn options(self) -> Result<CompressionOptions> {
         Ok(match self {
             ParquetCompression::Zstd(level) => {
-                CompressionOptions::Zstd(Some(ZstdLevel::try_new(i32::from(level))?))
+                CompressionOptions::Zstd(Some(ZstdLevel::try_new(i32::from(level.get()))?))
             }
             ParquetCompression::Snappy => CompressionOptions::Snappy,
             ParquetCompression::Lz4 => CompressionOptions::Lz4Raw,
@@ -420,10 +420,11 @@ mod tests {
             Parquet { compression }.write(&table, &mut out).unwrap();
             out
         };
+        let zstd = |level| ParquetCompression::Zstd(super::super::ZstdLevel::new(level).unwrap());
         let mut sizes = Vec::new();
         for (compression, codec) in [
-            (ParquetCompression::Zstd(1), Compression::Zstd),
-            (ParquetCompression::Zstd(19), Compression::Zstd),
+            (zstd(1), Compression::Zstd),
+            (zstd(19), Compression::Zstd),
             (ParquetCompression::Snappy, Compression::Snappy),
             (ParquetCompression::Lz4, Compression::Lz4Raw),
             (ParquetCompression::Uncompressed, Compression::Uncompressed),
@@ -451,6 +452,26 @@ mod tests {
             sizes[0]
         );
         assert!(sizes[0] < sizes[4], "zstd:1 {} none {}", sizes[0], sizes[4]);
+    }
+
+    /// `zstd:3` compresses as polars' default does (zstd without a level: zstd's own default,
+    /// 3), so it writes the files written before `--parquet-compression` came, as
+    /// docs/reference.md says.
+    #[test]
+    fn zstd_level_3_is_the_writers_old_default() {
+        use polars_parquet::parquet::compression::compress;
+        let page: Vec<u8> = (0..200_000u32)
+            .flat_map(|i| (i % 977).to_le_bytes())
+            .collect();
+        let compressed = |options| {
+            let mut out = Vec::new();
+            compress(options, &page, &mut out).unwrap();
+            out
+        };
+        let level = |level| ParquetCompression::Zstd(super::super::ZstdLevel::new(level).unwrap());
+        let old_default = compressed(CompressionOptions::Zstd(None));
+        assert_eq!(compressed(level(3).options().unwrap()), old_default);
+        assert_ne!(compressed(level(1).options().unwrap()), old_default);
     }
 
     /// Across the blocks whose rows are asked at once (65,536 groups), the row groups start

@@ -6,7 +6,7 @@
 //! - `floor write REPORTS --out DIR`: write, for every file of the report folder `REPORTS`, a
 //!   file of the same size into `DIR`, as `analyze` writes a report (under a temporary name on
 //!   a worker, then synced to disk and renamed on a thread of its own, with the library's
-//!   `fsutil::write_staged`): the write floor, what putting the reports' bytes on this disk
+//!   `fsutil::write_staged` and `Staged::commit_in_background`): the write floor, what putting the reports' bytes on this disk
 //!   costs before any of them is computed.
 //!
 //! The read and parse floors find their files with the library's own walker, so they see exactly
@@ -20,7 +20,7 @@ use flate2::read::MultiGzDecoder;
 use rayon::prelude::*;
 use serde::de::IgnoredAny;
 use serde_json::value::RawValue;
-use sessionstats::fsutil::write_staged;
+use sessionstats::fsutil::{wait_all, write_staged};
 use sessionstats::ingest::walk::{discover, InputFile};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -124,31 +124,25 @@ fn write_floor(reports: &[PathBuf], out: &Path, threads: Option<usize>) -> Resul
         .context("cannot start the worker threads")?;
     let block = b"0123456789abcdef,".repeat(1 << 16);
     let started = Instant::now();
-    std::thread::scope(|scope| {
-        let committing = pool.install(|| {
-            sizes
-                .par_iter()
-                .enumerate()
-                .map(|(index, &size)| {
-                    let staged = write_staged(&out.join(format!("file-{index}")), |file| {
-                        let mut left = size;
-                        while left > 0 {
-                            let n = left.min(block.len() as u64) as usize;
-                            file.write_all(&block[..n])?;
-                            left -= n as u64;
-                        }
-                        Ok(())
-                    })?;
-                    Ok(scope.spawn(move || staged.commit()))
-                })
-                .collect::<Result<Vec<_>>>()
-        })?;
-        committing.into_iter().try_for_each(|commit| {
-            commit
-                .join()
-                .map_err(|_| anyhow::anyhow!("a thread failed while syncing"))?
-        })
+    let committing = pool.install(|| {
+        sizes
+            .par_iter()
+            .enumerate()
+            .map(|(index, &size)| {
+                let staged = write_staged(&out.join(format!("file-{index}")), |file| {
+                    let mut left = size;
+                    while left > 0 {
+                        let n = left.min(block.len() as u64) as usize;
+                        file.write_all(&block[..n])?;
+                        left -= n as u64;
+                    }
+                    Ok(())
+                })?;
+                Ok(staged.commit_in_background())
+            })
+            .collect::<Result<Vec<_>>>()
     })?;
+    wait_all(committing)?;
     let seconds = started.elapsed().as_secs_f64();
     let bytes: u64 = sizes.iter().sum();
     println!(

@@ -77,6 +77,57 @@ impl Staged {
     }
 }
 
+impl Staged {
+    /// Commits on a thread of its own, so that waiting for the disk holds no worker:
+    /// [`Committing::wait`] gives the outcome.
+    pub fn commit_in_background(self) -> Committing {
+        let path = self.path.clone();
+        let thread = std::thread::Builder::new()
+            .name("commit".to_owned())
+            .spawn(move || self.commit())
+            .with_context(|| format!("cannot start a thread to sync {}", path.display()));
+        Committing {
+            path,
+            thread: Some(thread),
+        }
+    }
+}
+
+/// A [`Staged`] file being synced and renamed on a thread of its own.
+pub struct Committing {
+    path: PathBuf,
+    thread: Option<Result<std::thread::JoinHandle<Result<()>>>>,
+}
+
+impl Committing {
+    /// Waits for the sync and the rename; the file's final path.
+    pub fn wait(mut self) -> Result<PathBuf> {
+        match self.thread.take() {
+            Some(Ok(thread)) => thread.join().map_err(|_| {
+                anyhow::anyhow!("a thread failed while syncing {}", self.path.display())
+            })??,
+            Some(Err(e)) => return Err(e),
+            None => {}
+        }
+        Ok(std::mem::take(&mut self.path))
+    }
+}
+
+impl Drop for Committing {
+    /// One not waited for (the caller returned early) is waited for here, so that no commit
+    /// outlives the run.
+    fn drop(&mut self) {
+        if let Some(Ok(thread)) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// Waits for every commit, in order; their final paths.
+pub fn wait_all(committing: Vec<Committing>) -> Result<Vec<PathBuf>> {
+    committing.into_iter().map(Committing::wait).collect()
+}
+
 impl Drop for Staged {
     fn drop(&mut self) {
         if !self.tmp.as_os_str().is_empty() {
@@ -113,6 +164,35 @@ mod tests {
         staged.commit().unwrap();
         assert_eq!(fs::read_to_string(&path).unwrap(), "new");
         assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+
+    /// A commit in the background gives the final path when waited for, is complete when
+    /// dropped unwaited (the caller returned early), and reports a failed rename.
+    #[test]
+    fn a_background_commit_is_waited_for_even_when_dropped() {
+        let dir = tempfile::tempdir().unwrap();
+        let staged = |name: &str| {
+            write_staged(&dir.path().join(name), |w| Ok(w.write_all(b"new")?)).unwrap()
+        };
+        let paths = wait_all(vec![
+            staged("a.csv").commit_in_background(),
+            staged("b.csv").commit_in_background(),
+        ])
+        .unwrap();
+        assert_eq!(paths, [dir.path().join("a.csv"), dir.path().join("b.csv")]);
+        drop(staged("c.csv").commit_in_background());
+        assert_eq!(fs::read_to_string(dir.path().join("c.csv")).unwrap(), "new");
+        // A rename over a folder that holds a file fails; the temporary file is removed.
+        fs::create_dir(dir.path().join("d.csv")).unwrap();
+        fs::write(dir.path().join("d.csv/x"), "").unwrap();
+        let err = staged("d.csv").commit_in_background().wait().unwrap_err();
+        assert!(format!("{err:#}").contains("cannot rename"), "{err:#}");
+        let mut names: Vec<String> = fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        assert_eq!(names, ["a.csv", "b.csv", "c.csv", "d.csv"]);
     }
 
     #[test]

@@ -275,7 +275,9 @@ pub fn analyze(args: &AnalyzeArgs) -> Result<(Outcome, Headline)> {
     let mut written = Vec::new();
     if outcome != Outcome::Failed {
         let writing = writing_bar(&formats);
-        written = pool.install(|| {
+        // The files are synced while the next are written; all are waited for here, so
+        // that no worker of the pool waits for the disk.
+        let committing = pool.install(|| {
             analysis.roll_up_while_writing(&config, |tables| {
                 let rows: usize = tables.iter().map(|t| t.row_count()).sum();
                 writing.inc_length((rows * formats.tables.len()) as u64);
@@ -284,18 +286,21 @@ pub fn analyze(args: &AnalyzeArgs) -> Result<(Outcome, Headline)> {
                 })
             })
         })?;
-        if formats.html {
+        let html = if formats.html {
             let context = report::html::Context {
                 inputs: args.paths.iter().map(|p| p.display().to_string()).collect(),
                 generated_at: chrono::Utc::now().timestamp_millis(),
                 files_read,
                 files_skipped: found.skipped,
             };
-            written.push(
-                report::html::write(&args.out, &analysis, &config, &context)
-                    .context("cannot write the HTML report")?,
-            );
-        }
+            let path = report::html::write(&args.out, &analysis, &config, &context)
+                .context("cannot write the HTML report")?;
+            Some(path)
+        } else {
+            None
+        };
+        written = sessionstats::fsutil::wait_all(committing)?;
+        written.extend(html);
         writing.finish_and_clear();
         let manifest = Manifest {
             args,

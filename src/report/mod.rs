@@ -13,12 +13,12 @@ pub mod parquet;
 pub mod spill;
 pub mod tables;
 
-use crate::fsutil::write_staged;
+use crate::fsutil::{write_staged, Committing};
 use crate::time::Millis;
 use anyhow::{bail, Context, Result};
 use std::io::Write;
 use std::ops::Range;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 /// The type of a column, shared by every format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -261,14 +261,17 @@ pub fn parse_formats(spec: &str, compression: ParquetCompression) -> Result<Form
     Ok(formats)
 }
 
-/// Writes every table in every format into `dir` (created if missing) and returns the paths
-/// written, in order. `rows_done` is told the rows of each file as it is complete.
+/// Writes every table in every format into `dir` (created if missing). Each file is synced
+/// and renamed on a thread of its own as soon as it is written, so waiting for the disk (most
+/// of a second on a large run) holds no worker of the pool, and this returns once the files are
+/// written: [`crate::fsutil::wait_all`] waits for the commits and gives the paths, in order.
+/// `rows_done` is told the rows of each file as it is written.
 pub fn write_all(
     dir: &Path,
     tables: &[&(dyn Table + Sync)],
     formats: &[Box<dyn Format>],
     rows_done: &(dyn Fn(u64) + Sync),
-) -> Result<Vec<PathBuf>> {
+) -> Result<Vec<Committing>> {
     std::fs::create_dir_all(dir)
         .with_context(|| format!("cannot create the report folder {}", dir.display()))?;
     let jobs: Vec<(&(dyn Table + Sync), &dyn Format)> = tables
@@ -276,35 +279,16 @@ pub fn write_all(
         .flat_map(|&t| formats.iter().map(move |f| (t, f.as_ref())))
         .collect();
     use rayon::prelude::*;
-    // Each file is synced and renamed on a thread of its own as soon as it is written: the
-    // wait for the disk (most of a second on a large run) holds no worker of the pool.
-    std::thread::scope(|scope| {
-        let committing: Vec<_> = jobs
-            .par_iter()
-            .map(|&(table, format)| {
-                let path = dir.join(format!("{}.{}", table.spec().name, format.extension()));
-                let name = table.spec().name;
-                let context = {
-                    let path = path.clone();
-                    move || format!("cannot write the {name} report {}", path.display())
-                };
-                let staged = write_staged(&path, |out| format.write(table, out))
-                    .with_context(context.clone())?;
-                rows_done(table.row_count() as u64);
-                let commit = scope.spawn(move || staged.commit().with_context(context));
-                Ok((path.clone(), commit))
-            })
-            .collect::<Result<_>>()?;
-        committing
-            .into_iter()
-            .map(|(path, commit)| {
-                commit.join().map_err(|_| {
-                    anyhow::anyhow!("a thread failed while syncing {}", path.display())
-                })??;
-                Ok(path)
-            })
-            .collect()
-    })
+    jobs.par_iter()
+        .map(|&(table, format)| {
+            let name = table.spec().name;
+            let path = dir.join(format!("{name}.{}", format.extension()));
+            let staged = write_staged(&path, |out| format.write(table, out))
+                .with_context(|| format!("cannot write the {name} report {}", path.display()))?;
+            rows_done(table.row_count() as u64);
+            Ok(staged.commit_in_background())
+        })
+        .collect()
 }
 
 /// A table for the writers' tests.

@@ -6,8 +6,8 @@
 //! - `floor write REPORTS --out DIR`: write, for every file of the report folder `REPORTS`, a
 //!   file of the same size into `DIR`, as `analyze` writes a report (under a temporary name on
 //!   a worker, then synced to disk and renamed on a thread of its own, with the library's
-//!   `fsutil::write_staged` and `Staged::commit_in_background`): the write floor, what putting the reports' bytes on this disk
-//!   costs before any of them is computed.
+//!   `fsutil::write_staged` and `Staged::commit_in_background`): the write floor, what
+//!   putting the reports' bytes on this disk costs before any of them is computed.
 //!
 //! The read and parse floors find their files with the library's own walker, so they see exactly
 //! the files `analyze` reads, and process them in parallel over files with `--threads N` workers

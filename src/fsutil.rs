@@ -60,6 +60,11 @@ pub struct Staged {
 }
 
 impl Staged {
+    /// The final path, where the file appears once committed.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
     pub fn commit(mut self) -> Result<()> {
         if let Some(file) = self.file.take() {
             file.sync_all()
@@ -103,9 +108,11 @@ impl Committing {
     /// Waits for the sync and the rename; the file's final path.
     pub fn wait(mut self) -> Result<PathBuf> {
         match self.thread.take() {
-            Some(Ok(thread)) => thread.join().map_err(|_| {
-                anyhow::anyhow!("a thread failed while syncing {}", self.path.display())
-            })??,
+            Some(Ok(thread)) => thread
+                .join()
+                .map_err(|_| anyhow::anyhow!("a thread failed while syncing"))
+                .and_then(|committed| committed)
+                .with_context(|| format!("cannot write {}", self.path.display()))?,
             Some(Err(e)) => return Err(e),
             None => {}
         }
@@ -182,17 +189,27 @@ mod tests {
         assert_eq!(paths, [dir.path().join("a.csv"), dir.path().join("b.csv")]);
         drop(staged("c.csv").commit_in_background());
         assert_eq!(fs::read_to_string(dir.path().join("c.csv")).unwrap(), "new");
-        // A rename over a folder that holds a file fails; the temporary file is removed.
+        // A rename over a folder that holds a file fails, and its temporary file is removed;
+        // the commits after it still end before `wait_all` returns.
         fs::create_dir(dir.path().join("d.csv")).unwrap();
         fs::write(dir.path().join("d.csv/x"), "").unwrap();
-        let err = staged("d.csv").commit_in_background().wait().unwrap_err();
-        assert!(format!("{err:#}").contains("cannot rename"), "{err:#}");
+        let err = wait_all(vec![
+            staged("d.csv").commit_in_background(),
+            staged("e.csv").commit_in_background(),
+        ])
+        .unwrap_err();
+        let err = format!("{err:#}");
+        assert!(
+            err.starts_with("cannot write ") && err.contains("cannot rename"),
+            "{err}"
+        );
+        assert_eq!(fs::read_to_string(dir.path().join("e.csv")).unwrap(), "new");
         let mut names: Vec<String> = fs::read_dir(dir.path())
             .unwrap()
             .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
             .collect();
         names.sort();
-        assert_eq!(names, ["a.csv", "b.csv", "c.csv", "d.csv"]);
+        assert_eq!(names, ["a.csv", "b.csv", "c.csv", "d.csv", "e.csv"]);
     }
 
     #[test]

@@ -321,6 +321,43 @@ fn hostile_names_are_shown_as_text_and_rejects_are_counted() {
     assert!(html.contains("invalid JSON"), "{html}");
 }
 
+/// A table report that cannot be renamed into place (its name is taken by a folder) fails
+/// the run: the error names the report, `report.html` and the manifest are not written,
+/// and no temporary file is left.
+#[test]
+fn a_report_that_cannot_be_committed_fails_the_run_before_the_page() {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        &dir.path().join("in/a.json"),
+        simple_session("s1", "10:00", "10:30").to_string(),
+    );
+    write(&dir.path().join("out/sessions.csv/keep"), "");
+    let r = analyze(
+        dir.path(),
+        &["in"],
+        "out",
+        &["--format", "csv,html", "--as-of", "2024-03-02T00:00:00Z"],
+    );
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("sessions.csv") && r.stderr.contains("cannot rename"),
+        "{}",
+        r.stderr
+    );
+    let left = listing(&dir.path().join("out"));
+    assert!(
+        !left
+            .iter()
+            .any(|name| name == "report.html" || name == "manifest.json"),
+        "{left:?}"
+    );
+    assert!(!left.iter().any(|name| name.ends_with(".tmp")), "{left:?}");
+    assert!(
+        left.iter().any(|name| name == "participants.csv"),
+        "{left:?}"
+    );
+}
+
 #[test]
 fn html_alone_writes_only_the_page_and_bad_formats_are_named() {
     let dir = tempfile::tempdir().unwrap();

@@ -293,14 +293,18 @@ pub fn analyze(args: &AnalyzeArgs) -> Result<(Outcome, Headline)> {
                 files_read,
                 files_skipped: found.skipped,
             };
-            let path = report::html::write(&args.out, &analysis, &config, &context)
+            let staged = report::html::stage(&args.out, &analysis, &config, &context)
                 .context("cannot write the HTML report")?;
-            Some(path)
+            Some(staged)
         } else {
             None
         };
         written = sessionstats::fsutil::wait_all(committing)?;
-        written.extend(html);
+        if let Some(staged) = html {
+            let path = staged.path().to_path_buf();
+            staged.commit().context("cannot write the HTML report")?;
+            written.push(path);
+        }
         writing.finish_and_clear();
         let manifest = Manifest {
             args,

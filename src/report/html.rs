@@ -10,7 +10,7 @@
 use crate::analysis::overview::{size_bin_label, LargeSession, ATTENDANCE_BINS, SIZE_BINS};
 use crate::analysis::rollups::{Headline, PersonRow, RoomRow};
 use crate::analysis::Config;
-use crate::fsutil::write_atomically;
+use crate::fsutil::{write_staged, Staged};
 use crate::pipeline::Analysis;
 use crate::time::{describe_duration, to_rfc3339, Millis};
 use anyhow::{anyhow, Result};
@@ -46,17 +46,19 @@ pub struct Context {
     pub files_skipped: usize,
 }
 
-/// Writes `report.html` into `dir` atomically and returns its path.
-pub fn write(
+/// Writes `report.html` into `dir` under its temporary name: it appears when the caller
+/// commits it (after the table reports, so that a failed run does not leave a new page beside
+/// the old reports).
+pub fn stage(
     dir: &Path,
     analysis: &Analysis,
     config: &Config,
     context: &Context,
-) -> Result<std::path::PathBuf> {
+) -> Result<Staged> {
     let page = render(analysis, config, context)?;
-    let path = dir.join(FILE_NAME);
-    write_atomically(&path, |out| Ok(out.write_all(page.as_bytes())?))?;
-    Ok(path)
+    write_staged(&dir.join(FILE_NAME), |out| {
+        Ok(out.write_all(page.as_bytes())?)
+    })
 }
 
 /// The whole page.

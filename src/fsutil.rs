@@ -80,9 +80,7 @@ impl Staged {
         self.tmp = PathBuf::new();
         Ok(())
     }
-}
 
-impl Staged {
     /// Commits on a thread of its own, so that waiting for the disk holds no worker:
     /// [`Committing::wait`] gives the outcome.
     pub fn commit_in_background(self) -> Committing {

@@ -308,6 +308,7 @@ pub fn analyze(args: &AnalyzeArgs) -> Result<(Outcome, Headline)> {
         writing.finish_and_clear();
         let manifest = Manifest {
             args,
+            parquet_compression,
             config: &config,
             as_of: &as_of,
             analysis: &analysis,
@@ -445,6 +446,8 @@ impl AsOf {
 /// What `manifest.json` records about a run.
 struct Manifest<'a> {
     args: &'a AnalyzeArgs,
+    /// The Parquet codec asked for (recorded only when Parquet was written).
+    parquet_compression: ParquetCompression,
     config: &'a Config,
     as_of: &'a AsOf,
     analysis: &'a Analysis,
@@ -474,9 +477,7 @@ impl Manifest<'_> {
             "inputs": self.args.paths.iter().map(|p| p.to_string_lossy().into_owned()).collect::<Vec<_>>(),
             "options": {
                 "format": self.args.format,
-                "parquet_compression": wrote_parquet.then(|| {
-                    self.args.parquet_compression.unwrap_or_default().to_string()
-                }),
+                "parquet_compression": wrote_parquet.then(|| self.parquet_compression.to_string()),
                 "as_of": self.args.as_of,
                 "present": self.config.present.to_string(),
                 "tz": self.config.calendar.zone.name(),

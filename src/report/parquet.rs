@@ -420,7 +420,7 @@ mod tests {
             Parquet { compression }.write(&table, &mut out).unwrap();
             out
         };
-        let zstd = |level| ParquetCompression::Zstd(super::super::ZstdLevel::new(level).unwrap());
+        let zstd = |level| ParquetCompression::Zstd(crate::report::ZstdLevel::new(level).unwrap());
         let mut sizes = Vec::new();
         for (compression, codec) in [
             (zstd(1), Compression::Zstd),
@@ -468,7 +468,7 @@ mod tests {
             compress(options, &page, &mut out).unwrap();
             out
         };
-        let level = |level| ParquetCompression::Zstd(super::super::ZstdLevel::new(level).unwrap());
+        let level = |level| ParquetCompression::Zstd(crate::report::ZstdLevel::new(level).unwrap());
         let old_default = compressed(CompressionOptions::Zstd(None));
         assert_eq!(compressed(level(3).options().unwrap()), old_default);
         assert_ne!(compressed(level(1).options().unwrap()), old_default);

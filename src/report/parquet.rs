@@ -1,8 +1,8 @@
 //! Parquet through polars: timestamps `Datetime(ms, UTC)`, dates `Date`, counts and durations
 //! `Int64`, ratios `Float64`, flags `Boolean`, text `String`. Columns are built straight from
-//! the rows with polars' typed builders, in row groups of 16,384 rows (the last one shorter); a
-//! few row groups per thread (the memory a Parquet report holds) are built, encoded and
-//! compressed in parallel, then written in order.
+//! the rows with polars' typed builders, text columns already dictionary-encoded ([`text`]), in
+//! row groups of 16,384 rows (the last one shorter); a few row groups per thread (the memory a
+//! Parquet report holds) are built, encoded and compressed in parallel, then written in order.
 //!
 //! Every reader must be able to join on our text columns, so the file carries no Arrow schema
 //! of polars' newest flavour (which makes pyarrow and pandas read text as `string_view`, which
@@ -15,6 +15,7 @@ use super::{
 use anyhow::{anyhow, Result};
 use polars::io::parquet::write::{get_encodings, StatisticsOptions};
 use polars::prelude::*;
+use polars_arrow::array::Array;
 use polars_parquet::write::{
     array_to_columns, compress, to_parquet_schema, CompressedPage, CompressionOptions, DynIter,
     DynStreamingIterator, Encoding, FallibleStreamingIterator, FileWriter, ParquetType, Version,
@@ -22,6 +23,9 @@ use polars_parquet::write::{
 };
 use rayon::prelude::*;
 use std::io::Write;
+use text::TextColumn;
+
+mod text;
 
 /// The Parquet format, its pages compressed with `compression`.
 pub struct Parquet {
@@ -43,7 +47,7 @@ impl ParquetCompression {
 
 /// One column under construction.
 enum Builder {
-    Text(StringChunkedBuilder),
+    Text(TextColumn),
     Time(PrimitiveChunkedBuilder<Int64Type>),
     Date(PrimitiveChunkedBuilder<Int32Type>),
     Int(PrimitiveChunkedBuilder<Int64Type>),
@@ -55,7 +59,7 @@ impl Builder {
     fn new(column: &ReportColumn, rows: usize) -> Builder {
         let name = PlSmallStr::from_static(column.name);
         match column.ty {
-            ColumnType::Text => Builder::Text(StringChunkedBuilder::new(name, rows)),
+            ColumnType::Text => Builder::Text(TextColumn::with_capacity(rows)),
             ColumnType::Time => Builder::Time(PrimitiveChunkedBuilder::new(name, rows)),
             ColumnType::Date => Builder::Date(PrimitiveChunkedBuilder::new(name, rows)),
             ColumnType::Int => Builder::Int(PrimitiveChunkedBuilder::new(name, rows)),
@@ -66,12 +70,7 @@ impl Builder {
 
     fn push(&mut self, cell: &Cell<'_>) -> Result<()> {
         match (self, *cell) {
-            (Builder::Text(b), Cell::Text(v)) => {
-                let text = v.map(std::str::from_utf8).transpose();
-                b.append_option(
-                    text.map_err(|_| anyhow!("internal error: report text is not UTF-8"))?,
-                )
-            }
+            (Builder::Text(b), Cell::Text(v)) => b.push(v),
             (Builder::Time(b), Cell::Time(v)) | (Builder::Int(b), Cell::Int(v)) => {
                 b.append_option(v)
             }
@@ -87,18 +86,20 @@ impl Builder {
         Ok(())
     }
 
-    fn finish(self) -> polars::prelude::Column {
-        match self {
-            Builder::Text(b) => b.finish().into_column(),
+    /// The column as the one Arrow array of its row group.
+    fn finish(self) -> PolarsResult<Box<dyn Array>> {
+        let series = match self {
+            Builder::Text(b) => return b.finish(),
             Builder::Time(b) => b
                 .finish()
                 .into_datetime(TimeUnit::Milliseconds, Some(TimeZone::UTC))
-                .into_column(),
-            Builder::Date(b) => b.finish().into_date().into_column(),
-            Builder::Int(b) => b.finish().into_column(),
-            Builder::Float(b) => b.finish().into_column(),
-            Builder::Flag(b) => b.finish().into_column(),
-        }
+                .into_series(),
+            Builder::Date(b) => b.finish().into_date().into_series(),
+            Builder::Int(b) => b.finish().into_series(),
+            Builder::Float(b) => b.finish().into_series(),
+            Builder::Flag(b) => b.finish().into_series(),
+        };
+        Ok(series.to_arrow(0, CompatLevel::newest()))
     }
 }
 
@@ -121,7 +122,7 @@ struct Sink<W: Write> {
     writer: FileWriter<W>,
 }
 
-/// What encoding a frame needs: the Parquet fields, their encodings and the options.
+/// What encoding a row group needs: the Parquet fields, their encodings and the options.
 struct Encoder {
     fields: Vec<ParquetType>,
     encodings: Vec<Vec<Encoding>>,
@@ -155,7 +156,7 @@ impl FallibleStreamingIterator for Pages {
 }
 
 impl<W: Write> Sink<W> {
-    /// The sink, and the encoder of its frames.
+    /// The sink, and the encoder of its row groups.
     fn new(
         columns: &[ReportColumn],
         compression: ParquetCompression,
@@ -186,18 +187,17 @@ impl<W: Write> Sink<W> {
         Ok((sink, encoder))
     }
 
-    /// Writes the row groups of `encoded` frames in order.
-    fn write(&mut self, encoded: Vec<Result<Vec<EncodedGroup>>>) -> Result<()> {
-        for groups in encoded {
-            for group in groups? {
-                let columns = DynIter::new(group.columns.into_iter().map(|pages| {
-                    Ok(DynStreamingIterator::new(Pages {
-                        pages: pages.into_iter(),
-                        current: None,
-                    }))
-                }));
-                self.writer.write(group.rows, columns)?;
-            }
+    /// Writes the `encoded` row groups in order.
+    fn write(&mut self, encoded: Vec<Result<EncodedGroup>>) -> Result<()> {
+        for group in encoded {
+            let group = group?;
+            let columns = DynIter::new(group.columns.into_iter().map(|pages| {
+                Ok(DynStreamingIterator::new(Pages {
+                    pages: pages.into_iter(),
+                    current: None,
+                }))
+            }));
+            self.writer.write(group.rows, columns)?;
         }
         Ok(())
     }
@@ -209,30 +209,34 @@ impl<W: Write> Sink<W> {
 }
 
 impl Encoder {
-    /// Encodes and compresses `frame` as row groups (one per chunk), as polars'
-    /// `RowGroupIterator` does, but into pages held in memory.
-    fn encode(&self, frame: &DataFrame) -> Result<Vec<EncodedGroup>> {
-        let mut groups = Vec::new();
-        for batch in frame.iter_chunks(CompatLevel::newest(), false) {
-            let rows = batch.len() as u64;
-            let mut columns = Vec::new();
-            for ((array, field), encoding) in batch
-                .into_arrays()
-                .into_iter()
-                .zip(&self.fields)
-                .zip(&self.encodings)
-            {
-                for pages in array_to_columns(array, field.clone(), self.options, encoding)? {
-                    let mut compressed = Vec::new();
-                    for page in pages {
-                        compressed.push(compress(page?, Vec::new(), self.options.compression)?);
-                    }
-                    columns.push(compressed);
+    /// Encodes and compresses `group`, as polars' `RowGroupIterator` does, but into pages held
+    /// in memory. A text column is dictionary-encoded when it comes as a dictionary, else plain
+    /// (see [`text`]).
+    fn encode(&self, group: RowGroup) -> Result<EncodedGroup> {
+        let mut columns = Vec::new();
+        for ((array, field), encoding) in group
+            .arrays
+            .into_iter()
+            .zip(&self.fields)
+            .zip(&self.encodings)
+        {
+            let encoding = match array.dtype() {
+                ArrowDataType::Dictionary(..) => &[Encoding::RleDictionary][..],
+                ArrowDataType::BinaryView => &[Encoding::Plain][..],
+                _ => encoding,
+            };
+            for pages in array_to_columns(array, field.clone(), self.options, encoding)? {
+                let mut compressed = Vec::new();
+                for page in pages {
+                    compressed.push(compress(page?, Vec::new(), self.options.compression)?);
                 }
+                columns.push(compressed);
             }
-            groups.push(EncodedGroup { rows, columns });
         }
-        Ok(groups)
+        Ok(EncodedGroup {
+            rows: group.rows as u64,
+            columns,
+        })
     }
 }
 
@@ -241,7 +245,6 @@ const BATCH_ROWS: usize = 1 << 14;
 
 /// The rows of one row group under construction.
 struct Batch {
-    columns: &'static [ReportColumn],
     builders: Vec<Builder>,
     rows: usize,
 }
@@ -249,11 +252,7 @@ struct Batch {
 impl Batch {
     fn new(columns: &'static [ReportColumn], capacity: usize) -> Batch {
         let builders = columns.iter().map(|c| Builder::new(c, capacity)).collect();
-        Batch {
-            columns,
-            builders,
-            rows: 0,
-        }
+        Batch { builders, rows: 0 }
     }
 
     fn push(&mut self, cells: &[Cell<'_>]) -> Result<()> {
@@ -265,12 +264,19 @@ impl Batch {
         Ok(())
     }
 
-    /// The batch as a frame; `self` starts over empty.
-    fn take_frame(&mut self, capacity: usize) -> Result<DataFrame> {
-        let full = std::mem::replace(self, Batch::new(self.columns, capacity));
-        let columns = full.builders.into_iter().map(Builder::finish).collect();
-        Ok(DataFrame::new(full.rows, columns)?)
+    fn finish(self) -> Result<RowGroup> {
+        let arrays = self.builders.into_iter().map(Builder::finish);
+        Ok(RowGroup {
+            rows: self.rows,
+            arrays: arrays.collect::<PolarsResult<_>>()?,
+        })
     }
+}
+
+/// The columns of one row group, an Arrow array each.
+struct RowGroup {
+    rows: usize,
+    arrays: Vec<Box<dyn Array>>,
 }
 
 impl Format for Parquet {
@@ -286,10 +292,10 @@ impl Format for Parquet {
         let starts = row_group_starts(table)?;
         let frames = starts.frames.len();
         let window = 2 * rayon::current_num_threads();
-        let encode_window = |first: usize| -> Vec<Result<Vec<EncodedGroup>>> {
+        let encode_window = |first: usize| -> Vec<Result<EncodedGroup>> {
             (first..frames.min(first + window))
                 .into_par_iter()
-                .map(|frame| encoder.encode(&build_frame(table, &starts, frame)?))
+                .map(|frame| encoder.encode(build_row_group(table, &starts, frame)?))
                 .collect()
         };
         let mut encoded = Vec::new();
@@ -336,8 +342,8 @@ fn row_group_starts(table: &dyn Table) -> Result<RowGroupStarts> {
     })
 }
 
-/// The rows of row group `frame` as a frame.
-fn build_frame(table: &dyn Table, starts: &RowGroupStarts, frame: usize) -> Result<DataFrame> {
+/// The rows of row group `frame`.
+fn build_row_group(table: &dyn Table, starts: &RowGroupStarts, frame: usize) -> Result<RowGroup> {
     let (first_group, mut skip) = starts.frames[frame];
     let wanted = BATCH_ROWS.min(starts.rows - frame * BATCH_ROWS);
     // Up to the group where the next row group starts, included when it starts inside it.
@@ -355,7 +361,7 @@ fn build_frame(table: &dyn Table, starts: &RowGroupStarts, frame: usize) -> Resu
         }
         Ok(())
     })?;
-    batch.take_frame(0)
+    batch.finish()
 }
 
 #[cfg(test)]
@@ -369,9 +375,12 @@ mod tests {
         let starts = row_group_starts(&table).unwrap();
         (0..starts.frames.len())
             .map(|frame| {
-                let frame = build_frame(&table, &starts, frame).unwrap();
-                let column = frame.column("row").unwrap().i64().unwrap().clone();
-                column.into_no_null_iter().collect()
+                let group = build_row_group(&table, &starts, frame).unwrap();
+                let column = group.arrays[0]
+                    .as_any()
+                    .downcast_ref::<polars_arrow::array::PrimitiveArray<i64>>()
+                    .unwrap();
+                column.values().iter().copied().collect()
             })
             .collect()
     }
@@ -472,6 +481,69 @@ mod tests {
         let old_default = compressed(CompressionOptions::Zstd(None));
         assert_eq!(compressed(level(3).options().unwrap()), old_default);
         assert_ne!(compressed(level(1).options().unwrap()), old_default);
+    }
+
+    /// A text column built by [`TextColumn`] is written to the byte as polars writes the same
+    /// texts handed to it plain (it then estimates their distinct count and builds the
+    /// dictionary itself): repeats in a row and apart, nulls, empty, long and non-ASCII texts,
+    /// columns too distinct for a dictionary, a short one that takes one anyway, 60 % distinct
+    /// (a dictionary), none.
+    #[test]
+    fn text_columns_are_written_as_polars_writes_them() {
+        use polars_arrow::array::Utf8ViewArray;
+        const TEXT: &[ReportColumn] = &[ReportColumn {
+            name: "t",
+            ty: ColumnType::Text,
+            nullable: true,
+        }];
+        let file = |array: Box<dyn Array>| {
+            let mut out = Vec::new();
+            let (mut sink, encoder) =
+                Sink::new(TEXT, ParquetCompression::Uncompressed, &mut out).unwrap();
+            let rows = array.len();
+            let group = encoder.encode(RowGroup {
+                rows,
+                arrays: vec![array],
+            });
+            sink.write(vec![group]).unwrap();
+            sink.finish().unwrap();
+            out
+        };
+        let pool = [
+            "s-0001",
+            "",
+            "a room with a name longer than twelve bytes",
+            "José",
+            "s-0002",
+        ];
+        let repeats: Vec<Option<String>> = (0..5000)
+            .map(|i| (i % 7 != 3).then(|| pool[(i / 100 + i % 3) % pool.len()].to_string()))
+            .collect();
+        let distinct = |n: usize| (0..n).map(|i| Some(format!("person-{i}"))).collect();
+        let mostly_distinct: Vec<Option<String>> = (0..400)
+            .map(|i| Some(format!("p{}", if i % 10 == 0 { 0 } else { i })))
+            .collect();
+        for texts in [
+            repeats,
+            distinct(1000),
+            distinct(100),
+            mostly_distinct,
+            (0..1000).map(|i| Some(format!("p{}", i % 600))).collect(),
+            vec![None; 300],
+            Vec::new(),
+        ] {
+            let mut ours = TextColumn::with_capacity(texts.len());
+            for text in &texts {
+                ours.push(text.as_deref().map(str::as_bytes));
+            }
+            let polars_own = Utf8ViewArray::from_slice(&texts);
+            assert_eq!(
+                file(ours.finish().unwrap()),
+                file(polars_own.boxed()),
+                "{} rows",
+                texts.len()
+            );
+        }
     }
 
     /// Across the blocks whose rows are asked at once (65,536 groups), the row groups start

@@ -1,6 +1,6 @@
 //! Parquet through polars: timestamps `Datetime(ms, UTC)`, dates `Date`, counts and durations
 //! `Int64`, ratios `Float64`, flags `Boolean`, text `String`. Columns are built straight from
-//! the rows with polars' typed builders, text columns already dictionary-encoded ([`text`]), in
+//! the rows with polars' typed builders, text columns as polars would encode them ([`text`]), in
 //! row groups of 16,384 rows (the last one shorter); a few row groups per thread (the memory a
 //! Parquet report holds) are built, encoded and compressed in parallel, then written in order.
 //!
@@ -57,20 +57,20 @@ enum Builder {
 
 impl Builder {
     fn new(column: &ReportColumn, rows: usize) -> Builder {
-        let name = PlSmallStr::from_static(column.name);
+        let name = || PlSmallStr::from_static(column.name);
         match column.ty {
-            ColumnType::Text => Builder::Text(TextColumn::with_capacity(rows)),
-            ColumnType::Time => Builder::Time(PrimitiveChunkedBuilder::new(name, rows)),
-            ColumnType::Date => Builder::Date(PrimitiveChunkedBuilder::new(name, rows)),
-            ColumnType::Int => Builder::Int(PrimitiveChunkedBuilder::new(name, rows)),
-            ColumnType::Float => Builder::Float(PrimitiveChunkedBuilder::new(name, rows)),
-            ColumnType::Flag => Builder::Flag(BooleanChunkedBuilder::new(name, rows)),
+            ColumnType::Text => Builder::Text(TextColumn::with_capacity(rows, !column.nullable)),
+            ColumnType::Time => Builder::Time(PrimitiveChunkedBuilder::new(name(), rows)),
+            ColumnType::Date => Builder::Date(PrimitiveChunkedBuilder::new(name(), rows)),
+            ColumnType::Int => Builder::Int(PrimitiveChunkedBuilder::new(name(), rows)),
+            ColumnType::Float => Builder::Float(PrimitiveChunkedBuilder::new(name(), rows)),
+            ColumnType::Flag => Builder::Flag(BooleanChunkedBuilder::new(name(), rows)),
         }
     }
 
     fn push(&mut self, cell: &Cell<'_>) -> Result<()> {
         match (self, *cell) {
-            (Builder::Text(b), Cell::Text(v)) => b.push(v),
+            (Builder::Text(b), Cell::Text(v)) => b.push(v)?,
             (Builder::Time(b), Cell::Time(v)) | (Builder::Int(b), Cell::Int(v)) => {
                 b.append_option(v)
             }
@@ -87,7 +87,7 @@ impl Builder {
     }
 
     /// The column as the one Arrow array of its row group.
-    fn finish(self) -> PolarsResult<Box<dyn Array>> {
+    fn finish(self) -> Result<Box<dyn Array>> {
         let series = match self {
             Builder::Text(b) => return b.finish(),
             Builder::Time(b) => b
@@ -220,8 +220,9 @@ impl Encoder {
             .zip(&self.fields)
             .zip(&self.encodings)
         {
+            // A text column's encoding is `RleDictionary`, which makes polars encode a plain
+            // column as a dictionary again: [`TextColumn`] gave it plain because it is not one.
             let encoding = match array.dtype() {
-                ArrowDataType::Dictionary(..) => &[Encoding::RleDictionary][..],
                 ArrowDataType::BinaryView => &[Encoding::Plain][..],
                 _ => encoding,
             };
@@ -250,7 +251,7 @@ struct Batch {
 }
 
 impl Batch {
-    fn new(columns: &'static [ReportColumn], capacity: usize) -> Batch {
+    fn new(columns: &[ReportColumn], capacity: usize) -> Batch {
         let builders = columns.iter().map(|c| Builder::new(c, capacity)).collect();
         Batch { builders, rows: 0 }
     }
@@ -268,7 +269,7 @@ impl Batch {
         let arrays = self.builders.into_iter().map(Builder::finish);
         Ok(RowGroup {
             rows: self.rows,
-            arrays: arrays.collect::<PolarsResult<_>>()?,
+            arrays: arrays.collect::<Result<_>>()?,
         })
     }
 }
@@ -485,9 +486,8 @@ mod tests {
 
     /// A text column built by [`TextColumn`] is written to the byte as polars writes the same
     /// texts handed to it plain (it then estimates their distinct count and builds the
-    /// dictionary itself): repeats in a row and apart, nulls, empty, long and non-ASCII texts,
-    /// columns too distinct for a dictionary, a short one that takes one anyway, 60 % distinct
-    /// (a dictionary), none.
+    /// dictionary itself), and reads back as they were. Each case says whether it makes a
+    /// dictionary.
     #[test]
     fn text_columns_are_written_as_polars_writes_them() {
         use polars_arrow::array::Utf8ViewArray;
@@ -516,34 +516,93 @@ mod tests {
             "José",
             "s-0002",
         ];
-        let repeats: Vec<Option<String>> = (0..5000)
-            .map(|i| (i % 7 != 3).then(|| pool[(i / 100 + i % 3) % pool.len()].to_string()))
-            .collect();
-        let distinct = |n: usize| (0..n).map(|i| Some(format!("person-{i}"))).collect();
-        let mostly_distinct: Vec<Option<String>> = (0..400)
-            .map(|i| Some(format!("p{}", if i % 10 == 0 { 0 } else { i })))
-            .collect();
-        for texts in [
-            repeats,
-            distinct(1000),
-            distinct(100),
-            mostly_distinct,
-            (0..1000).map(|i| Some(format!("p{}", i % 600))).collect(),
-            vec![None; 300],
-            Vec::new(),
-        ] {
-            let mut ours = TextColumn::with_capacity(texts.len());
+        let texts = |rows: usize, text: &dyn Fn(usize) -> Option<String>| -> Vec<Option<String>> {
+            (0..rows).map(text).collect()
+        };
+        let cases: [(&str, Vec<Option<String>>, bool); 11] = [
+            (
+                "runs of 50 repeats, recurring apart, every 7th row null",
+                texts(5000, &|i| {
+                    (i % 7 != 3).then(|| pool[(i / 50 + i / 1000) % pool.len()].to_string())
+                }),
+                true,
+            ),
+            (
+                "all distinct, every 10th row null",
+                texts(1000, &|i| (i % 10 != 0).then(|| format!("person-{i}"))),
+                false,
+            ),
+            (
+                "128 rows, all distinct",
+                texts(128, &|i| Some(format!("p{i}"))),
+                true,
+            ),
+            (
+                "129 rows, all distinct",
+                texts(129, &|i| Some(format!("p{i}"))),
+                false,
+            ),
+            (
+                "60 % distinct",
+                texts(1000, &|i| Some(format!("p{}", i % 600))),
+                true,
+            ),
+            (
+                "748 distinct of 1,000 rows, estimated 749",
+                texts(1000, &|i| Some(format!("p{}", i % 748))),
+                true,
+            ),
+            (
+                "750 distinct of 1,000 rows, exactly three quarters, but estimated 751",
+                texts(1000, &|i| Some(format!("p{}", i % 750))),
+                false,
+            ),
+            (
+                "749 distinct and a null, which polars counts as one more: estimated 751",
+                texts(1000, &|i| (i != 999).then(|| format!("p{}", i % 749))),
+                false,
+            ),
+            (
+                "16,384 distinct texts of 100 bytes: several pages",
+                texts(BATCH_ROWS, &|i| Some(format!("{i:0>100}"))),
+                false,
+            ),
+            ("all null", vec![None; 300], true),
+            ("no rows", Vec::new(), true),
+        ];
+        for (case, texts, dictionary) in cases {
+            let mut ours = TextColumn::with_capacity(texts.len(), false);
             for text in &texts {
-                ours.push(text.as_deref().map(str::as_bytes));
+                ours.push(text.as_deref().map(str::as_bytes)).unwrap();
             }
+            let ours = ours.finish().unwrap();
+            let is_dictionary = matches!(ours.dtype(), ArrowDataType::Dictionary(..));
+            assert_eq!(is_dictionary, dictionary, "{case}");
             let polars_own = Utf8ViewArray::from_slice(&texts);
-            assert_eq!(
-                file(ours.finish().unwrap()),
-                file(polars_own.boxed()),
-                "{} rows",
-                texts.len()
-            );
+            let bytes = file(ours);
+            assert!(bytes == file(polars_own.boxed()), "{case}");
+            let back = ParquetReader::new(std::io::Cursor::new(bytes))
+                .finish()
+                .unwrap();
+            let back: Vec<Option<String>> = back
+                .column("t")
+                .unwrap()
+                .str()
+                .unwrap()
+                .iter()
+                .map(|text| text.map(str::to_string))
+                .collect();
+            assert_eq!(back, texts, "{case}");
         }
+    }
+
+    /// A required text column refuses a null rather than writing a file that lies about it.
+    #[test]
+    fn a_required_text_column_refuses_a_null() {
+        let mut column = TextColumn::with_capacity(2, true);
+        column.push(Some(b"s-1")).unwrap();
+        let error = column.push(None).unwrap_err();
+        assert!(error.to_string().contains("internal error"), "{error}");
     }
 
     /// Across the blocks whose rows are asked at once (65,536 groups), the row groups start

@@ -1,20 +1,22 @@
 //! A text column of one row group, built as Parquet's dictionary encoding stores it: each
 //! distinct text once, in the order it first appears, and a key per row.
 //!
-//! polars would build the same from a plain text column, at a cost: it checks each cell is
-//! UTF-8, estimates the column's distinct values (a HyperLogLog pass), then hashes every cell
-//! to find its key. Here the cells come from the report rows, and a text that equals the row
-//! before's (a session's id, down its rows) is found without hashing. The column is written
-//! plain, as polars decides, when more than three quarters of more than 128 rows are distinct;
-//! polars decides on its estimate, this on the exact count, so the two can differ near that
-//! line (in the file's bytes, never in its values).
+//! polars would build the same from a plain text column, at a cost: it estimates the column's
+//! distinct values with a HyperLogLog pass over every cell, then hashes every cell again to
+//! find its key. Here a text equal to the column's last one (a session's id, down its rows) is
+//! found with one comparison, any other with one hash, and only the distinct texts are fed to
+//! the estimate. The estimate depends only on the set of texts hashed (polars' HyperLogLog has
+//! a fixed seed), so it is polars' own, and so is the decision it makes: the column is written
+//! plain when more than 128 rows are more than three quarters distinct. The file is the same
+//! to the byte as polars would write from the plain column.
+use anyhow::{bail, Context, Result};
 use hashbrown::HashTable;
-use polars::prelude::PolarsResult;
 use polars_arrow::array::{
     Array, BinaryViewArray, DictionaryArray, MutableBinaryViewArray, PrimitiveArray,
 };
 use polars_arrow::bitmap::MutableBitmap;
 use polars_arrow::datatypes::{ArrowDataType, IntegerType};
+use polars_compute::hyperloglogplus::HyperLogLog;
 use rustc_hash::FxBuildHasher;
 use std::hash::BuildHasher;
 
@@ -22,6 +24,8 @@ use std::hash::BuildHasher;
 const ALWAYS_DICTIONARY_ROWS: usize = 128;
 
 pub(super) struct TextColumn {
+    /// Whether the column is declared `required` (no row may be null).
+    required: bool,
     /// Each row's index into `values` (0 for a null row).
     keys: Vec<u32>,
     /// Which rows hold a text.
@@ -34,8 +38,9 @@ pub(super) struct TextColumn {
 }
 
 impl TextColumn {
-    pub fn with_capacity(rows: usize) -> TextColumn {
+    pub fn with_capacity(rows: usize, required: bool) -> TextColumn {
         TextColumn {
+            required,
             keys: Vec::with_capacity(rows),
             valid: MutableBitmap::with_capacity(rows),
             values: MutableBinaryViewArray::new(),
@@ -44,45 +49,72 @@ impl TextColumn {
         }
     }
 
-    pub fn push(&mut self, text: Option<&[u8]>) {
+    pub fn push(&mut self, text: Option<&[u8]>) -> Result<()> {
         let Some(text) = text else {
+            if self.required {
+                bail!("internal error: an empty cell in a column that is never empty");
+            }
             self.keys.push(0);
             self.valid.push(false);
-            return;
+            return Ok(());
         };
         let key = match self.last {
             Some(last) if self.values.value(last as usize) == text => last,
-            _ => self.key_of(text),
+            _ => self.key_of(text)?,
         };
         self.last = Some(key);
         self.keys.push(key);
         self.valid.push(true);
+        Ok(())
     }
 
-    /// The key of `text`, the next one when it is new. A row group's rows fit in a `u32`.
-    fn key_of(&mut self, text: &[u8]) -> u32 {
+    /// The key of `text`, the next one when it is new (then checked to be UTF-8, which the
+    /// file's schema declares).
+    fn key_of(&mut self, text: &[u8]) -> Result<u32> {
         let TextColumn { values, index, .. } = self;
         let hash = FxBuildHasher.hash_one(text);
         if let Some(&key) = index.find(hash, |&key| values.value(key as usize) == text) {
-            return key;
+            return Ok(key);
         }
-        let key = values.len() as u32;
+        std::str::from_utf8(text).context("internal error: report text is not UTF-8")?;
+        let key = u32::try_from(values.len()).context("internal error: a row group too large")?;
         values.push_value(text);
         index.insert_unique(hash, key, |&key| {
             FxBuildHasher.hash_one(values.value(key as usize))
         });
-        key
+        Ok(key)
     }
 
-    /// Whether `finish` gives a dictionary array (else a plain one).
+    /// polars' estimate of the distinct values of the plain column
+    /// (`polars_compute::cardinality::estimate_cardinality`), which counts a null as an empty
+    /// text.
+    fn estimated_distinct(&self) -> usize {
+        if self.keys.is_empty() {
+            return 0;
+        }
+        if self.values.len() == 0 {
+            return 1;
+        }
+        let mut distinct = HyperLogLog::<[u8]>::new();
+        for key in 0..self.values.len() {
+            distinct.add(self.values.value(key));
+        }
+        if self.valid.unset_bits() > 0 {
+            distinct.add(&[]);
+        }
+        distinct.count()
+    }
+
+    /// Whether `finish` gives a dictionary array: polars' own rule
+    /// (`polars_parquet::arrow::write::dictionary::encode_as_dictionary_optional`).
     fn is_dictionary_worth_it(&self) -> bool {
         let rows = self.keys.len();
-        rows <= ALWAYS_DICTIONARY_ROWS || self.values.len() * 4 <= rows * 3
+        rows <= ALWAYS_DICTIONARY_ROWS || (self.estimated_distinct() as f64) / (rows as f64) <= 0.75
     }
 
     /// The column as an Arrow array: a dictionary of binary views, or plain binary views.
     /// Either is written as Parquet's UTF-8 text, which the schema declares.
-    pub fn finish(self) -> PolarsResult<Box<dyn Array>> {
+    pub fn finish(self) -> Result<Box<dyn Array>> {
         let dictionary = self.is_dictionary_worth_it();
         let validity = Some(self.valid.freeze()).filter(|valid| valid.unset_bits() > 0);
         if !dictionary {

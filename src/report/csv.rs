@@ -101,6 +101,7 @@ fn render(table: &dyn Table, groups: Range<usize>) -> Result<Vec<u8>> {
 #[derive(Default)]
 pub struct LineWriter {
     integer: itoa::Buffer,
+    float: zmij::Buffer,
     times: TimeFormatter,
     /// For out-of-range times: no allocation per row.
     scratch: String,
@@ -131,7 +132,7 @@ impl LineWriter {
                         write!(out, "{date}")?;
                     }
                 },
-                Cell::Float(Some(x)) => write!(out, "{x}")?,
+                Cell::Float(Some(x)) => put_float(out, x, &mut self.float)?,
                 Cell::Flag(flag) => out.extend_from_slice(if flag { b"true" } else { b"false" }),
                 Cell::Time(None) | Cell::Date(None) | Cell::Int(None) | Cell::Float(None) => {}
             }
@@ -139,6 +140,42 @@ impl LineWriter {
         out.push(b'\n');
         Ok(())
     }
+}
+
+/// Appends `x` as Rust's `{}` writes it: the shortest digits that read back exactly, never an
+/// exponent (`12.5`, `1`, `-0`, `0.0001`). zmij finds the same shortest digits, faster, and
+/// writes them the same way but for a trailing `.0` (`1.0`), which is cut. Where the two could
+/// differ, `{}` writes the number instead:
+/// - outside about 1e-5 to 1e16, where zmij writes an exponent (`1e16`), and for NaN and inf;
+/// - at a tie, when `x` lies exactly halfway between the two nearest shortest numbers
+///   (`64.000030517578125`): zmij rounds to even (`…812`), `{}` up (`…813`). `x` then has
+///   exactly one fraction digit more than zmij shows.
+fn put_float(out: &mut Vec<u8>, x: f64, buffer: &mut zmij::Buffer) -> std::io::Result<()> {
+    let printed = buffer.format(x);
+    let digits = printed.strip_suffix(".0").unwrap_or(printed);
+    let shown = digits.find('.').map_or(0, |dot| digits.len() - dot - 1);
+    if printed.contains(['e', 'i', 'N']) || exact_fraction_digits(x) == shown + 1 {
+        return write!(out, "{x}");
+    }
+    out.extend_from_slice(digits.as_bytes());
+    Ok(())
+}
+
+/// How many digits `x`'s exact decimal value has after the point: `m * 2^e` has `-e` of them
+/// once `m` is odd.
+fn exact_fraction_digits(x: f64) -> usize {
+    let bits = x.to_bits();
+    let biased = (bits >> 52) & 0x7ff;
+    let fraction = bits & ((1 << 52) - 1);
+    let (mantissa, exponent) = match biased {
+        0 => (fraction, -1074),
+        _ => (fraction | 1 << 52, biased as i64 - 1075),
+    };
+    if mantissa == 0 {
+        return 0;
+    }
+    let exponent = exponent + i64::from(mantissa.trailing_zeros());
+    usize::try_from(-exponent).unwrap_or(0)
 }
 
 /// Appends `text` as one CSV field: as it is, or in double quotes (inner quotes doubled)
@@ -247,6 +284,65 @@ mod tests {
         }
     }
 
+    fn by_put_float(x: f64) -> String {
+        let mut out = Vec::new();
+        put_float(&mut out, x, &mut zmij::Buffer::new()).unwrap();
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn floats_are_written_as_rust_writes_them() {
+        let awkward = [
+            0.0,
+            -0.0,
+            1.0,
+            -1.0,
+            12.5,
+            100.0,
+            0.1 + 0.2,
+            1e-5,
+            1e-7,
+            123_456.789e-12,
+            1e15,
+            1e16,
+            1e16 + 2.0,
+            9_007_199_254_740_993.0,
+            1e300,
+            f64::MAX,
+            f64::MIN_POSITIVE,
+            f64::from_bits(1),
+            f64::EPSILON,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+            f64::NAN,
+        ];
+        for x in awkward {
+            assert_eq!(by_put_float(x), format!("{x}"), "{x:e}");
+        }
+        // Ties, where zmij's digits are not `{}`'s: the exact value is a 5 past them.
+        for x in [
+            64.000_030_517_578_125,
+            -225_272_255_901_548.625,
+            1_016_376_908_170_190.25,
+            100.0 * 2_097_153.0 / 3_276_800.0,
+        ] {
+            assert_ne!(zmij::Buffer::new().format(x), format!("{x}"));
+            assert_eq!(by_put_float(x), format!("{x}"), "{x:e}");
+        }
+        // What the reports hold: attendance percentages (100 * a / b) and average
+        // concurrencies (a / b) of every small fraction.
+        for b in 1..=600_u32 {
+            for a in 0..=2 * b {
+                for x in [
+                    100.0 * f64::from(a) / f64::from(b),
+                    f64::from(a) / f64::from(b),
+                ] {
+                    assert_eq!(by_put_float(x), format!("{x}"));
+                }
+            }
+        }
+    }
+
     #[test]
     fn text_is_quoted_only_when_it_must_be() {
         let row = |fields: &[&str]| {
@@ -277,6 +373,25 @@ mod tests {
                 2..5)
         ) {
             prop_assert_eq!(by_put_text(&fields), by_the_csv_crate(&fields));
+        }
+
+        /// Any double, from any bit pattern: every exponent, subnormals, NaNs.
+        #[test]
+        fn any_float_is_written_as_rust_writes_it(bits in any::<u64>()) {
+            let x = f64::from_bits(bits);
+            prop_assert_eq!(by_put_float(x), format!("{x}"));
+        }
+
+        /// Doubles in the range a report holds, where zmij's own form is used, and the same
+        /// with their low bits cleared: short exact values, among them the ties.
+        #[test]
+        fn floats_of_reports_are_written_as_rust_writes_them(
+            x in 0.0..1e7_f64,
+            cleared in 0..52_u32,
+        ) {
+            let short = f64::from_bits(x.to_bits() & !((1_u64 << cleared) - 1));
+            prop_assert_eq!(by_put_float(x), format!("{x}"));
+            prop_assert_eq!(by_put_float(short), format!("{short}"));
         }
     }
 }

@@ -491,7 +491,7 @@ impl Utf8Stream {
     }
 
     fn check_whole(&mut self, piece: &[u8]) -> Result<(), u64> {
-        match std::str::from_utf8(piece) {
+        match super::utf8(piece) {
             Ok(_) => self.offset += piece.len() as u64,
             Err(e) if e.error_len().is_none() => {
                 self.offset += e.valid_up_to() as u64;

@@ -148,8 +148,8 @@ impl LineWriter {
 /// differ, `{}` writes the number instead:
 /// - outside about 1e-5 to 1e16, where zmij writes an exponent (`1e16`), and for NaN and inf;
 /// - at a tie, when `x` lies exactly halfway between the two nearest shortest numbers
-///   (`64.000030517578125`): zmij rounds to even (`…812`), `{}` up (`…813`). `x` then has
-///   exactly one fraction digit more than zmij shows.
+///   (`64.000030517578125`): zmij takes the even one (`…812`), `{}` not always (`…813`).
+///   `x` then has exactly one fraction digit more than zmij shows.
 fn put_float(out: &mut Vec<u8>, x: f64, buffer: &mut zmij::Buffer) -> std::io::Result<()> {
     let printed = buffer.format(x);
     let digits = printed.strip_suffix(".0").unwrap_or(printed);

@@ -110,11 +110,23 @@ pub struct LineWriter {
 impl LineWriter {
     /// Appends the line of the row `cells` to `out`.
     pub fn row(&mut self, cells: &[Cell<'_>], out: &mut Vec<u8>) -> Result<()> {
-        for (index, cell) in cells.iter().enumerate() {
+        self.line(cells.iter().copied().map(Ok), out)
+    }
+
+    /// Appends the line of the row whose cells `cells` yields (or its first error) to `out`.
+    /// Inlined, a spilled table decodes each cell straight into its text
+    /// ([`super::spill::decode_csv_lines`]), with no row of cells in between.
+    #[inline(always)]
+    pub fn line<'c>(
+        &mut self,
+        cells: impl Iterator<Item = Result<Cell<'c>>>,
+        out: &mut Vec<u8>,
+    ) -> Result<()> {
+        for (index, cell) in cells.enumerate() {
             if index > 0 {
                 out.push(b',');
             }
-            match *cell {
+            match cell? {
                 Cell::Text(text) => put_text(out, text.unwrap_or_default()),
                 Cell::Time(Some(ms)) => match self.times.format(ms) {
                     Some(bytes) => out.extend_from_slice(&bytes),

@@ -163,13 +163,17 @@ impl LineWriter {
 ///   (`64.000030517578125`): zmij takes the even one (`…812`), `{}` not always (`…813`).
 ///   `x` then has exactly one fraction digit more than zmij shows.
 fn put_float(out: &mut Vec<u8>, x: f64, buffer: &mut zmij::Buffer) -> std::io::Result<()> {
-    let printed = buffer.format(x);
-    let digits = printed.strip_suffix(".0").unwrap_or(printed);
-    let shown = digits.find('.').map_or(0, |dot| digits.len() - dot - 1);
-    if printed.contains(['e', 'i', 'N']) || exact_fraction_digits(x) == shown + 1 {
+    let printed = buffer.format(x).as_bytes();
+    let digits = printed.strip_suffix(b".0").unwrap_or(printed);
+    let shown = digits
+        .iter()
+        .position(|&b| b == b'.')
+        .map_or(0, |dot| digits.len() - dot - 1);
+    // Bytes, not chars: a search for a set of chars decodes every char of the number.
+    if !x.is_finite() || printed.contains(&b'e') || exact_fraction_digits(x) == shown + 1 {
         return write!(out, "{x}");
     }
-    out.extend_from_slice(digits.as_bytes());
+    out.extend_from_slice(digits);
     Ok(())
 }
 

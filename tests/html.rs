@@ -70,6 +70,26 @@ fn sample_in_kolkata_weeks(cwd: &Path) -> PathBuf {
     )
 }
 
+/// The sample's report in `cwd`, days in UTC, a quota of 3.
+fn sample_with_quota(cwd: &Path) -> PathBuf {
+    let sample = sample_dir();
+    report(
+        cwd,
+        &[sample.to_str().unwrap()],
+        &["--as-of", SAMPLE_AS_OF, "--quota", "3"],
+    )
+}
+
+/// A folder holding `in/a.json`: one session, from 10:00 to 10:30.
+fn one_session_input() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        &dir.path().join("in/a.json"),
+        simple_session("s1", "10:00", "10:30").to_string(),
+    );
+    dir
+}
+
 /// Checks every headline metric against the CSV reports in `out`.
 fn assert_metrics_equal_the_tables(out: &Path, quota: bool) {
     let html = fs::read_to_string(out.join("report.html")).unwrap();
@@ -179,12 +199,7 @@ fn assert_loads_nothing(html: &str) {
 #[test]
 fn the_sample_report_shows_the_tables_figures_and_loads_nothing() {
     let dir = tempfile::tempdir().unwrap();
-    let sample = sample_dir();
-    let out = report(
-        dir.path(),
-        &[sample.to_str().unwrap()],
-        &["--as-of", SAMPLE_AS_OF, "--quota", "3"],
-    );
+    let out = sample_with_quota(dir.path());
     assert_metrics_equal_the_tables(&out, true);
     let html = fs::read_to_string(out.join("report.html")).unwrap();
     assert_loads_nothing(&html);
@@ -326,11 +341,7 @@ fn hostile_names_are_shown_as_text_and_rejects_are_counted() {
 /// and no temporary file is left.
 #[test]
 fn a_report_that_cannot_be_committed_fails_the_run_before_the_page() {
-    let dir = tempfile::tempdir().unwrap();
-    write(
-        &dir.path().join("in/a.json"),
-        simple_session("s1", "10:00", "10:30").to_string(),
-    );
+    let dir = one_session_input();
     write(&dir.path().join("out/sessions.csv/keep"), "");
     let r = analyze(
         dir.path(),
@@ -360,11 +371,7 @@ fn a_report_that_cannot_be_committed_fails_the_run_before_the_page() {
 
 #[test]
 fn html_alone_writes_only_the_page_and_bad_formats_are_named() {
-    let dir = tempfile::tempdir().unwrap();
-    write(
-        &dir.path().join("in/a.json"),
-        simple_session("s1", "10:00", "10:30").to_string(),
-    );
+    let dir = one_session_input();
     let r = analyze(
         dir.path(),
         &["in"],
@@ -449,12 +456,7 @@ fn pixels(path: &Path) -> (u32, u32, Vec<[u8; 4]>) {
 #[test]
 fn the_sample_report_renders_in_headless_chromium() {
     let dir = tempfile::tempdir().unwrap();
-    let sample = sample_dir();
-    let out = report(
-        dir.path(),
-        &[sample.to_str().unwrap()],
-        &["--as-of", SAMPLE_AS_OF, "--quota", "3"],
-    );
+    let out = sample_with_quota(dir.path());
     let page = out.join("report.html");
     let url = format!("file://{}", page.display());
 

@@ -26,14 +26,14 @@ pub struct Concurrency {
 /// Sweeps the spans of the participants' unions, all of them in one list in any order (each
 /// union is a list of disjoint spans inside `bounds`, so a participant counts once however many
 /// connections it had).
+///
+/// The starts and the ends are sorted apart (two lists of plain instants sort faster than one
+/// of `(instant, change)` pairs twice as long) and merged as the sweep goes.
 pub fn sweep(bounds: Interval, spans: &[Interval]) -> Concurrency {
-    let mut events: Vec<(Millis, i32)> = Vec::with_capacity(2 * spans.len());
-    events.extend(
-        spans
-            .iter()
-            .flat_map(|span| [(span.start, 1), (span.end, -1)]),
-    );
-    events.sort_unstable();
+    let mut starts: Vec<Millis> = spans.iter().map(|span| span.start).collect();
+    let mut ends: Vec<Millis> = spans.iter().map(|span| span.end).collect();
+    starts.sort_unstable();
+    ends.sort_unstable();
 
     let mut result = Concurrency {
         peak: 0,
@@ -47,14 +47,22 @@ pub fn sweep(bounds: Interval, spans: &[Interval]) -> Concurrency {
     };
     let mut value: u32 = 0;
     let mut since = bounds.start;
-    let mut i = 0;
-    while i < events.len() {
-        let at = events[i].0;
+    let (mut started, mut ended) = (0, 0);
+    loop {
+        let at = match (starts.get(started), ends.get(ended)) {
+            (Some(&start), Some(&end)) => start.min(end),
+            (Some(&at), None) | (None, Some(&at)) => at,
+            (None, None) => break,
+        };
         result.account(value, since, at);
         let mut next = i64::from(value);
-        while i < events.len() && events[i].0 == at {
-            next += i64::from(events[i].1);
-            i += 1;
+        while starts.get(started) == Some(&at) {
+            next += 1;
+            started += 1;
+        }
+        while ends.get(ended) == Some(&at) {
+            next -= 1;
+            ended += 1;
         }
         value = u32::try_from(next).unwrap_or(0);
         match result.timeline.last_mut() {

@@ -738,9 +738,13 @@ fn push_membership(memberships: &mut Vec<Membership>, membership: Membership) {
 
 /// Sorts `memberships` by (room, person) and keeps one per pair, present when any was.
 fn compact(memberships: &mut Vec<Membership>) {
-    memberships.sort_unstable_by_key(|m| (m.room, m.person, !m.present));
-    // The first of a (room, person) is present when any is.
-    memberships.dedup_by_key(|m| (m.room, m.person));
+    // One integer compared, not a tuple: this sort is a rollup pass's largest.
+    memberships.sort_unstable_by_key(|m| u64::from(m.room) << 32 | u64::from(m.person));
+    memberships.dedup_by(|later, kept| {
+        let same = (later.room, later.person) == (kept.room, kept.person);
+        kept.present |= same && later.present;
+        same
+    });
 }
 
 /// What [`OpenPeriod::met`] counts: `(participants, present)` per room by number and for the

@@ -328,7 +328,11 @@ impl FactColumns {
 /// A text cell, borrowed from the rows read back (they were valid UTF-8 when written).
 fn text_cell<'b>(cells: &[Cell<'b>], at: usize) -> Option<Cow<'b, str>> {
     match cells.get(at) {
-        Some(Cell::Text(Some(bytes))) => Some(String::from_utf8_lossy(bytes)),
+        // The spill's texts came from `&str`s: checked with SIMD, never replaced in fact.
+        Some(Cell::Text(Some(bytes))) => Some(
+            simdutf8::basic::from_utf8(bytes)
+                .map_or_else(|_| String::from_utf8_lossy(bytes), Cow::Borrowed),
+        ),
         _ => None,
     }
 }
@@ -521,7 +525,7 @@ impl RollupSink for SpillSink<'_> {
         self.parts.rooms.extend(parts);
         self.kept.as_mut().map_or(Ok(()), |kept| kept.rooms(rows))
     }
-    fn people(&mut self, rows: &[PersonRow]) -> Result<()> {
+    fn people(&mut self, rows: &[PersonRow<'_>]) -> Result<()> {
         let parts = self.append(&tables::PEOPLE, rows, tables::person_row)?;
         self.parts.people.extend(parts);
         self.kept.as_mut().map_or(Ok(()), |kept| kept.people(rows))

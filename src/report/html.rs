@@ -794,19 +794,17 @@ struct PersonTotals<'a> {
 
 /// The people present in the most sessions, then with the most attended time, over every
 /// period (ties by participant id).
-fn most_present(rows: &[PersonRow]) -> Vec<PersonTotals<'_>> {
+fn most_present<'r>(rows: &'r [PersonRow<'_>]) -> Vec<PersonTotals<'r>> {
     let mut people: HashMap<&str, PersonTotals> = HashMap::new();
     // Rows come by period: the first name met is the first in session order.
     for p in rows {
-        let t = people
-            .entry(p.participant_id.as_str())
-            .or_insert(PersonTotals {
-                participant_id: &p.participant_id,
-                name: None,
-                sessions: 0,
-                present_sessions: 0,
-                attended_ms: 0,
-            });
+        let t = people.entry(&*p.participant_id).or_insert(PersonTotals {
+            participant_id: &p.participant_id,
+            name: None,
+            sessions: 0,
+            present_sessions: 0,
+            attended_ms: 0,
+        });
         if t.name.is_none() {
             t.name = p.name.as_deref().filter(|n| !n.is_empty());
         }
@@ -825,7 +823,7 @@ fn most_present(rows: &[PersonRow]) -> Vec<PersonTotals<'_>> {
     people
 }
 
-fn people_table(rows: &[PersonRow]) -> Markup {
+fn people_table(rows: &[PersonRow<'_>]) -> Markup {
     let people = most_present(rows);
     html! {
         section {

@@ -78,18 +78,30 @@ pub struct RoomRow {
     pub last_end: Millis,
 }
 
-/// A `people` row.
+/// A `people` row; its texts borrow from the period's [`people::People`] while it closes (a
+/// period can hold hundreds of thousands of people, and the row only passes through).
 #[derive(Debug, Clone, PartialEq)]
-pub struct PersonRow {
+pub struct PersonRow<'t> {
     pub period: NaiveDate,
-    pub participant_id: String,
-    pub name: Option<String>,
+    pub participant_id: Cow<'t, str>,
+    pub name: Option<Cow<'t, str>>,
     pub sessions: i64,
     pub present_sessions: i64,
     pub rooms: i64,
     pub attended_ms: i64,
     pub first_join: Option<Millis>,
     pub last_leave: Option<Millis>,
+}
+
+impl PersonRow<'_> {
+    /// The row with texts of its own, to outlive the period.
+    pub fn to_owned_row(&self) -> PersonRow<'static> {
+        PersonRow {
+            participant_id: Cow::Owned(self.participant_id.clone().into_owned()),
+            name: self.name.clone().map(|name| Cow::Owned(name.into_owned())),
+            ..*self
+        }
+    }
 }
 
 /// A `usage` row.
@@ -118,7 +130,7 @@ pub struct AccountStep {
 /// rollups, not the corpus's.
 pub trait RollupSink {
     fn rooms(&mut self, rows: &[RoomRow]) -> anyhow::Result<()>;
-    fn people(&mut self, rows: &[PersonRow]) -> anyhow::Result<()>;
+    fn people(&mut self, rows: &[PersonRow<'_>]) -> anyhow::Result<()>;
     fn account(&mut self, steps: &[AccountStep]) -> anyhow::Result<()>;
 }
 
@@ -127,7 +139,7 @@ pub trait RollupSink {
 #[derive(Debug, Default, Clone, PartialEq)]
 pub struct KeptRows {
     pub rooms: Vec<RoomRow>,
-    pub people: Vec<PersonRow>,
+    pub people: Vec<PersonRow<'static>>,
     pub account_concurrency: Vec<AccountStep>,
 }
 
@@ -136,8 +148,8 @@ impl RollupSink for KeptRows {
         self.rooms.extend_from_slice(rows);
         Ok(())
     }
-    fn people(&mut self, rows: &[PersonRow]) -> anyhow::Result<()> {
-        self.people.extend_from_slice(rows);
+    fn people(&mut self, rows: &[PersonRow<'_>]) -> anyhow::Result<()> {
+        self.people.extend(rows.iter().map(PersonRow::to_owned_row));
         Ok(())
     }
     fn account(&mut self, steps: &[AccountStep]) -> anyhow::Result<()> {
@@ -1061,7 +1073,7 @@ mod tests {
                 let mut rooms: Vec<&str> = all
                     .iter()
                     .filter(|s| in_period(s, person.period))
-                    .filter(|s| s.participants.iter().any(|p| p.participant_id == person.participant_id.as_str()))
+                    .filter(|s| s.participants.iter().any(|p| p.participant_id == person.participant_id))
                     .filter_map(|s| s.room_id.as_deref())
                     .collect();
                 rooms.sort_unstable();
@@ -1072,7 +1084,7 @@ mod tests {
                     .iter()
                     .filter(|s| in_period(s, person.period))
                     .flat_map(|s| &s.participants)
-                    .filter(|p| p.participant_id == person.participant_id.as_str())
+                    .filter(|p| p.participant_id == person.participant_id)
                     .collect();
                 prop_assert_eq!(person.first_join, theirs.iter().filter_map(|p| p.first_join).min());
                 prop_assert_eq!(person.last_leave, theirs.iter().filter_map(|p| p.last_leave).max());

@@ -11,6 +11,7 @@ use anyhow::{bail, Result};
 use chrono::NaiveDate;
 use hashbrown::HashTable;
 use rustc_hash::FxBuildHasher;
+use std::borrow::Cow;
 use std::hash::BuildHasher;
 
 /// Where a text lies in [`People::texts`]; empty for no text.
@@ -121,12 +122,12 @@ impl People {
     }
 
     /// The row of person `number`, who met `rooms` rooms.
-    pub fn row(&self, number: u32, period: NaiveDate, rooms: i64) -> Option<PersonRow> {
+    pub fn row(&self, number: u32, period: NaiveDate, rooms: i64) -> Option<PersonRow<'_>> {
         let t = self.totals.get(number as usize)?;
         Some(PersonRow {
             period,
-            participant_id: text(&self.texts, t.id).to_owned(),
-            name: (t.name.len > 0).then(|| text(&self.texts, t.name).to_owned()),
+            participant_id: Cow::Borrowed(text(&self.texts, t.id)),
+            name: (t.name.len > 0).then(|| Cow::Borrowed(text(&self.texts, t.name))),
             sessions: i64::from(t.sessions),
             present_sessions: i64::from(t.present_sessions),
             rooms,

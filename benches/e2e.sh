@@ -9,7 +9,8 @@
 # for a quick check of the script itself), SHAPE (the corpus shape of `gen --shape`, default
 # mixed), ONE_FILE=1 (all of an NDJSON corpus in one big .ndjson file; ONE_FILE=array: in one big
 # .json array, read with --max-document-size 4G so that a baseline that reads it whole can),
-# DUCKDB=0 (no DuckDB peer),
+# DUCKDB=0 (no DuckDB peer), KEEP_REPORTS=1 (keep the report folders the runs wrote, E2E_DIR/out-*:
+# about 7 GB at 100,000 sessions, removed at the end otherwise),
 # BASELINE=BINARY (another sessionstats binary, such as one built from an earlier commit, timed
 # beside this one on every report in CSV, and without pairs in Parquet: the ratios say what the
 # commits since cost or saved).
@@ -281,3 +282,5 @@ base=${BY_NAME["baseline parquet, no pairs|$THREADS"]:-}
 [[ -n $pq && -n $base ]] && awk -v t="$THREADS" -v a="$pq" -v b="$base" \
     'BEGIN { printf "%d thread(s): parquet, no pairs takes %.2fx the baseline binary'"'"'s time\n", t, a / b }'
 $analyze_ok || echo "note: analyze failed, so only the floors were measured"
+# The report folders are larger than the corpus several times over.
+[[ ${KEEP_REPORTS:-0} == 1 ]] || rm -rf "$WORK"/out-*

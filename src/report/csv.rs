@@ -10,6 +10,7 @@ use anyhow::Result;
 use rayon::prelude::*;
 use std::io::Write;
 use std::ops::Range;
+use std::sync::{Mutex, PoisonError};
 
 pub struct Csv;
 
@@ -40,16 +41,30 @@ impl Format for Csv {
         header.push(b'\n');
         out.write_all(&header)?;
         let chunks = chunks_of(table)?;
+        // The buffers of the chunks written, rendered into again: after the first windows a
+        // chunk's lines need no allocation, nor any copy of a buffer grown.
+        let written = Mutex::new(Vec::new());
+        let reuse = || -> Vec<u8> {
+            let mut spare = written.lock().unwrap_or_else(PoisonError::into_inner);
+            spare.pop().unwrap_or_default()
+        };
         let render_window = |window: &[Range<usize>]| -> Vec<Result<Vec<u8>>> {
             window
                 .par_iter()
-                .map(|groups| render(table, groups.clone()))
+                .map(|groups| render(table, groups.clone(), reuse()))
                 .collect()
         };
         let write_window = |out: &mut (dyn Write + Send), texts: Vec<Result<Vec<u8>>>| {
-            texts
-                .into_iter()
-                .try_for_each(|text| Ok::<_, anyhow::Error>(out.write_all(&text?)?))
+            texts.into_iter().try_for_each(|text| {
+                let mut text = text?;
+                out.write_all(&text)?;
+                text.clear();
+                written
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .push(text);
+                Ok::<_, anyhow::Error>(())
+            })
         };
         let mut rendered = Vec::new();
         for window in chunks.chunks(CHUNKS_PER_WINDOW) {
@@ -84,10 +99,10 @@ fn chunks_of(table: &dyn Table) -> Result<Vec<Range<usize>>> {
     Ok(chunks)
 }
 
-/// The CSV lines of the rows of `groups`: from the table itself when it makes them faster
-/// than through its cells (a spilled table decodes straight into them), else from the cells.
-fn render(table: &dyn Table, groups: Range<usize>) -> Result<Vec<u8>> {
-    let mut out = Vec::with_capacity(1 << 16);
+/// The CSV lines of the rows of `groups`, in `out` (empty): from the table itself when it makes
+/// them faster than through its cells (a spilled table decodes straight into them), else from
+/// the cells.
+fn render(table: &dyn Table, groups: Range<usize>, mut out: Vec<u8>) -> Result<Vec<u8>> {
     if table.csv_lines(groups.clone(), &mut out)? {
         return Ok(out);
     }

@@ -236,7 +236,8 @@ impl<W: Write> FileWriter<W> {
             self.options.version.into(),
             self.schema.clone().into_thrift(),
             num_rows,
-            self.row_groups.clone(),
+            // Changed by sessionstats (vendor/README.md): moved, not copied; not read after.
+            std::mem::take(&mut self.row_groups),
             key_value_metadata,
             self.created_by.clone(),
             Some(create_column_orders(&self.schema)),

@@ -41,8 +41,6 @@ where
         offset += spec.bytes_written;
         specs.push(spec);
     }
-    // Changed by sessionstats (vendor/README.md): the specs are kept until the file's footer.
-    specs.shrink_to_fit();
     let mut bytes_written = offset - initial;
 
     let column_chunk = build_column_chunk(&specs, descriptor)?;

@@ -18,6 +18,24 @@ pub(super) fn start_file<W: Write>(writer: &mut W) -> ParquetResult<u64> {
     Ok(PARQUET_MAGIC.len() as u64)
 }
 
+// Changed by sessionstats (vendor/README.md): the column index (with `statistics`) and the
+// offset index of one column chunk, as `end` writes them.
+fn encode_page_indexes(
+    pages: &[PageWriteSpec],
+    statistics: bool,
+) -> ParquetResult<(Option<Box<[u8]>>, Box<[u8]>)> {
+    let column_index = if statistics {
+        let mut bytes = vec![];
+        write_column_index(&mut bytes, pages)?;
+        Some(bytes.into_boxed_slice())
+    } else {
+        None
+    };
+    let mut offset_index = vec![];
+    write_offset_index(&mut offset_index, pages)?;
+    Ok((column_index, offset_index.into_boxed_slice()))
+}
+
 pub(super) fn end_file<W: Write>(
     mut writer: &mut W,
     metadata: &ThriftFileMetadata,
@@ -65,7 +83,10 @@ pub struct FileWriter<W: Write> {
 
     offset: u64,
     row_groups: Vec<RowGroup>,
-    page_specs: Vec<Vec<Vec<PageWriteSpec>>>,
+    // Changed by sessionstats (vendor/README.md): each column chunk's column index (when
+    // statistics are written) and offset index, encoded when its row group is written, in
+    // place of its pages' specs (about 600 bytes a page) kept until the footer.
+    page_indexes: Vec<Vec<(Option<Box<[u8]>>, Box<[u8]>)>>,
     /// Used to store the current state for writing the file
     state: State,
     // when the file is written, metadata becomes available
@@ -124,7 +145,7 @@ impl<W: Write> FileWriter<W> {
             created_by,
             offset: 0,
             row_groups: vec![],
-            page_specs: vec![],
+            page_indexes: vec![],
             state: State::Initialised,
             metadata: None,
         }
@@ -174,7 +195,11 @@ impl<W: Write> FileWriter<W> {
         )?;
         self.offset += size;
         self.row_groups.push(group);
-        self.page_specs.push(specs);
+        let indexes = specs
+            .iter()
+            .map(|pages| encode_page_indexes(pages, self.options.write_statistics))
+            .collect::<ParquetResult<Vec<_>>>()?;
+        self.page_indexes.push(indexes);
         Ok(())
     }
 
@@ -197,13 +222,15 @@ impl<W: Write> FileWriter<W> {
             // write column indexes (require page statistics)
             self.row_groups
                 .iter_mut()
-                .zip(self.page_specs.iter())
-                .try_for_each(|(group, pages)| {
-                    group.columns.iter_mut().zip(pages.iter()).try_for_each(
-                        |(column, pages)| {
+                .zip(self.page_indexes.iter())
+                .try_for_each(|(group, indexes)| {
+                    group.columns.iter_mut().zip(indexes.iter()).try_for_each(
+                        |(column, (column_index, _))| {
                             let offset = self.offset;
                             column.column_index_offset = Some(offset as i64);
-                            self.offset += write_column_index(&mut self.writer, pages)?;
+                            let index = column_index.as_deref().unwrap_or_default();
+                            self.writer.write_all(index)?;
+                            self.offset += index.len() as u64;
                             let length = self.offset - offset;
                             column.column_index_length = Some(length as i32);
                             ParquetResult::Ok(())
@@ -216,16 +243,17 @@ impl<W: Write> FileWriter<W> {
         // write offset index
         self.row_groups
             .iter_mut()
-            .zip(self.page_specs.iter())
-            .try_for_each(|(group, pages)| {
+            .zip(self.page_indexes.iter())
+            .try_for_each(|(group, indexes)| {
                 group
                     .columns
                     .iter_mut()
-                    .zip(pages.iter())
-                    .try_for_each(|(column, pages)| {
+                    .zip(indexes.iter())
+                    .try_for_each(|(column, (_, offset_index))| {
                         let offset = self.offset;
                         column.offset_index_offset = Some(offset as i64);
-                        self.offset += write_offset_index(&mut self.writer, pages)?;
+                        self.writer.write_all(offset_index)?;
+                        self.offset += offset_index.len() as u64;
                         column.offset_index_length = Some((self.offset - offset) as i32);
                         ParquetResult::Ok(())
                     })?;

@@ -422,6 +422,51 @@ mod tests {
     /// Each codec is the one every column chunk declares, a zstd level is the one used (a
     /// higher one writes fewer bytes here), and every codec reads back the same rows.
     #[test]
+    fn the_page_index_locates_each_row_groups_pages_and_values() {
+        use polars_parquet_format::thrift::protocol::TCompactInputProtocol;
+        use polars_parquet_format::{ColumnIndex, OffsetIndex};
+        // The vendored writer encodes each column chunk's indexes as its row group is written
+        // (vendor/README.md): each must still describe its own row group.
+        let table = Numbered(vec![3 * BATCH_ROWS + 11]);
+        let mut bytes = Vec::new();
+        Parquet {
+            compression: ParquetCompression::Uncompressed,
+        }
+        .write(&table, &mut bytes)
+        .unwrap();
+        let meta = polars_parquet::read::read_metadata(&mut std::io::Cursor::new(&bytes)).unwrap();
+        assert_eq!(meta.row_groups.len(), 4);
+        let at = |offset: Option<i64>, length: Option<i32>| {
+            let start = offset.unwrap() as usize;
+            &bytes[start..start + length.unwrap() as usize]
+        };
+        let mut first_row = 0i64;
+        for group in &meta.row_groups {
+            let chunk = group.parquet_columns().first().unwrap();
+            let mut slice = at(chunk.offset_index_offset(), chunk.offset_index_length());
+            let offsets = OffsetIndex::read_from_in_protocol(&mut TCompactInputProtocol::new(
+                &mut slice,
+                1 << 20,
+            ))
+            .unwrap();
+            let first_page = offsets.page_locations.first().unwrap();
+            assert_eq!(first_page.offset, chunk.data_page_offset());
+            assert_eq!(first_page.first_row_index, 0);
+            let mut slice = at(chunk.column_index_offset(), chunk.column_index_length());
+            let values = ColumnIndex::read_from_in_protocol(&mut TCompactInputProtocol::new(
+                &mut slice,
+                1 << 20,
+            ))
+            .unwrap();
+            let last_row = first_row + group.num_rows() as i64 - 1;
+            assert_eq!(values.min_values.first().unwrap(), &first_row.to_le_bytes());
+            assert_eq!(values.max_values.last().unwrap(), &last_row.to_le_bytes());
+            first_row = last_row + 1;
+        }
+        assert_eq!(first_row, (3 * BATCH_ROWS + 11) as i64);
+    }
+
+    #[test]
     fn each_compression_is_written_as_asked() {
         use polars_parquet::parquet::compression::Compression;
         let table = Numbered(vec![3 * BATCH_ROWS + 11]);

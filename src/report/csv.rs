@@ -22,6 +22,9 @@ const GROUPS_PER_CHUNK: usize = 64;
 const ROWS_PER_CHUNK: usize = 2048;
 /// Chunks rendered at once before they are written: bounds the text held in memory.
 const CHUNKS_PER_WINDOW: usize = 8;
+/// The largest buffer the CSV writer renders into again: most chunks' lines fit (2,048
+/// `participants` rows are about 400 KB).
+const REUSED_BUFFER: usize = 1 << 19;
 
 impl Format for Csv {
     fn extension(&self) -> &'static str {
@@ -42,7 +45,9 @@ impl Format for Csv {
         out.write_all(&header)?;
         let chunks = chunks_of(table)?;
         // The buffers of the chunks written, rendered into again: after the first windows a
-        // chunk's lines need no allocation, nor any copy of a buffer grown.
+        // chunk's lines need no allocation, nor any copy of a buffer grown. A buffer larger
+        // than [`REUSED_BUFFER`] (a chunk of large sessions) is freed instead, so the pool
+        // does not hold the largest chunks' room for the rest of the table.
         let written = Mutex::new(Vec::new());
         let reuse = || -> Vec<u8> {
             let mut spare = written.lock().unwrap_or_else(PoisonError::into_inner);
@@ -58,11 +63,13 @@ impl Format for Csv {
             texts.into_iter().try_for_each(|text| {
                 let mut text = text?;
                 out.write_all(&text)?;
-                text.clear();
-                written
-                    .lock()
-                    .unwrap_or_else(PoisonError::into_inner)
-                    .push(text);
+                if text.capacity() <= REUSED_BUFFER {
+                    text.clear();
+                    written
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .push(text);
+                }
                 Ok::<_, anyhow::Error>(())
             })
         };

@@ -13,7 +13,7 @@ pub mod parquet;
 pub mod spill;
 pub mod tables;
 
-use crate::fsutil::{write_staged, Committing};
+use crate::fsutil::{write_staged, Committing, StartsWriteback};
 use crate::time::Millis;
 use anyhow::{bail, Context, Result};
 use std::io::Write;
@@ -283,8 +283,10 @@ pub fn write_all(
         .map(|&(table, format)| {
             let name = table.spec().name;
             let path = dir.join(format!("{name}.{}", format.extension()));
-            let staged = write_staged(&path, |out| format.write(table, out))
-                .with_context(|| format!("cannot write the {name} report {}", path.display()))?;
+            let staged = write_staged(&path, |out| {
+                format.write(table, &mut StartsWriteback::new(out))
+            })
+            .with_context(|| format!("cannot write the {name} report {}", path.display()))?;
             rows_done(table.row_count() as u64);
             Ok(staged.commit_in_background())
         })

@@ -7,6 +7,7 @@ use crate::time::{parse_rfc3339, Millis};
 use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
 use serde_json::value::RawValue;
+use smallvec::{smallvec, SmallVec};
 use std::borrow::Cow;
 use std::fmt;
 use std::marker::PhantomData;
@@ -108,23 +109,31 @@ pub struct RawParticipant<'a> {
     #[serde(borrow, default, deserialize_with = "timelog")]
     /// Entries that are not objects (`null`, …) stay in place as invalid entries; a `timelog`
     /// that is not a list is one such entry (docs/reference.md §3).
-    pub timelog: Option<Vec<Item<RawInterval<'a>>>>,
+    pub timelog: Option<Timelog<'a>>,
 }
+
+/// A participant's timelog entries. Most participants connect once, so the first entry is held
+/// in place, without an allocation of its own.
+pub type Timelog<'a> = SmallVec<[Item<RawInterval<'a>>; 1]>;
 
 /// `timelog`: a list of entries, or `null` for none. Anything else (a string, an object, a
 /// number) is kept as one entry that is not an object, so it counts as one invalid connection
 /// of its participant and the session is still analyzed (docs/reference.md §3).
 fn timelog<'de: 'a, 'a, D: Deserializer<'de>>(
     deserializer: D,
-) -> Result<Option<Vec<Item<RawInterval<'a>>>>, D::Error> {
+) -> Result<Option<Timelog<'a>>, D::Error> {
     struct TimelogVisitor<'a>(PhantomData<&'a ()>);
     impl<'de: 'a, 'a> Visitor<'de> for TimelogVisitor<'a> {
-        type Value = Option<Vec<Item<RawInterval<'a>>>>;
+        type Value = Option<Timelog<'a>>;
         fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
             f.write_str("a list of connections")
         }
-        fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
-            Vec::deserialize(de::value::SeqAccessDeserializer::new(seq)).map(Some)
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+            let mut entries = Timelog::new();
+            while let Some(entry) = seq.next_element()? {
+                entries.push(entry);
+            }
+            Ok(Some(entries))
         }
         fn visit_unit<E>(self) -> Result<Self::Value, E> {
             Ok(None)
@@ -154,8 +163,8 @@ fn timelog<'de: 'a, 'a, D: Deserializer<'de>>(
             Ok(not_a_list("a string"))
         }
     }
-    fn not_a_list<'a>(kind: &'static str) -> Option<Vec<Item<RawInterval<'a>>>> {
-        Some(vec![Item::Other(NotAnObject(kind))])
+    fn not_a_list<'a>(kind: &'static str) -> Option<Timelog<'a>> {
+        Some(smallvec![Item::Other(NotAnObject(kind))])
     }
     deserializer.deserialize_any(TimelogVisitor(PhantomData))
 }
@@ -219,7 +228,7 @@ impl<'a> RawSession<'a> {
             .iter()
             .flatten()
             .filter_map(Item::object)
-            .map(|p| p.timelog.as_ref().map_or(0, Vec::len))
+            .map(|p| p.timelog.as_ref().map_or(0, SmallVec::len))
             .sum()
     }
 
@@ -625,6 +634,38 @@ mod tests {
         assert_eq!(s[0].room(), Some("ywnm-eicr-d55x"));
         assert_eq!(s[0].active_duration, Some(ReportedNumber(Some(0.0))));
         assert_eq!(s[0].timelog_entries(), 1);
+    }
+
+    /// The first entry is held in place and the rest on the heap: every entry is kept, in
+    /// order, whatever the list's length, and a stray value keeps its place among them.
+    #[test]
+    fn a_timelog_keeps_every_entry_in_order() {
+        let starts = |timelog: &str| {
+            let json = format!(
+                r#"{{"id":"a","participants":[{{"participantId":"p","timelog":{timelog}}}]}}"#
+            );
+            let s = sessions(&json).remove(0);
+            let count = s.timelog_entries();
+            let participants = s.participants.unwrap();
+            let Item::Object(p) = &participants[0] else {
+                panic!("not a participant");
+            };
+            let entries = p.timelog.as_ref().map(|entries| {
+                let start = |entry: &Item<RawInterval<'_>>| match entry {
+                    Item::Object(entry) => text(&entry.start).unwrap_or("").to_owned(),
+                    Item::Other(kind) => kind.0.to_owned(),
+                };
+                entries.iter().map(start).collect::<Vec<_>>()
+            });
+            (entries, count)
+        };
+        assert_eq!(starts("null"), (None, 0));
+        assert_eq!(starts("[]"), (Some(vec![]), 0));
+        assert_eq!(starts(r#"[{"start":"1"}]"#), (Some(vec!["1".into()]), 1));
+        let five = r#"[{"start":"1"},{"start":"2"},7,{"start":"4"},{"start":"5"}]"#;
+        let expected = ["1", "2", "a number", "4", "5"].map(String::from).to_vec();
+        assert_eq!(starts(five), (Some(expected), 5));
+        assert_eq!(starts(r#""x""#), (Some(vec!["a string".into()]), 1));
     }
 
     #[test]

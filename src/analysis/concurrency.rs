@@ -35,15 +35,18 @@ pub fn sweep(bounds: Interval, spans: &[Interval]) -> Concurrency {
     starts.sort_unstable();
     ends.sort_unstable();
 
+    // A step at the start, then at most one per instant that a span starts or ends.
+    let mut timeline = Vec::with_capacity(1 + 2 * spans.len());
+    timeline.push(Step {
+        at: bounds.start,
+        concurrency: 0,
+    });
     let mut result = Concurrency {
         peak: 0,
         peak_at: None,
         peak_ms: 0,
         empty_ms: 0,
-        timeline: vec![Step {
-            at: bounds.start,
-            concurrency: 0,
-        }],
+        timeline,
     };
     let mut value: u32 = 0;
     let mut since = bounds.start;

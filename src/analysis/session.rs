@@ -149,8 +149,10 @@ pub fn analyze_session<'s>(
 /// parsed timelog entries; objects without an id are only counted (the third value). An id that
 /// appears in several objects gets their entries in document order, and the first name given.
 fn group_by_participant<'s>(raw: &'s RawSession<'_>) -> (Vec<Grouped<'s>>, Vec<Entry>, i64) {
-    let mut objects: Vec<Grouped<'s>> = Vec::new();
-    let mut entries: Vec<Entry> = Vec::new();
+    // Sized once: a session's lists are otherwise grown a few times over each.
+    let objects_given = raw.participants.as_ref().map_or(0, Vec::len);
+    let mut objects: Vec<Grouped<'s>> = Vec::with_capacity(objects_given);
+    let mut entries: Vec<Entry> = Vec::with_capacity(raw.timelog_entries());
     let mut invalid = 0;
     for p in raw.participants.iter().flatten() {
         let Some((p, id)) = p.object().and_then(|p| Some((p, text(&p.participant_id)?))) else {

@@ -529,6 +529,40 @@ mod tests {
         assert_ne!(compressed(level(1).options().unwrap()), old_default);
     }
 
+    /// The vendored `compress` keeps one zstd compressor per thread (vendor/README.md): what it
+    /// writes is what a new compressor writes (one on a thread of its own), whatever came
+    /// before on the thread and at whatever level, and it appends to what the buffer holds.
+    #[test]
+    fn a_reused_zstd_compressor_writes_what_a_new_one_writes() {
+        use polars_parquet::parquet::compression::compress;
+        let pages: [Vec<u8>; 2] = [
+            (0..200_000u32)
+                .flat_map(|i| (i % 977).to_le_bytes())
+                .collect(),
+            (0..50_000u32)
+                .flat_map(|i| (i * 7919).to_le_bytes())
+                .collect(),
+        ];
+        let compressed = |level: i32, page: &[u8], held: &[u8]| {
+            let mut out = held.to_vec();
+            let level = ZstdLevel::try_new(level).unwrap();
+            compress(CompressionOptions::Zstd(Some(level)), page, &mut out).unwrap();
+            out
+        };
+        let on_a_new_thread = |level: i32, page: usize| {
+            let page = pages[page].clone();
+            std::thread::spawn(move || compressed(level, &page, &[]))
+                .join()
+                .unwrap()
+        };
+        for (level, page, held) in [(1, 0, &b""[..]), (1, 1, b""), (3, 0, b""), (1, 1, b"held")] {
+            let mut expected = held.to_vec();
+            expected.extend(on_a_new_thread(level, page));
+            let reused = compressed(level, &pages[page], held);
+            assert_eq!(reused, expected, "level {level}, page {page}");
+        }
+    }
+
     /// A text column built by [`TextColumn`] is written to the byte as polars writes the same
     /// texts handed to it plain (it then estimates their distinct count and builds the
     /// dictionary itself), and reads back as they were. Each case says whether it makes a

@@ -4,6 +4,15 @@ pub use super::parquet_bridge::{
 };
 use crate::parquet::error::{ParquetError, ParquetResult};
 
+// Changed by sessionstats (vendor/README.md): one zstd compressor per thread, with the level
+// it was made for. A new compressor's context costs an allocation and the zeroing of its
+// tables; a reused one writes the same bytes.
+#[cfg(feature = "zstd")]
+thread_local! {
+    static ZSTD_COMPRESSOR: std::cell::RefCell<Option<(i32, zstd::bulk::Compressor<'static>)>> =
+        const { std::cell::RefCell::new(None) };
+}
+
 #[cfg(any(feature = "snappy", feature = "lz4"))]
 fn inner_compress<
     G: Fn(usize) -> ParquetResult<usize>,
@@ -103,20 +112,25 @@ pub fn compress(
         #[cfg(feature = "zstd")]
         CompressionOptions::Zstd(level) => {
             let level = level.map(|v| v.compression_level()).unwrap_or_default();
-            // Make sure the buffer is large enough; the interface assumption is
-            // that decompressed data is appended to the output buffer.
-            let old_len = output_buf.len();
-            output_buf.resize(
-                old_len + zstd::zstd_safe::compress_bound(input_buf.len()),
-                0,
-            );
-            match zstd::bulk::compress_to_buffer(input_buf, &mut output_buf[old_len..], level) {
-                Ok(written_size) => {
-                    output_buf.truncate(old_len + written_size);
-                    Ok(())
-                },
-                Err(e) => Err(e.into()),
-            }
+            // Changed by sessionstats (vendor/README.md): the thread's compressor is reused
+            // from page to page, and the page is compressed into the buffer's spare capacity
+            // (appended to what the buffer holds) instead of into zeroes written first.
+            let bound = zstd::zstd_safe::compress_bound(input_buf.len());
+            ZSTD_COMPRESSOR.with_borrow_mut(|compressor| {
+                let compressor = match compressor {
+                    Some((at, compressor)) if *at == level => compressor,
+                    slot => &mut slot.insert((level, zstd::bulk::Compressor::new(level)?)).1,
+                };
+                if output_buf.is_empty() {
+                    output_buf.reserve(bound);
+                    compressor.compress_to_buffer(input_buf, output_buf)?;
+                } else {
+                    let mut compressed = Vec::with_capacity(bound);
+                    compressor.compress_to_buffer(input_buf, &mut compressed)?;
+                    output_buf.extend_from_slice(&compressed);
+                }
+                Ok(())
+            })
         },
         #[cfg(not(feature = "zstd"))]
         CompressionOptions::Zstd(_) => Err(ParquetError::FeatureNotActive(

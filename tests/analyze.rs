@@ -1410,6 +1410,28 @@ mod parquet {
         }
     }
 
+    /// Runs `analyze --format parquet` on the metric sessions in `dir` with `options`, into
+    /// `out`: the manifest's options, and each report of [`REPORTS`] read back.
+    fn parquet_reports(dir: &Path, out: &str, options: &[&str]) -> (Value, Vec<DataFrame>) {
+        let mut args = vec!["--as-of", AS_OF, "--format", "parquet"];
+        args.extend(options);
+        let r = analyze(dir, &["in"], out, &args);
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        let manifest: Value =
+            serde_json::from_slice(&fs::read(dir.join(out).join("manifest.json")).unwrap())
+                .unwrap();
+        let frames = REPORTS
+            .iter()
+            .map(|(name, _)| {
+                let path = dir.join(out).join(format!("{name}.parquet"));
+                ParquetReader::new(fs::File::open(&path).unwrap())
+                    .finish()
+                    .unwrap()
+            })
+            .collect();
+        (manifest["options"].clone(), frames)
+    }
+
     /// `--parquet-compression` sets the codec of every column chunk of every report, and the
     /// manifest says which; each codec holds the same rows as the default one.
     #[test]
@@ -1418,33 +1440,19 @@ mod parquet {
         let dir = tempfile::tempdir().unwrap();
         write_metric_sessions(dir.path());
         let frames = |out: &str, option: &[&str], codec: Compression, shown: &str| {
-            let mut args = vec!["--as-of", AS_OF, "--format", "parquet"];
-            args.extend(option);
-            let r = analyze(dir.path(), &["in"], out, &args);
-            assert_eq!(r.code, 0, "{}", r.stderr);
-            let manifest: serde_json::Value = serde_json::from_slice(
-                &std::fs::read(dir.path().join(out).join("manifest.json")).unwrap(),
-            )
-            .unwrap();
-            assert_eq!(manifest["options"]["parquet_compression"], shown);
-            REPORTS
-                .iter()
-                .map(|(name, _)| {
-                    let path = dir.path().join(out).join(format!("{name}.parquet"));
-                    let meta = polars_parquet::read::read_metadata(
-                        &mut std::fs::File::open(&path).unwrap(),
-                    )
+            let (options, frames) = parquet_reports(dir.path(), out, option);
+            assert_eq!(options["parquet_compression"], shown);
+            for (name, _) in REPORTS {
+                let path = dir.path().join(out).join(format!("{name}.parquet"));
+                let meta = polars_parquet::read::read_metadata(&mut fs::File::open(&path).unwrap())
                     .unwrap();
-                    for group in &meta.row_groups {
-                        for chunk in group.parquet_columns() {
-                            assert_eq!(chunk.compression(), codec, "{name} {option:?}");
-                        }
+                for group in &meta.row_groups {
+                    for chunk in group.parquet_columns() {
+                        assert_eq!(chunk.compression(), codec, "{name} {option:?}");
                     }
-                    ParquetReader::new(std::fs::File::open(&path).unwrap())
-                        .finish()
-                        .unwrap()
-                })
-                .collect::<Vec<_>>()
+                }
+            }
+            frames
         };
         let default = frames("default", &[], Compression::Zstd, "zstd:1");
         // No Parquet written, no codec recorded; a codec not on the list is refused.
@@ -1485,6 +1493,51 @@ mod parquet {
                 assert!(want.equals_missing(got), "{name}.parquet with {option}");
             }
         }
+    }
+
+    /// `--parquet-integers plain` writes other files than the default `delta` (the unit tests
+    /// check each column's encoding), holding the same rows; the manifest says which, and a
+    /// name not on the list is refused before anything is written.
+    #[test]
+    fn each_parquet_integer_encoding_holds_the_same_rows() {
+        let dir = tempfile::tempdir().unwrap();
+        write_metric_sessions(dir.path());
+        let (options, delta) = parquet_reports(dir.path(), "delta", &[]);
+        assert_eq!(options["parquet_integers"], "delta");
+        let (options, plain) =
+            parquet_reports(dir.path(), "plain", &["--parquet-integers", "PLAIN"]);
+        assert_eq!(options["parquet_integers"], "plain");
+        for ((name, _), (want, got)) in REPORTS.iter().zip(delta.iter().zip(&plain)) {
+            assert!(want.height() > 0 || *name == "rejects", "{name} is empty");
+            assert!(want.equals_missing(got), "{name}.parquet");
+        }
+        let bytes =
+            |out: &str| fs::read(dir.path().join(out).join("participants.parquet")).unwrap();
+        assert_ne!(bytes("delta"), bytes("plain"));
+        let r = analyze(
+            dir.path(),
+            &["in"],
+            "dictionary",
+            &["--format", "parquet", "--parquet-integers", "dictionary"],
+        );
+        assert_ne!(r.code, 0);
+        assert!(
+            r.stderr.contains("delta") && r.stderr.contains("plain"),
+            "{}",
+            r.stderr
+        );
+        assert!(!dir.path().join("dictionary").exists());
+        let r = analyze(
+            dir.path(),
+            &["in"],
+            "csv",
+            &["--as-of", AS_OF, "--parquet-integers", "plain"],
+        );
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        let manifest: Value =
+            serde_json::from_slice(&fs::read(dir.path().join("csv/manifest.json")).unwrap())
+                .unwrap();
+        assert!(manifest["options"]["parquet_integers"].is_null());
     }
 
     /// Rows of account_concurrency for the metric sessions (each a change of the summed

@@ -10,7 +10,9 @@ use sessionstats::ingest::{Limits, ReadProgress};
 use sessionstats::outcome::Outcome;
 use sessionstats::pipeline::{analyze_files, latest_instant, Analysis};
 use sessionstats::report::tables::ReportSet;
-use sessionstats::report::{self, folder, Formats, ParquetCompression};
+use sessionstats::report::{
+    self, folder, Formats, ParquetCompression, ParquetIntegers, ParquetOptions,
+};
 use sessionstats::text::{escape_for_terminal, path_for_terminal, shorten_for_terminal as shown};
 use sessionstats::time::{describe_duration, to_rfc3339, Millis};
 use std::path::{Path, PathBuf};
@@ -36,6 +38,9 @@ pub struct AnalyzeArgs {
     #[arg(long, value_name = "CODEC", help = parquet_compression_help())]
     #[cfg_attr(not(feature = "parquet"), arg(hide = true))]
     pub parquet_compression: Option<ParquetCompression>,
+    #[arg(long, value_enum, ignore_case = true, value_name = "ENCODING", help = PARQUET_INTEGERS_HELP)]
+    #[cfg_attr(not(feature = "parquet"), arg(hide = true))]
+    pub parquet_integers: Option<ParquetIntegers>,
     /// The instant that closes open connections and ongoing sessions: an RFC 3339 instant
     /// (2024-05-02T00:00:00Z), a date (local midnight in --tz), or `latest`, the latest
     /// instant found in the input (right for an old export) [default: now]
@@ -83,6 +88,10 @@ pub fn parquet_compression_help() -> String {
         ParquetCompression::default()
     )
 }
+
+/// The help of `--parquet-integers` (`analyze` and `run`); `--help` lists the choices.
+pub const PARQUET_INTEGERS_HELP: &str = "How Parquet reports store whole numbers, instants and \
+     dates: delta or plain; both hold the same values [default: delta]";
 
 /// What the answers are about: who counts as present, the periods of the rollups, the
 /// plan's quota (shared by `analyze` and `run`, whose config file uses the same keys).
@@ -149,8 +158,11 @@ pub fn execute(args: &AnalyzeArgs) -> Result<Outcome> {
 /// Runs `analyze`; also returns the headline figures (for `run`'s last lines).
 pub fn analyze(args: &AnalyzeArgs) -> Result<(Outcome, Headline)> {
     let started = Instant::now();
-    let parquet_compression = args.parquet_compression.unwrap_or_default();
-    let formats = report::parse_formats(&args.format, parquet_compression)?;
+    let parquet = ParquetOptions {
+        compression: args.parquet_compression.unwrap_or_default(),
+        integers: args.parquet_integers.unwrap_or_default(),
+    };
+    let formats = report::parse_formats(&args.format, parquet)?;
     let mut config = Config::new(0);
     config.max_pair_participants = args.max_pair_participants;
     if let Some(list) = &args.reports {
@@ -308,7 +320,7 @@ pub fn analyze(args: &AnalyzeArgs) -> Result<(Outcome, Headline)> {
         writing.finish_and_clear();
         let manifest = Manifest {
             args,
-            parquet_compression,
+            parquet,
             config: &config,
             as_of: &as_of,
             analysis: &analysis,
@@ -446,8 +458,8 @@ impl AsOf {
 /// What `manifest.json` records about a run.
 struct Manifest<'a> {
     args: &'a AnalyzeArgs,
-    /// The Parquet codec asked for (recorded only when Parquet was written).
-    parquet_compression: ParquetCompression,
+    /// How Parquet was asked to be written (recorded only when it was).
+    parquet: ParquetOptions,
     config: &'a Config,
     as_of: &'a AsOf,
     analysis: &'a Analysis,
@@ -477,7 +489,8 @@ impl Manifest<'_> {
             "inputs": self.args.paths.iter().map(|p| p.to_string_lossy().into_owned()).collect::<Vec<_>>(),
             "options": {
                 "format": self.args.format,
-                "parquet_compression": wrote_parquet.then(|| self.parquet_compression.to_string()),
+                "parquet_compression": wrote_parquet.then(|| self.parquet.compression.to_string()),
+                "parquet_integers": wrote_parquet.then(|| self.parquet.integers.to_string()),
                 "as_of": self.args.as_of,
                 "present": self.config.present.to_string(),
                 "tz": self.config.calendar.zone.name(),

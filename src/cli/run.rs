@@ -11,7 +11,7 @@ use sessionstats::analysis::DEFAULT_MAX_PAIR_PARTICIPANTS;
 use sessionstats::fetch::store::FAILURES_FILE;
 use sessionstats::fetch::{FetchConfig, Target};
 use sessionstats::outcome::Outcome;
-use sessionstats::report::{ParquetCompression, DEFAULT_FORMATS};
+use sessionstats::report::{ParquetCompression, ParquetIntegers, DEFAULT_FORMATS};
 use sessionstats::text::path_for_terminal;
 use sessionstats::time::{describe_duration, to_rfc3339, utc_date, Millis};
 use std::path::{Path, PathBuf};
@@ -48,6 +48,9 @@ pub struct RunArgs {
     #[arg(long, value_name = "CODEC", help = analyze::parquet_compression_help())]
     #[cfg_attr(not(feature = "parquet"), arg(hide = true))]
     pub parquet_compression: Option<ParquetCompression>,
+    #[arg(long, value_enum, ignore_case = true, value_name = "ENCODING", help = analyze::PARQUET_INTEGERS_HELP)]
+    #[cfg_attr(not(feature = "parquet"), arg(hide = true))]
+    pub parquet_integers: Option<ParquetIntegers>,
     #[arg(long, value_name = "N", help = format!(
         "Sessions with more participants get no pair rows in the overlaps report \
          [default: {DEFAULT_MAX_PAIR_PARTICIPANTS}]"
@@ -76,6 +79,7 @@ impl RunArgs {
             load: self.load.clone().or(file.load),
             format: self.format.clone().or(file.format),
             parquet_compression: self.parquet_compression.or(file.parquet_compression),
+            parquet_integers: self.parquet_integers.or(file.parquet_integers),
             max_pair_participants: self.max_pair_participants.or(file.max_pair_participants),
             answers: self.answers.clone().or(file.answers),
             threads: self.threads.or(file.threads),
@@ -141,6 +145,7 @@ fn expected_type(key: &str) -> &'static str {
         "details" | "refresh" => "true or false",
         "status" => "\"ended\" or \"ongoing\"",
         "parquet-compression" => ParquetCompression::CHOICES,
+        "parquet-integers" => ParquetIntegers::CHOICES,
         _ => "a string",
     }
 }
@@ -282,6 +287,7 @@ pub fn execute(args: &RunArgs) -> Result<Outcome> {
             .clone()
             .unwrap_or_else(|| DEFAULT_FORMATS.to_owned()),
         parquet_compression: args.parquet_compression,
+        parquet_integers: args.parquet_integers,
         as_of: None,
         max_pair_participants: args
             .max_pair_participants
@@ -427,7 +433,7 @@ mod tests {
             &path,
             "out = \"/data/s\"\nroom = [\"a\", \"b\"]\nconcurrency = 4\nrate = 2.5\n\
              api-url = \"http://x\"\nrefresh = true\nformat = \"csv,parquet\"\n\
-             parquet-compression = \"ZSTD:5\"\n",
+             parquet-compression = \"ZSTD:5\"\nparquet-integers = \"Plain\"\n",
         )
         .unwrap();
         let cli = RunArgs {
@@ -443,6 +449,7 @@ mod tests {
         assert_eq!(args.load.api_url.as_deref(), Some("http://x"));
         assert!(args.select.refresh);
         assert_eq!(args.parquet_compression, Some("zstd:5".parse().unwrap()));
+        assert_eq!(args.parquet_integers, Some(ParquetIntegers::Plain));
         assert_eq!(
             args.format.as_deref(),
             Some("parquet"),
@@ -478,6 +485,13 @@ mod tests {
         assert!(!err.contains("s3cr3t"), "{err}");
         assert!(
             err.contains("`parquet-compression` must be zstd, zstd:LEVEL (1 to 22), snappy"),
+            "{err}"
+        );
+        std::fs::write(&path, "parquet-integers = \"s3cr3t-value\"\n").unwrap();
+        let err = format!("{:#}", cli.resolved().unwrap_err());
+        assert!(!err.contains("s3cr3t"), "{err}");
+        assert!(
+            err.contains("`parquet-integers` must be delta or plain"),
             "{err}"
         );
     }

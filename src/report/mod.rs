@@ -216,6 +216,51 @@ impl std::fmt::Display for ParquetCompression {
     }
 }
 
+/// How a Parquet report stores its whole numbers, instants and dates (`--parquet-integers`,
+/// docs/reference.md "Parquet integers"). Both hold the same values.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum, serde::Deserialize)]
+#[serde(try_from = "String")]
+pub enum ParquetIntegers {
+    /// DELTA_BINARY_PACKED: smaller files, written in less time; read by DuckDB, polars,
+    /// pyarrow and Spark 3.3 or later.
+    #[default]
+    Delta,
+    /// PLAIN, or a dictionary where few values repeat: what polars and pyarrow write by
+    /// default, for readers that predate delta encoding.
+    Plain,
+}
+
+impl ParquetIntegers {
+    /// What `--parquet-integers` accepts, for the config file's error message.
+    pub const CHOICES: &'static str = "delta or plain";
+}
+
+/// For `run`'s config file (`parquet-integers = "plain"`): in any case, as on the command line.
+impl TryFrom<String> for ParquetIntegers {
+    type Error = String;
+    fn try_from(text: String) -> Result<ParquetIntegers, String> {
+        <ParquetIntegers as clap::ValueEnum>::from_str(text.trim(), true)
+            .map_err(|_| format!("use {}", ParquetIntegers::CHOICES))
+    }
+}
+
+impl std::fmt::Display for ParquetIntegers {
+    /// The name the option takes: `delta`, `plain`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            ParquetIntegers::Delta => "delta",
+            ParquetIntegers::Plain => "plain",
+        })
+    }
+}
+
+/// How Parquet reports are written: the options that say so, and their defaults.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ParquetOptions {
+    pub compression: ParquetCompression,
+    pub integers: ParquetIntegers,
+}
+
 /// What `--format` asks for: the table formats, and whether to write `report.html`.
 pub struct Formats {
     pub tables: Vec<Box<dyn Format>>,
@@ -223,8 +268,8 @@ pub struct Formats {
 }
 
 /// The formats named by `--format`: `csv`, `parquet` and `html`, comma-separated, in any mix;
-/// Parquet reports are compressed with `compression`.
-pub fn parse_formats(spec: &str, compression: ParquetCompression) -> Result<Formats> {
+/// Parquet reports are written with `parquet`.
+pub fn parse_formats(spec: &str, parquet: ParquetOptions) -> Result<Formats> {
     let mut formats = Formats {
         tables: Vec::new(),
         html: false,
@@ -237,7 +282,7 @@ pub fn parse_formats(spec: &str, compression: ParquetCompression) -> Result<Form
                 continue;
             }
             #[cfg(feature = "parquet")]
-            "parquet" => Box::new(parquet::Parquet { compression }),
+            "parquet" => Box::new(parquet::Parquet(parquet)),
             #[cfg(not(feature = "parquet"))]
             "parquet" => bail!(
                 "--format parquet needs a build with the `parquet` feature \
@@ -257,7 +302,7 @@ pub fn parse_formats(spec: &str, compression: ParquetCompression) -> Result<Form
         }
     }
     #[cfg(not(feature = "parquet"))]
-    let _ = compression;
+    let _ = parquet;
     Ok(formats)
 }
 
@@ -351,7 +396,7 @@ mod tests {
     #[test]
     fn formats_are_parsed_once_each() {
         let names = |spec| {
-            parse_formats(spec, ParquetCompression::default())
+            parse_formats(spec, ParquetOptions::default())
                 .unwrap()
                 .tables
                 .iter()
@@ -364,12 +409,12 @@ mod tests {
             assert_eq!(names("csv,parquet"), ["csv", "parquet"]);
             assert_eq!(names("Parquet, csv,parquet"), ["parquet", "csv"]);
         } else {
-            let err = parse_formats("csv,parquet", ParquetCompression::default())
+            let err = parse_formats("csv,parquet", ParquetOptions::default())
                 .err()
                 .map(|e| e.to_string());
             assert!(err.is_some_and(|e| e.contains("`parquet` feature")));
         }
-        let err = parse_formats("xlsx", ParquetCompression::default())
+        let err = parse_formats("xlsx", ParquetOptions::default())
             .err()
             .map(|e| e.to_string())
             .unwrap_or_default();
@@ -378,7 +423,7 @@ mod tests {
 
     #[test]
     fn html_is_a_flag_beside_the_table_formats() {
-        let parse = |spec| parse_formats(spec, ParquetCompression::default()).unwrap();
+        let parse = |spec| parse_formats(spec, ParquetOptions::default()).unwrap();
         let formats = parse("csv, HTML,html");
         assert!(formats.html);
         assert_eq!(formats.tables.len(), 1);
@@ -430,5 +475,23 @@ mod tests {
         }
         assert_eq!(ZstdLevel::new(0), None);
         assert_eq!(ZstdLevel::new(23), None);
+    }
+
+    #[test]
+    fn parquet_integers_are_read_and_shown_back() {
+        for (text, expected) in [
+            ("delta", ParquetIntegers::Delta),
+            (" PLAIN", ParquetIntegers::Plain),
+            ("Delta", ParquetIntegers::Delta),
+        ] {
+            let parsed = ParquetIntegers::try_from(text.to_owned());
+            assert_eq!(parsed, Ok(expected), "{text:?}");
+            assert_eq!(ParquetIntegers::try_from(expected.to_string()), parsed);
+        }
+        assert_eq!(ParquetIntegers::default().to_string(), "delta");
+        for bad in ["", "dictionary", "delta_binary_packed", "plain,delta"] {
+            let err = ParquetIntegers::try_from(bad.to_owned()).unwrap_err();
+            assert_eq!(err, "use delta or plain", "{bad:?}");
+        }
     }
 }

@@ -1,6 +1,8 @@
 //! Parquet through polars: timestamps `Datetime(ms, UTC)`, dates `Date`, counts and durations
-//! `Int64`, ratios `Float64`, flags `Boolean`, text `String`. Columns are built straight from
-//! the rows with polars' typed builders, text columns as polars would encode them ([`text`]), in
+//! `Int64`, ratios `Float64`, flags `Boolean`, text `String`; the first three delta-encoded
+//! unless `--parquet-integers plain` (docs/reference.md "Parquet integers"). Columns are built
+//! straight from the rows with polars' typed builders, text columns as polars would encode them
+//! ([`text`]), in
 //! row groups of 16,384 rows (the last one shorter); a few row groups per thread (the memory a
 //! Parquet report holds) are built, encoded and compressed in parallel, then written in order.
 //!
@@ -10,7 +12,8 @@
 //! strings, `TIMESTAMP(MILLIS, UTC)`, `DATE`), where columns that are never empty are
 //! `required`.
 use super::{
-    group_blocks, Cell, Column as ReportColumn, ColumnType, Format, ParquetCompression, Table,
+    group_blocks, Cell, Column as ReportColumn, ColumnType, Format, ParquetCompression,
+    ParquetIntegers, ParquetOptions, Table,
 };
 use anyhow::{anyhow, Result};
 use polars::io::parquet::write::{get_encodings, StatisticsOptions};
@@ -27,10 +30,9 @@ use text::TextColumn;
 
 mod text;
 
-/// The Parquet format, its pages compressed with `compression`.
-pub struct Parquet {
-    pub compression: ParquetCompression,
-}
+/// The Parquet format, written with its options (codec, integer encoding).
+#[derive(Default)]
+pub struct Parquet(pub ParquetOptions);
 
 impl ParquetCompression {
     fn options(self) -> Result<CompressionOptions> {
@@ -122,10 +124,12 @@ struct Sink<W: Write> {
     writer: FileWriter<W>,
 }
 
-/// What encoding a row group needs: the Parquet fields, their encodings and the options.
+/// What encoding a row group needs: the Parquet fields, polars' encodings for them, which
+/// columns are delta-encoded instead, and the options.
 struct Encoder {
     fields: Vec<ParquetType>,
     encodings: Vec<Vec<Encoding>>,
+    delta: Vec<bool>,
     options: WriteOptions,
 }
 
@@ -159,7 +163,7 @@ impl<W: Write> Sink<W> {
     /// The sink, and the encoder of its row groups.
     fn new(
         columns: &[ReportColumn],
-        compression: ParquetCompression,
+        parquet: ParquetOptions,
         out: W,
     ) -> Result<(Sink<W>, Encoder)> {
         let schema: ArrowSchema = columns
@@ -172,13 +176,20 @@ impl<W: Write> Sink<W> {
             .collect();
         let options = WriteOptions {
             statistics: StatisticsOptions::default(),
-            compression: compression.options()?,
+            compression: parquet.compression.options()?,
             version: Version::V1,
             data_page_size: None,
         };
         let encoder = Encoder {
             fields: to_parquet_schema(&schema)?.fields().to_vec(),
             encodings: get_encodings(&schema).to_vec(),
+            delta: columns
+                .iter()
+                .map(|c| {
+                    parquet.integers == ParquetIntegers::Delta
+                        && matches!(c.ty, ColumnType::Time | ColumnType::Int | ColumnType::Date)
+                })
+                .collect(),
             options,
         };
         let sink = Sink {
@@ -211,19 +222,26 @@ impl<W: Write> Sink<W> {
 impl Encoder {
     /// Encodes and compresses `group`, as polars' `RowGroupIterator` does, but into pages held
     /// in memory. A text column is dictionary-encoded when it comes as a dictionary, else plain
-    /// (see [`text`]).
+    /// (see [`text`]). Whole numbers, instants and dates are delta-encoded with
+    /// [`ParquetIntegers::Delta`]; with `Plain`, polars decides, as for any column of its own:
+    /// a dictionary when few values repeat, else plain.
     fn encode(&self, group: RowGroup) -> Result<EncodedGroup> {
         let mut columns = Vec::new();
-        for ((array, field), encoding) in group
+        for (((array, field), encoding), &delta) in group
             .arrays
             .into_iter()
             .zip(&self.fields)
             .zip(&self.encodings)
+            .zip(&self.delta)
         {
-            // A text column's encoding is `RleDictionary`, which makes polars encode a plain
-            // column as a dictionary again: [`TextColumn`] gave it plain because it is not one.
             let encoding = match array.dtype() {
+                // A text column's encoding is `RleDictionary`, which makes polars encode a
+                // plain column as a dictionary again: [`TextColumn`] gave it plain because it
+                // is not one.
                 ArrowDataType::BinaryView => &[Encoding::Plain][..],
+                // An empty column gets a page only through polars' dictionary: a column chunk
+                // without one declares no codec and no encoding.
+                _ if delta && group.rows > 0 => &[Encoding::DeltaBinaryPacked][..],
                 _ => encoding,
             };
             for pages in array_to_columns(array, field.clone(), self.options, encoding)? {
@@ -289,7 +307,7 @@ impl Format for Parquet {
     /// and writes them in order while the next few are built. The row groups are those of
     /// reading the rows one by one: every [`BATCH_ROWS`] rows, whatever the threads.
     fn write(&self, table: &(dyn Table + Sync), out: &mut (dyn Write + Send)) -> Result<()> {
-        let (mut sink, encoder) = Sink::new(table.spec().columns, self.compression, out)?;
+        let (mut sink, encoder) = Sink::new(table.spec().columns, self.0, out)?;
         let starts = row_group_starts(table)?;
         let frames = starts.frames.len();
         let window = 2 * rayon::current_num_threads();
@@ -398,9 +416,7 @@ mod tests {
                 .build()
                 .unwrap();
             let mut out = Vec::new();
-            let parquet = Parquet {
-                compression: ParquetCompression::default(),
-            };
+            let parquet = Parquet::default();
             pool.install(|| parquet.write(&table, &mut out)).unwrap();
             out
         };
@@ -419,19 +435,18 @@ mod tests {
         assert_eq!(rows, (0..total as i64).collect::<Vec<_>>());
     }
 
-    /// Each codec is the one every column chunk declares, a zstd level is the one used (a
-    /// higher one writes fewer bytes here), and every codec reads back the same rows.
+    /// The vendored writer encodes each column chunk's indexes as its row group is written
+    /// (vendor/README.md): each must still describe its own row group.
     #[test]
     fn the_page_index_locates_each_row_groups_pages_and_values() {
         use polars_parquet_format::thrift::protocol::TCompactInputProtocol;
         use polars_parquet_format::{ColumnIndex, OffsetIndex};
-        // The vendored writer encodes each column chunk's indexes as its row group is written
-        // (vendor/README.md): each must still describe its own row group.
         let table = Numbered(vec![3 * BATCH_ROWS + 11]);
         let mut bytes = Vec::new();
-        Parquet {
+        Parquet(ParquetOptions {
             compression: ParquetCompression::Uncompressed,
-        }
+            ..Default::default()
+        })
         .write(&table, &mut bytes)
         .unwrap();
         let meta = polars_parquet::read::read_metadata(&mut std::io::Cursor::new(&bytes)).unwrap();
@@ -466,13 +481,21 @@ mod tests {
         assert_eq!(first_row, (3 * BATCH_ROWS + 11) as i64);
     }
 
+    /// Each codec is the one every column chunk declares, a zstd level is the one used (a
+    /// higher one writes fewer bytes here), and every codec reads back the same rows.
     #[test]
     fn each_compression_is_written_as_asked() {
         use polars_parquet::parquet::compression::Compression;
         let table = Numbered(vec![3 * BATCH_ROWS + 11]);
+        // Plain integers: delta-encoded, rising numbers leave no codec anything to do.
         let write = |compression| {
             let mut out = Vec::new();
-            Parquet { compression }.write(&table, &mut out).unwrap();
+            Parquet(ParquetOptions {
+                compression,
+                integers: ParquetIntegers::Plain,
+            })
+            .write(&table, &mut out)
+            .unwrap();
             out
         };
         let zstd = |level| ParquetCompression::Zstd(crate::report::ZstdLevel::new(level).unwrap());
@@ -577,8 +600,15 @@ mod tests {
         }];
         let file = |array: Box<dyn Array>| {
             let mut out = Vec::new();
-            let (mut sink, encoder) =
-                Sink::new(TEXT, ParquetCompression::Uncompressed, &mut out).unwrap();
+            let (mut sink, encoder) = Sink::new(
+                TEXT,
+                ParquetOptions {
+                    compression: ParquetCompression::Uncompressed,
+                    ..Default::default()
+                },
+                &mut out,
+            )
+            .unwrap();
             let rows = array.len();
             let group = encoder.encode(RowGroup {
                 rows,
@@ -672,6 +702,194 @@ mod tests {
                 .map(|text| text.map(str::to_string))
                 .collect();
             assert_eq!(back, texts, "{case}");
+        }
+    }
+
+    /// Each column chunk's encodings, as the file's footer declares them, by column name.
+    fn chunk_encodings(bytes: &[u8]) -> Vec<(String, Vec<polars_parquet_format::Encoding>)> {
+        use polars_parquet_format::thrift::protocol::TCompactInputProtocol;
+        let end = bytes.len() - 8;
+        let footer_len = u32::from_le_bytes(bytes[end..end + 4].try_into().unwrap()) as usize;
+        let mut footer = &bytes[end - footer_len..end];
+        let meta = polars_parquet_format::FileMetaData::read_from_in_protocol(
+            &mut TCompactInputProtocol::new(&mut footer, 1 << 20),
+        )
+        .unwrap();
+        meta.row_groups
+            .iter()
+            .flat_map(|group| &group.columns)
+            .map(|chunk| {
+                let meta = chunk.meta_data.as_ref().unwrap();
+                (meta.path_in_schema.join("."), meta.encodings.clone())
+            })
+            .collect()
+    }
+
+    /// A table of one column of each kind but flags, in one group: rising instants, whole
+    /// numbers of both signs with the extremes of `i64` among them, few distinct dates, and
+    /// nulls in each.
+    struct Kinds(usize);
+
+    static KINDS: crate::report::TableSpec = crate::report::TableSpec {
+        name: "kinds",
+        columns: &[
+            ReportColumn {
+                name: "at",
+                ty: ColumnType::Time,
+                nullable: true,
+            },
+            ReportColumn {
+                name: "ms",
+                ty: ColumnType::Int,
+                nullable: true,
+            },
+            ReportColumn {
+                name: "day",
+                ty: ColumnType::Date,
+                nullable: true,
+            },
+            ReportColumn {
+                name: "share",
+                ty: ColumnType::Float,
+                nullable: false,
+            },
+            ReportColumn {
+                name: "who",
+                ty: ColumnType::Text,
+                nullable: false,
+            },
+        ],
+    };
+
+    impl Kinds {
+        fn at(i: usize) -> Option<i64> {
+            (i % 9 != 4).then(|| 1_700_000_000_000 + 1000 * i as i64 + (i % 13) as i64 * 7)
+        }
+        fn ms(i: usize) -> Option<i64> {
+            match i {
+                17 => Some(i64::MAX),
+                18 => Some(i64::MIN),
+                19 => Some(i64::MAX),
+                _ => (!i.is_multiple_of(11)).then(|| (i * 7919 % 100_003) as i64 - 50_000),
+            }
+        }
+        fn day(i: usize) -> Option<i32> {
+            (!i.is_multiple_of(13)).then(|| {
+                if i == 3 {
+                    -719_162
+                } else {
+                    19_000 + (i / 500) as i32
+                }
+            })
+        }
+    }
+
+    impl Table for Kinds {
+        fn spec(&self) -> &'static crate::report::TableSpec {
+            &KINDS
+        }
+        fn row_count(&self) -> usize {
+            self.0
+        }
+        fn group_count(&self) -> usize {
+            1
+        }
+        fn group_rows_in(&self, groups: std::ops::Range<usize>) -> Result<Vec<usize>> {
+            Ok(groups.map(|g| if g == 0 { self.0 } else { 0 }).collect())
+        }
+        fn for_each_row_in(
+            &self,
+            groups: std::ops::Range<usize>,
+            emit: &mut dyn FnMut(&[Cell<'_>]) -> Result<()>,
+        ) -> Result<()> {
+            if !groups.contains(&0) {
+                return Ok(());
+            }
+            for i in 0..self.0 {
+                let who = format!("p{}", i % 50);
+                emit(&[
+                    Cell::Time(Kinds::at(i)),
+                    Cell::Int(Kinds::ms(i)),
+                    Cell::Date(Kinds::day(i)),
+                    Cell::Float(Some(i as f64 / 3.0)),
+                    Cell::Text(Some(who.as_bytes())),
+                ])?;
+            }
+            Ok(())
+        }
+    }
+
+    /// `--parquet-integers`: instants, whole numbers and dates are delta-encoded, or left to
+    /// polars' choice (a dictionary for the few dates, plain for the rest); floats and text
+    /// are written the same either way; and both files read back every value, nulls and the
+    /// extremes of `i64` included, across three row groups.
+    #[test]
+    fn integers_are_encoded_as_asked_and_read_back_the_same() {
+        use polars_parquet_format::Encoding as E;
+        // The last row group is larger than 128 rows, which polars always gives a dictionary.
+        let rows = 2 * BATCH_ROWS + 1000;
+        let table = Kinds(rows);
+        for integers in [ParquetIntegers::Delta, ParquetIntegers::Plain] {
+            let mut bytes = Vec::new();
+            Parquet(ParquetOptions {
+                integers,
+                ..Default::default()
+            })
+            .write(&table, &mut bytes)
+            .unwrap();
+            let chunks = chunk_encodings(&bytes);
+            assert_eq!(chunks.len(), 3 * KINDS.columns.len());
+            for (column, encodings) in &chunks {
+                let delta = encodings.contains(&E::DELTA_BINARY_PACKED);
+                let dictionary = encodings.contains(&E::RLE_DICTIONARY);
+                match column.as_str() {
+                    "at" | "ms" | "day" if integers == ParquetIntegers::Delta => {
+                        assert!(delta && !dictionary, "{column}: {encodings:?}")
+                    }
+                    "day" => assert!(dictionary && !delta, "{column}: {encodings:?}"),
+                    "at" | "ms" => assert!(!delta && !dictionary, "{column}: {encodings:?}"),
+                    "share" => assert!(!delta && !dictionary, "{column}: {encodings:?}"),
+                    _ => assert!(dictionary && !delta, "{column}: {encodings:?}"),
+                }
+            }
+            let frame = ParquetReader::new(std::io::Cursor::new(bytes))
+                .finish()
+                .unwrap();
+            let column = |name: &str, ty: DataType| frame.column(name).unwrap().cast(&ty).unwrap();
+            let at: Vec<_> = column("at", DataType::Int64)
+                .i64()
+                .unwrap()
+                .iter()
+                .collect();
+            let ms: Vec<_> = column("ms", DataType::Int64)
+                .i64()
+                .unwrap()
+                .iter()
+                .collect();
+            let day: Vec<_> = column("day", DataType::Int32)
+                .i32()
+                .unwrap()
+                .iter()
+                .collect();
+            assert_eq!(
+                at,
+                (0..rows).map(Kinds::at).collect::<Vec<_>>(),
+                "{integers}"
+            );
+            assert_eq!(
+                ms,
+                (0..rows).map(Kinds::ms).collect::<Vec<_>>(),
+                "{integers}"
+            );
+            assert_eq!(
+                day,
+                (0..rows).map(Kinds::day).collect::<Vec<_>>(),
+                "{integers}"
+            );
+            let shares = frame.column("share").unwrap().f64().unwrap();
+            assert!(shares
+                .into_no_null_iter()
+                .eq((0..rows).map(|i| i as f64 / 3.0)));
         }
     }
 

@@ -99,6 +99,18 @@ pub trait Table {
     fn csv_lines(&self, _groups: Range<usize>, _out: &mut Vec<u8>) -> Result<bool> {
         Ok(false)
     }
+    /// Appends the rows of `groups`, past the first `skip`, to `batch` until it is full, when
+    /// the table makes them faster than [`Table::for_each_row_in`] would; `false` when it does
+    /// not.
+    #[cfg(feature = "parquet")]
+    fn parquet_rows(
+        &self,
+        _groups: Range<usize>,
+        _skip: usize,
+        _batch: &mut parquet::Batch,
+    ) -> Result<bool> {
+        Ok(false)
+    }
     /// Calls `emit` with the cells of every row, in column order.
     fn for_each_row(&self, emit: &mut dyn FnMut(&[Cell<'_>]) -> Result<()>) -> Result<()> {
         self.for_each_row_in(0..self.group_count(), emit)

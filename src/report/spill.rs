@@ -234,6 +234,35 @@ pub fn decode_csv_lines(
     Ok(())
 }
 
+/// Appends the rows in `bytes` (written by [`encode_rows`] for `columns`) to `batch` until it is
+/// full, past the first `skip` of them (counted down as they are passed): each cell is decoded
+/// straight into its column, with no row of cells in between.
+#[cfg(feature = "parquet")]
+pub fn decode_into_batch(
+    columns: &[Column],
+    bytes: &[u8],
+    skip: &mut usize,
+    batch: &mut super::parquet::Batch,
+) -> Result<()> {
+    let mut reader = Reader::new(bytes, columns.len());
+    while reader.at < bytes.len() && !batch.is_full() {
+        let cells = columns
+            .iter()
+            .enumerate()
+            .map(|(index, column)| reader.cell(index, column.ty));
+        if *skip > 0 {
+            // Decoded all the same: a row's texts and times are told against the row before.
+            for cell in cells {
+                cell?;
+            }
+            *skip -= 1;
+        } else {
+            batch.push(cells)?;
+        }
+    }
+    Ok(())
+}
+
 struct Reader<'b> {
     bytes: &'b [u8],
     at: usize,
@@ -404,6 +433,29 @@ impl Table for SpilledTable<'_> {
         for part in parts {
             self.spill.read(part, &mut buf)?;
             decode_csv_lines(self.spec.columns, &buf, &mut lines, out)?;
+        }
+        Ok(true)
+    }
+    /// Decodes straight into the columns, as [`Table::csv_lines`] does into lines; the parts
+    /// wholly skipped are not read, and none is read once `batch` is full.
+    #[cfg(feature = "parquet")]
+    fn parquet_rows(
+        &self,
+        groups: Range<usize>,
+        mut skip: usize,
+        batch: &mut super::parquet::Batch,
+    ) -> Result<bool> {
+        let mut buf = Vec::new();
+        for part in self.parts_of(groups)? {
+            if batch.is_full() {
+                break;
+            }
+            if skip >= part.rows as usize {
+                skip -= part.rows as usize;
+                continue;
+            }
+            self.spill.read(part, &mut buf)?;
+            decode_into_batch(self.spec.columns, &buf, &mut skip, batch)?;
         }
         Ok(true)
     }

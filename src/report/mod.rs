@@ -65,6 +65,18 @@ pub enum Cell<'a> {
     Flag(bool),
 }
 
+/// A row's cells read one by one, each as the type of its column, which the caller knows:
+/// a writer that keeps a builder per column needs no [`Cell`] in between.
+pub trait TypedCells<'c> {
+    fn flag(&mut self) -> Result<bool>;
+    fn float(&mut self) -> Result<Option<f64>>;
+    fn int(&mut self) -> Result<Option<i64>>;
+    fn date(&mut self) -> Result<Option<i32>>;
+    fn time(&mut self) -> Result<Option<Millis>>;
+    /// The text of column `column` (its index in the row).
+    fn text(&mut self, column: usize) -> Result<Option<&'c [u8]>>;
+}
+
 /// A report table: its spec and its rows in report order.
 ///
 /// Rows come in groups (one session's rows, or one reject): a format may work on several

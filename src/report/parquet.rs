@@ -13,7 +13,7 @@
 //! `required`.
 use super::{
     group_blocks, Cell, Column as ReportColumn, ColumnType, Format, ParquetCompression,
-    ParquetIntegers, ParquetOptions, Table,
+    ParquetIntegers, ParquetOptions, Table, TypedCells,
 };
 use anyhow::{anyhow, Result};
 use polars::io::parquet::write::{get_encodings, StatisticsOptions};
@@ -70,9 +70,6 @@ impl Builder {
         }
     }
 
-    /// Inlined into the loop over a row's cells: left a call, the call itself was a quarter of
-    /// its cost.
-    #[inline(always)]
     fn push(&mut self, cell: &Cell<'_>) -> Result<()> {
         match (self, *cell) {
             (Builder::Text(b), Cell::Text(v)) => b.push(v)?,
@@ -286,12 +283,29 @@ impl Batch {
         self.rows >= self.wanted
     }
 
-    /// Appends one row, its cells in column order. Inlined into the loop that decodes them
-    /// ([`super::spill::decode_into_batch`]), so no row of cells is made in between.
-    #[inline(always)]
-    pub fn push<'c>(&mut self, cells: impl IntoIterator<Item = Result<Cell<'c>>>) -> Result<()> {
+    /// Appends one row, its cells in column order.
+    fn push<'c>(&mut self, cells: impl IntoIterator<Item = Result<Cell<'c>>>) -> Result<()> {
         for (builder, cell) in self.builders.iter_mut().zip(cells) {
             builder.push(&cell?)?;
+        }
+        self.rows += 1;
+        Ok(())
+    }
+
+    /// Appends one row, each cell read as its column's builder needs it. Inlined into the loop
+    /// that decodes them ([`super::spill::decode_into_batch`]): no cell is made in between, and
+    /// one match per cell picks both how it is read and where it goes.
+    #[inline(always)]
+    pub fn push_typed<'c>(&mut self, cells: &mut impl TypedCells<'c>) -> Result<()> {
+        for (column, builder) in self.builders.iter_mut().enumerate() {
+            match builder {
+                Builder::Text(b) => b.push(cells.text(column)?)?,
+                Builder::Time(b) => b.append_option(cells.time()?),
+                Builder::Int(b) => b.append_option(cells.int()?),
+                Builder::Date(b) => b.append_option(cells.date()?),
+                Builder::Float(b) => b.append_option(cells.float()?),
+                Builder::Flag(b) => b.append_value(cells.flag()?),
+            }
         }
         self.rows += 1;
         Ok(())

@@ -9,7 +9,7 @@
 //! A row is encoded cell by cell after its table's column kinds (see [`Encoder`]).
 use super::csv::LineWriter;
 use super::tables::Emit;
-use super::{Cell, Column, ColumnType, Table, TableSpec};
+use super::{Cell, Column, ColumnType, Table, TableSpec, TypedCells};
 use anyhow::{bail, Context, Result};
 use std::fs::File;
 use std::io::{BufWriter, Write};
@@ -246,18 +246,14 @@ pub fn decode_into_batch(
 ) -> Result<()> {
     let mut reader = Reader::new(bytes, columns.len());
     while reader.at < bytes.len() && !batch.is_full() {
-        let cells = columns
-            .iter()
-            .enumerate()
-            .map(|(index, column)| reader.cell(index, column.ty));
         if *skip > 0 {
             // Decoded all the same: a row's texts and times are told against the row before.
-            for cell in cells {
-                cell?;
+            for (index, column) in columns.iter().enumerate() {
+                reader.cell(index, column.ty)?;
             }
             *skip -= 1;
         } else {
-            batch.push(cells)?;
+            batch.push_typed(&mut reader)?;
         }
     }
     Ok(())
@@ -337,37 +333,67 @@ impl<'b> Reader<'b> {
     #[inline(always)]
     fn cell(&mut self, column: usize, ty: ColumnType) -> Result<Cell<'b>> {
         Ok(match ty {
-            ColumnType::Flag => Cell::Flag(self.take(1)?[0] == 1),
-            ColumnType::Float => match self.take(1)?[0] {
-                0 => Cell::Float(None),
-                _ => {
-                    let mut word = [0; 8];
-                    word.copy_from_slice(self.take(8)?);
-                    Cell::Float(Some(f64::from_le_bytes(word)))
-                }
-            },
-            ColumnType::Int => Cell::Int(self.signed()?),
-            ColumnType::Date => Cell::Date(
-                self.signed()?
-                    .map(|days| i32::try_from(days).unwrap_or(i32::MAX)),
-            ),
-            ColumnType::Time => Cell::Time(self.signed()?.map(|delta| {
-                self.last_time = self.last_time.wrapping_add(delta);
-                self.last_time
-            })),
-            ColumnType::Text => match self.varint()? {
-                0 => Cell::Text(None),
-                1 => Cell::Text(Some(
-                    self.last_text[column].context("internal error: a repeat without a value")?,
-                )),
-                code => {
-                    let len =
-                        usize::try_from(code - 2).context("internal error: a text out of range")?;
-                    let text = self.take(len)?;
-                    self.last_text[column] = Some(text);
-                    Cell::Text(Some(text))
-                }
-            },
+            ColumnType::Flag => Cell::Flag(self.flag()?),
+            ColumnType::Float => Cell::Float(self.float()?),
+            ColumnType::Int => Cell::Int(self.int()?),
+            ColumnType::Date => Cell::Date(self.date()?),
+            ColumnType::Time => Cell::Time(self.time()?),
+            ColumnType::Text => Cell::Text(self.text(column)?),
+        })
+    }
+}
+
+/// Each cell read as the type its column has, which the caller knows (see [`encode_rows`]).
+impl<'b> TypedCells<'b> for Reader<'b> {
+    #[inline(always)]
+    fn flag(&mut self) -> Result<bool> {
+        Ok(self.take(1)?[0] == 1)
+    }
+
+    #[inline(always)]
+    fn float(&mut self) -> Result<Option<f64>> {
+        Ok(match self.take(1)?[0] {
+            0 => None,
+            _ => {
+                let mut word = [0; 8];
+                word.copy_from_slice(self.take(8)?);
+                Some(f64::from_le_bytes(word))
+            }
+        })
+    }
+
+    #[inline(always)]
+    fn int(&mut self) -> Result<Option<i64>> {
+        self.signed()
+    }
+
+    #[inline(always)]
+    fn date(&mut self) -> Result<Option<i32>> {
+        Ok(self
+            .signed()?
+            .map(|days| i32::try_from(days).unwrap_or(i32::MAX)))
+    }
+
+    #[inline(always)]
+    fn time(&mut self) -> Result<Option<i64>> {
+        Ok(self.signed()?.map(|delta| {
+            self.last_time = self.last_time.wrapping_add(delta);
+            self.last_time
+        }))
+    }
+
+    #[inline(always)]
+    fn text(&mut self, column: usize) -> Result<Option<&'b [u8]>> {
+        Ok(match self.varint()? {
+            0 => None,
+            1 => Some(self.last_text[column].context("internal error: a repeat without a value")?),
+            code => {
+                let len =
+                    usize::try_from(code - 2).context("internal error: a text out of range")?;
+                let text = self.take(len)?;
+                self.last_text[column] = Some(text);
+                Some(text)
+            }
         })
     }
 }

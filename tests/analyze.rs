@@ -1455,32 +1455,13 @@ mod parquet {
             frames
         };
         let default = frames("default", &[], Compression::Zstd, "zstd:1");
-        // No Parquet written, no codec recorded; a codec not on the list is refused.
-        let r = analyze(
-            dir.path(),
-            &["in"],
-            "csv",
-            &["--as-of", AS_OF, "--parquet-compression", "snappy"],
-        );
-        assert_eq!(r.code, 0, "{}", r.stderr);
-        let manifest: serde_json::Value =
-            serde_json::from_slice(&std::fs::read(dir.path().join("csv/manifest.json")).unwrap())
-                .unwrap();
-        assert!(manifest["options"]["parquet_compression"].is_null());
-        let r = analyze(
-            dir.path(),
-            &["in"],
-            "gzip",
-            &["--format", "parquet", "--parquet-compression", "gzip"],
-        );
-        assert_ne!(r.code, 0);
+        let options = csv_run_options(dir.path(), &["--parquet-compression", "snappy"]);
+        assert!(options["parquet_compression"].is_null());
+        let refused = refused_parquet_option(dir.path(), "--parquet-compression", "gzip");
         assert!(
-            r.stderr
-                .contains("use zstd, zstd:LEVEL (1 to 22), snappy, lz4 or none"),
-            "{}",
-            r.stderr
+            refused.contains("use zstd, zstd:LEVEL (1 to 22), snappy, lz4 or none"),
+            "{refused}"
         );
-        assert!(!dir.path().join("gzip").exists());
         for (option, codec, shown) in [
             ("zstd:19", Compression::Zstd, "zstd:19"),
             ("snappy", Compression::Snappy, "snappy"),
@@ -1488,11 +1469,37 @@ mod parquet {
             ("none", Compression::Uncompressed, "none"),
         ] {
             let got = frames(option, &["--parquet-compression", option], codec, shown);
-            for ((name, _), (want, got)) in REPORTS.iter().zip(default.iter().zip(&got)) {
-                assert!(want.height() > 0 || *name == "rejects", "{name} is empty");
-                assert!(want.equals_missing(got), "{name}.parquet with {option}");
-            }
+            assert_same_reports(&default, &got, option);
         }
+    }
+
+    /// Each report of `got` holds the rows of the same report in `want`; none is empty but
+    /// `rejects`.
+    fn assert_same_reports(want: &[DataFrame], got: &[DataFrame], label: &str) {
+        for ((name, _), (want, got)) in REPORTS.iter().zip(want.iter().zip(got)) {
+            assert!(want.height() > 0 || *name == "rejects", "{name} is empty");
+            assert!(want.equals_missing(got), "{name}.parquet with {label}");
+        }
+    }
+
+    /// Runs `analyze --format parquet OPTION VALUE` into a folder named VALUE, which must be
+    /// refused before anything is written: its message.
+    fn refused_parquet_option(dir: &Path, option: &str, value: &str) -> String {
+        let r = analyze(dir, &["in"], value, &["--format", "parquet", option, value]);
+        assert_ne!(r.code, 0);
+        assert!(!dir.join(value).exists());
+        r.stderr
+    }
+
+    /// The manifest's options of a CSV-only run with `options`.
+    fn csv_run_options(dir: &Path, options: &[&str]) -> Value {
+        let mut args = vec!["--as-of", AS_OF];
+        args.extend(options);
+        let r = analyze(dir, &["in"], "csv", &args);
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        let manifest: Value =
+            serde_json::from_slice(&fs::read(dir.join("csv/manifest.json")).unwrap()).unwrap();
+        manifest["options"].clone()
     }
 
     /// `--parquet-integers plain` writes other files than the default `delta` (the unit tests
@@ -1507,37 +1514,17 @@ mod parquet {
         let (options, plain) =
             parquet_reports(dir.path(), "plain", &["--parquet-integers", "PLAIN"]);
         assert_eq!(options["parquet_integers"], "plain");
-        for ((name, _), (want, got)) in REPORTS.iter().zip(delta.iter().zip(&plain)) {
-            assert!(want.height() > 0 || *name == "rejects", "{name} is empty");
-            assert!(want.equals_missing(got), "{name}.parquet");
-        }
+        assert_same_reports(&delta, &plain, "plain");
         let bytes =
             |out: &str| fs::read(dir.path().join(out).join("participants.parquet")).unwrap();
         assert_ne!(bytes("delta"), bytes("plain"));
-        let r = analyze(
-            dir.path(),
-            &["in"],
-            "dictionary",
-            &["--format", "parquet", "--parquet-integers", "dictionary"],
-        );
-        assert_ne!(r.code, 0);
+        let refused = refused_parquet_option(dir.path(), "--parquet-integers", "dictionary");
         assert!(
-            r.stderr.contains("delta") && r.stderr.contains("plain"),
-            "{}",
-            r.stderr
+            refused.contains("[possible values: delta, plain]"),
+            "{refused}"
         );
-        assert!(!dir.path().join("dictionary").exists());
-        let r = analyze(
-            dir.path(),
-            &["in"],
-            "csv",
-            &["--as-of", AS_OF, "--parquet-integers", "plain"],
-        );
-        assert_eq!(r.code, 0, "{}", r.stderr);
-        let manifest: Value =
-            serde_json::from_slice(&fs::read(dir.path().join("csv/manifest.json")).unwrap())
-                .unwrap();
-        assert!(manifest["options"]["parquet_integers"].is_null());
+        let options = csv_run_options(dir.path(), &["--parquet-integers", "plain"]);
+        assert!(options["parquet_integers"].is_null());
     }
 
     /// Rows of account_concurrency for the metric sessions (each a change of the summed

@@ -2,9 +2,9 @@
 //! `Int64`, ratios `Float64`, flags `Boolean`, text `String`; the first three delta-encoded
 //! unless `--parquet-integers plain` (docs/reference.md "Parquet integers"). Columns are built
 //! straight from the rows with polars' typed builders, text columns as polars would encode them
-//! ([`text`]), in
-//! row groups of 16,384 rows (the last one shorter); a few row groups per thread (the memory a
-//! Parquet report holds) are built, encoded and compressed in parallel, then written in order.
+//! ([`text`]), in row groups of 16,384 rows (the last one shorter); a few row groups per thread
+//! (the memory a Parquet report holds) are built, encoded and compressed in parallel, then
+//! written in order.
 //!
 //! Every reader must be able to join on our text columns, so the file carries no Arrow schema
 //! of polars' newest flavour (which makes pyarrow and pandas read text as `string_view`, which

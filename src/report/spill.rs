@@ -168,6 +168,9 @@ const SMALL: u8 = 240;
 /// The byte of a null number.
 const NULL_NUMBER: u8 = 250;
 
+/// Inlined into [`Encoder::cell`]: left a call, a register save and restore cost a third of
+/// its instructions.
+#[inline(always)]
 fn put_number(out: &mut Vec<u8>, value: i64) {
     let z = zigzag(value);
     if z < u64::from(SMALL) {

@@ -4,7 +4,7 @@
 #
 #   bash benches/e2e.sh [SESSIONS]        # default 100000 sessions (about half a gigabyte)
 #
-# Environment: SEED (default 1), RUNS (repetitions per step, default 3), E2E_DIR (work folder,
+# Environment: SEED (default 1), RUNS (rounds: runs of each step, default 3), E2E_DIR (work folder,
 # default target/e2e), THREADS (the multi-thread count, default: nproc), PROFILE (release; `debug`
 # for a quick check of the script itself), SHAPE (the corpus shape of `gen --shape`, default
 # mixed), ONE_FILE=1 (all of an NDJSON corpus in one big .ndjson file; ONE_FILE=array: in one big
@@ -24,8 +24,9 @@
 # `sessionstats gen` (cached in E2E_DIR by seed and size), reads it once to warm the page cache,
 # then times each step RUNS times and prints the medians: seconds, MB/s of decompressed JSON,
 # sessions/s, the ratio to the parse floor at the same thread count, and the peak resident memory
-# (`/usr/bin/time -v`), with the 1 → N thread speed-ups. hyperfine is used for the timings when
-# it is installed; otherwise a plain loop. All runs read a warm page cache (the corpus is read
+# (`/usr/bin/time -v`), with the 1 → N thread speed-ups. The steps run in RUNS rounds, each
+# round running every step once, so that a slow spell of the machine falls on all steps alike;
+# the ratios between them are what to read. All runs read a warm page cache (the corpus is read
 # again before each), and each writes into a fresh report folder (removed before it, outside the
 # timing). The write floor writes files as
 # large as the "no pairs" run's reports, each synced and renamed as a report is: what the disk
@@ -148,85 +149,99 @@ warm_corpus() {
     "$FLOOR" read "$CORPUS" >/dev/null
 }
 
-# prepare_command COMMAND…: a shell command that removes COMMAND's --out folder and warms the
-# corpus, for hyperfine's --prepare.
-prepare_command() {
-    local previous="" removal=true
-    for arg in "$@"; do
-        [[ $previous == --out ]] && removal="rm -rf $(printf '%q' "$arg")"
-        previous=$arg
-    done
-    echo "$removal && $(printf '%q' "$FLOOR") read $(printf '%q' "$CORPUS") >/dev/null"
+# Every step is declared first (step NAME THREADS COMMAND…), then the steps run in RUNS rounds,
+# each round running every step once in the order declared. This machine is shared: a slow
+# spell of some minutes falls on one round of every step instead of on every run of a few
+# steps, so the ratios between steps (to the parse floor, from 1 to N threads, to the baseline)
+# come from runs made minutes apart at most.
+STEP_NAMES=()
+STEP_THREADS=()
+STEP_COMMANDS=()
+step() {
+    STEP_NAMES+=("$1")
+    STEP_THREADS+=("$2")
+    shift 2
+    STEP_COMMANDS+=("$(printf '%q ' "$@")")
 }
 
-# measure NAME THREADS COMMAND…: RUNS timed runs; records the median seconds and the largest
-# peak resident memory of the runs in ROWS (with hyperfine: one run for the memory, then
-# hyperfine's median of RUNS runs).
-measure() {
-    local name=$1 threads=$2
-    shift 2
-    local report times=() rss=0 kb i runs=$RUNS
-    report=$(mktemp)
-    command -v hyperfine >/dev/null && runs=1
-    for ((i = 0; i < runs; i++)); do
-        times+=("$(run_timed "$report" "$@")") || { rm -f "$report" "$report.err"; return 1; }
-        kb=$(sed -n 's/.*Maximum resident set size (kbytes): //p' "$report")
-        if ((kb > rss)); then rss=$kb; fi
-    done
-    if command -v hyperfine >/dev/null; then
-        hyperfine --style none --ignore-failure --runs "$RUNS" --export-json "$report" \
-            --prepare "$(prepare_command "$@")" -- "$(printf '%q ' "$@")" >/dev/null 2>&1
-        times=("$(grep -o '"median": *[0-9.e+-]*' "$report" | head -1 | sed 's/.*: *//')")
+for threads in 1 "$THREADS"; do
+    [[ $threads == 1 && $THREADS == 1 ]] && continue
+    step "read floor" "$threads" "$FLOOR" read --threads "$threads" "$CORPUS"
+    step "parse floor" "$threads" "$FLOOR" parse --threads "$threads" "$CORPUS"
+    analyze=("$BIN" analyze "$CORPUS" --as-of "$AS_OF" --threads "$threads" --quiet "${LIMIT[@]}")
+    step "analyze csv" "$threads" "${analyze[@]}" --out "$WORK/out-csv" --format csv
+    baseline=("$BASELINE" analyze "$CORPUS" --as-of "$AS_OF" --threads "$threads" --quiet "${LIMIT[@]}")
+    if [[ -n $BASELINE ]]; then
+        step "baseline csv" "$threads" "${baseline[@]}" --out "$WORK/out-baseline" --format csv
     fi
-    rm -f "$report" "$report.err"
-    SECONDS_MEDIAN=$(printf '%s\n' "${times[@]}" | median)
-    ROWS+=("$name|$threads|$SECONDS_MEDIAN|$rss")
-    echo "   $name: $SECONDS_MEDIAN s"
-}
+    step "analyze csv, no pairs" "$threads" "${analyze[@]}" --out "$WORK/out-csv-no-pairs" \
+        --format csv --reports "$NO_PAIRS"
+    # Right after the run whose reports it copies the sizes of (in the same round).
+    step "write floor, no pairs" "$threads" "$FLOOR" write --threads "$threads" \
+        "$WORK/out-csv-no-pairs" --out "$WORK/out-write-floor"
+    step "analyze 3 reports" "$threads" "${analyze[@]}" --out "$WORK/out-csv-3" \
+        --format csv --reports sessions,participants,usage
+    step "analyze, DuckDB's work" "$threads" "${analyze[@]}" --out "$WORK/out-csv-peer" \
+        --format csv --reports "$PEER_REPORTS"
+    if [[ $threads == "$THREADS" ]]; then
+        step "analyze parquet" "$threads" "${analyze[@]}" --out "$WORK/out-parquet" --format parquet
+        step "parquet, no pairs" "$threads" "${analyze[@]}" --out "$WORK/out-parquet-no-pairs" \
+            --format parquet --reports "$NO_PAIRS"
+        if [[ -n $BASELINE ]]; then
+            step "baseline parquet, no pairs" "$threads" "${baseline[@]}" \
+                --out "$WORK/out-baseline-parquet" --format parquet --reports "$NO_PAIRS"
+        fi
+    fi
+    if [[ $DUCKDB == 1 ]]; then
+        step "duckdb peer" "$threads" python3 "$ROOT/benches/duckdb_peer.py" "$CORPUS" "$AS_OF" "$threads"
+    fi
+done
+
+# Each step's seconds (one line per run), its largest peak resident memory in KB, and whether
+# it failed: a step that fails once is left out of the later rounds and of the results.
+declare -A TIMES RSS FAILED
+report=$(mktemp)
+for ((round = 1; round <= RUNS; round++)); do
+    echo "== round $round of $RUNS"
+    for i in "${!STEP_NAMES[@]}"; do
+        key="${STEP_NAMES[$i]}|${STEP_THREADS[$i]}"
+        [[ -n ${FAILED[$key]:-} ]] && continue
+        if ! secs=$(eval "run_timed \"\$report\" ${STEP_COMMANDS[$i]}"); then
+            FAILED[$key]=1
+            continue
+        fi
+        TIMES[$key]+="$secs"$'\n'
+        kb=$(sed -n 's/.*Maximum resident set size (kbytes): //p' "$report")
+        ((kb > ${RSS[$key]:-0})) && RSS[$key]=$kb
+        printf '   %-28s %2d thread(s): %s s\n' "${STEP_NAMES[$i]}" "${STEP_THREADS[$i]}" "$secs"
+    done
+done
+rm -f "$report" "$report.err"
 
 ROWS=()
 declare -A PARSE_FLOOR
 analyze_ok=true
-for threads in 1 "$THREADS"; do
-    [[ $threads == 1 && $THREADS == 1 ]] && continue
-    echo "== $threads thread(s), $RUNS runs each"
-    measure "read floor" "$threads" "$FLOOR" read --threads "$threads" "$CORPUS"
-    measure "parse floor" "$threads" "$FLOOR" parse --threads "$threads" "$CORPUS"
-    PARSE_FLOOR[$threads]=$SECONDS_MEDIAN
-    $analyze_ok || continue
-    analyze=("$BIN" analyze "$CORPUS" --as-of "$AS_OF" --threads "$threads" --quiet "${LIMIT[@]}")
-    measure "analyze csv" "$threads" "${analyze[@]}" --out "$WORK/out-csv" --format csv \
-        || { analyze_ok=false; continue; }
-    baseline=("$BASELINE" analyze "$CORPUS" --as-of "$AS_OF" --threads "$threads" --quiet "${LIMIT[@]}")
-    if [[ -n $BASELINE ]]; then
-        measure "baseline csv" "$threads" "${baseline[@]}" --out "$WORK/out-baseline" --format csv
+for i in "${!STEP_NAMES[@]}"; do
+    key="${STEP_NAMES[$i]}|${STEP_THREADS[$i]}"
+    if [[ -n ${FAILED[$key]:-} ]]; then
+        [[ ${STEP_NAMES[$i]} == "analyze csv" ]] && analyze_ok=false
+        continue
     fi
-    measure "analyze csv, no pairs" "$threads" "${analyze[@]}" --out "$WORK/out-csv-no-pairs" \
-        --format csv --reports "$NO_PAIRS"
-    measure "write floor, no pairs" "$threads" "$FLOOR" write --threads "$threads" \
-        "$WORK/out-csv-no-pairs" --out "$WORK/out-write-floor"
-    measure "analyze 3 reports" "$threads" "${analyze[@]}" --out "$WORK/out-csv-3" \
-        --format csv --reports sessions,participants,usage
-    measure "analyze, DuckDB's work" "$threads" "${analyze[@]}" --out "$WORK/out-csv-peer" \
-        --format csv --reports "$PEER_REPORTS"
-    if [[ $threads == "$THREADS" ]]; then
-        measure "analyze parquet" "$threads" "${analyze[@]}" --out "$WORK/out-parquet" --format parquet
-        measure "parquet, no pairs" "$threads" "${analyze[@]}" --out "$WORK/out-parquet-no-pairs" \
-            --format parquet --reports "$NO_PAIRS"
-        if [[ -n $BASELINE ]]; then
-            measure "baseline parquet, no pairs" "$threads" "${baseline[@]}" \
-                --out "$WORK/out-baseline-parquet" --format parquet --reports "$NO_PAIRS" \
-                || echo "   note: the baseline binary could not write Parquet without pairs"
-        fi
-        du -sh --apparent-size "$WORK"/out-csv/* "$WORK"/out-parquet/* "$WORK"/out-parquet-no-pairs/* \
-            "$WORK"/out-baseline-parquet/* 2>/dev/null | sed 's/^/   report /' || true
-    fi
-    if [[ $DUCKDB == 1 ]]; then
-        measure "duckdb peer" "$threads" python3 "$ROOT/benches/duckdb_peer.py" "$CORPUS" "$AS_OF" "$threads"
-        python3 "$ROOT/benches/duckdb_peer.py" "$CORPUS" "$AS_OF" "$threads" --check "$WORK/out-csv-no-pairs" \
-            | sed 's/^/   /' || echo "   the DuckDB peer's figures differ from analyze's" >&2
-    fi
+    secs=$(printf '%s' "${TIMES[$key]}" | median)
+    [[ ${STEP_NAMES[$i]} == "parse floor" ]] && PARSE_FLOOR[${STEP_THREADS[$i]}]=$secs
+    ROWS+=("$key|$secs|${RSS[$key]}")
 done
+
+if [[ -d $WORK/out-parquet ]]; then
+    du -sh --apparent-size "$WORK"/out-csv/* "$WORK"/out-parquet/* "$WORK"/out-parquet-no-pairs/* \
+        "$WORK"/out-baseline-parquet/* 2>/dev/null | sed 's/^/   report /' || true
+fi
+# The peer's figures against the reports of the last "no pairs" run (the same whatever the
+# threads), outside the timing.
+if [[ $DUCKDB == 1 && -d $WORK/out-csv-no-pairs ]]; then
+    python3 "$ROOT/benches/duckdb_peer.py" "$CORPUS" "$AS_OF" "$THREADS" --check "$WORK/out-csv-no-pairs" \
+        | sed 's/^/   /' || echo "   the DuckDB peer's figures differ from analyze's" >&2
+fi
 
 echo
 echo "== results: medians of $RUNS runs; $SESSIONS sessions, $BYTES bytes of JSON"

@@ -1,10 +1,10 @@
 //! Parquet through polars: timestamps `Datetime(ms, UTC)`, dates `Date`, counts and durations
 //! `Int64`, ratios `Float64`, flags `Boolean`, text `String`; the first three delta-encoded
 //! unless `--parquet-integers plain` (docs/reference.md "Parquet integers"). Columns are built
-//! straight from the rows with polars' typed builders, text columns as polars would encode them
-//! ([`text`]), in row groups of 16,384 rows (the last one shorter); a few row groups per thread
-//! (the memory a Parquet report holds) are built, encoded and compressed in parallel, then
-//! written in order.
+//! straight from the rows: numbers pushed inline (`Numbers`), flags with polars' builder, text
+//! columns as polars would encode them ([`text`]), in row groups of 16,384 rows (the last one
+//! shorter); a few row groups per thread (the memory a Parquet report holds) are built, encoded
+//! and compressed in parallel, then written in order.
 //!
 //! Every reader must be able to join on our text columns, so the file carries no Arrow schema
 //! of polars' newest flavour (which makes pyarrow and pandas read text as `string_view`, which
@@ -19,6 +19,7 @@ use anyhow::{anyhow, Result};
 use polars::io::parquet::write::{get_encodings, StatisticsOptions};
 use polars::prelude::*;
 use polars_arrow::array::Array;
+use polars_arrow::bitmap::MutableBitmap;
 use polars_parquet::write::{
     array_to_columns, compress, to_parquet_schema, CompressedPage, CompressionOptions, DynIter,
     DynStreamingIterator, Encoding, FallibleStreamingIterator, FileWriter, ParquetType, Version,
@@ -50,34 +51,87 @@ impl ParquetCompression {
 /// One column under construction.
 enum Builder {
     Text(TextColumn),
-    Time(PrimitiveChunkedBuilder<Int64Type>),
-    Date(PrimitiveChunkedBuilder<Int32Type>),
-    Int(PrimitiveChunkedBuilder<Int64Type>),
-    Float(PrimitiveChunkedBuilder<Float64Type>),
+    Time(Numbers<Int64Type>),
+    Date(Numbers<Int32Type>),
+    Int(Numbers<Int64Type>),
+    Float(Numbers<Float64Type>),
     Flag(BooleanChunkedBuilder),
+}
+
+/// A column of numbers (whole numbers, instants, dates, floats) under construction: what
+/// polars' `PrimitiveChunkedBuilder` holds, a value per row and a validity bitmap made at the
+/// first null, but pushed inline; polars' builder takes a call per value (73 M instructions
+/// for 5,000 sessions). It gives polars the same array.
+struct Numbers<T: PolarsNumericType> {
+    name: &'static str,
+    values: Vec<T::Native>,
+    /// Which rows hold a value; `None` while none is null.
+    valid: Option<MutableBitmap>,
+}
+
+impl<T: PolarsNumericType> Numbers<T> {
+    fn new(name: &'static str, rows: usize) -> Numbers<T> {
+        Numbers {
+            name,
+            values: Vec::with_capacity(rows),
+            valid: None,
+        }
+    }
+
+    #[inline(always)]
+    fn push(&mut self, value: Option<T::Native>) {
+        match value {
+            Some(value) => {
+                self.values.push(value);
+                if let Some(valid) = &mut self.valid {
+                    valid.push(true);
+                }
+            }
+            None => self.push_null(),
+        }
+    }
+
+    /// Left a call: nulls are rare.
+    #[inline(never)]
+    fn push_null(&mut self) {
+        let rows = self.values.len();
+        let valid = self.valid.get_or_insert_with(|| {
+            let mut valid = MutableBitmap::with_capacity(self.values.capacity());
+            valid.extend_constant(rows, true);
+            valid
+        });
+        valid.push(false);
+        self.values.push(T::Native::default());
+    }
+
+    fn finish(self) -> ChunkedArray<T> {
+        let name = PlSmallStr::from_static(self.name);
+        ChunkedArray::from_vec_validity(name, self.values, self.valid.map(Into::into))
+    }
 }
 
 impl Builder {
     fn new(column: &ReportColumn, rows: usize) -> Builder {
-        let name = || PlSmallStr::from_static(column.name);
+        let name = column.name;
         match column.ty {
             ColumnType::Text => Builder::Text(TextColumn::with_capacity(rows, !column.nullable)),
-            ColumnType::Time => Builder::Time(PrimitiveChunkedBuilder::new(name(), rows)),
-            ColumnType::Date => Builder::Date(PrimitiveChunkedBuilder::new(name(), rows)),
-            ColumnType::Int => Builder::Int(PrimitiveChunkedBuilder::new(name(), rows)),
-            ColumnType::Float => Builder::Float(PrimitiveChunkedBuilder::new(name(), rows)),
-            ColumnType::Flag => Builder::Flag(BooleanChunkedBuilder::new(name(), rows)),
+            ColumnType::Time => Builder::Time(Numbers::new(name, rows)),
+            ColumnType::Date => Builder::Date(Numbers::new(name, rows)),
+            ColumnType::Int => Builder::Int(Numbers::new(name, rows)),
+            ColumnType::Float => Builder::Float(Numbers::new(name, rows)),
+            ColumnType::Flag => Builder::Flag(BooleanChunkedBuilder::new(
+                PlSmallStr::from_static(name),
+                rows,
+            )),
         }
     }
 
     fn push(&mut self, cell: &Cell<'_>) -> Result<()> {
         match (self, *cell) {
             (Builder::Text(b), Cell::Text(v)) => b.push(v)?,
-            (Builder::Time(b), Cell::Time(v)) | (Builder::Int(b), Cell::Int(v)) => {
-                b.append_option(v)
-            }
-            (Builder::Float(b), Cell::Float(v)) => b.append_option(v),
-            (Builder::Date(b), Cell::Date(v)) => b.append_option(v),
+            (Builder::Time(b), Cell::Time(v)) | (Builder::Int(b), Cell::Int(v)) => b.push(v),
+            (Builder::Float(b), Cell::Float(v)) => b.push(v),
+            (Builder::Date(b), Cell::Date(v)) => b.push(v),
             (Builder::Flag(b), Cell::Flag(v)) => b.append_value(v),
             (_, cell) => {
                 return Err(anyhow!(
@@ -300,10 +354,10 @@ impl Batch {
         for (column, builder) in self.builders.iter_mut().enumerate() {
             match builder {
                 Builder::Text(b) => b.push(cells.text(column)?)?,
-                Builder::Time(b) => b.append_option(cells.time()?),
-                Builder::Int(b) => b.append_option(cells.int()?),
-                Builder::Date(b) => b.append_option(cells.date()?),
-                Builder::Float(b) => b.append_option(cells.float()?),
+                Builder::Time(b) => b.push(cells.time()?),
+                Builder::Int(b) => b.push(cells.int()?),
+                Builder::Date(b) => b.push(cells.date()?),
+                Builder::Float(b) => b.push(cells.float()?),
                 Builder::Flag(b) => b.append_value(cells.flag()?),
             }
         }

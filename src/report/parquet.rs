@@ -472,6 +472,35 @@ mod tests {
     use super::*;
     use crate::report::testing::Numbered;
 
+    #[test]
+    fn numbers_make_the_array_polars_builder_makes() {
+        let cases: [&[Option<i64>]; 5] = [
+            &[],
+            &[Some(1), Some(-2), Some(i64::MAX)],
+            &[None, Some(3)],
+            &[Some(4), Some(5), None, Some(6), None],
+            &[None, None],
+        ];
+        for case in cases {
+            let mut ours = Numbers::<Int64Type>::new("n", 0);
+            let mut polars = PrimitiveChunkedBuilder::<Int64Type>::new("n".into(), 0);
+            for &value in case {
+                ours.push(value);
+                polars.append_option(value);
+            }
+            let (ours, polars) = (ours.finish(), polars.finish());
+            assert_eq!(ours.name(), polars.name());
+            assert_eq!(ours.dtype(), polars.dtype());
+            let (ours, polars) = (
+                ours.into_series().to_arrow(0, CompatLevel::newest()),
+                polars.into_series().to_arrow(0, CompatLevel::newest()),
+            );
+            assert_eq!(ours, polars, "{case:?}");
+            assert_eq!(ours.validity(), polars.validity(), "{case:?}");
+            assert_eq!(ours.dtype(), polars.dtype(), "{case:?}");
+        }
+    }
+
     /// The rows of each frame, as built in parallel.
     fn frames_of(sizes: &[usize]) -> Vec<Vec<i64>> {
         let table = Numbered(sizes.to_vec());

@@ -283,6 +283,9 @@ pub struct Rollups<S: RollupSink> {
     peak: Option<AccountStep>,
     /// `A` integrated per period, step by step as the sweep passes.
     figures: BTreeMap<NaiveDate, PeriodFigures>,
+    /// The figures of the period integrated last, held out of `figures` until a step falls in
+    /// another: steps come in time order, so almost all of them fall in it.
+    open_figures: Option<(NaiveDate, PeriodFigures)>,
     /// The latest instant of any session (`end - 1`, or `start` for an empty one).
     last_instant: Option<Millis>,
     /// The last period looked up, with its bounds.
@@ -314,6 +317,7 @@ impl<S: RollupSink> Rollups<S> {
             steps: Vec::new(),
             peak: None,
             figures: BTreeMap::new(),
+            open_figures: None,
             last_instant: None,
             known_period: None,
             totals: Totals::default(),
@@ -547,7 +551,8 @@ impl<S: RollupSink> Rollups<S> {
             }
             let (from_at, to_at) = (step.changed_at.max(start), until.min(end));
             if from_at < to_at {
-                let figures = self.figures.entry(period).or_default();
+                let over_quota = self.quota.is_some_and(|q| step.concurrency > q);
+                let figures = self.figures_of(period);
                 let length = to_at - from_at;
                 figures.integral = figures
                     .integral
@@ -556,7 +561,7 @@ impl<S: RollupSink> Rollups<S> {
                     figures.peak = step.concurrency;
                     figures.peak_at = Some(from_at);
                 }
-                if self.quota.is_some_and(|q| step.concurrency > q) {
+                if over_quota {
                     figures.over_quota_ms += length;
                 }
             }
@@ -569,6 +574,26 @@ impl<S: RollupSink> Rollups<S> {
                 break;
             }
             period = next;
+        }
+    }
+
+    /// The figures of `period`, to be added to.
+    fn figures_of(&mut self, period: NaiveDate) -> &mut PeriodFigures {
+        if self.open_figures.is_none_or(|(open, _)| open != period) {
+            self.close_figures();
+            let figures = self.figures.get(&period).copied().unwrap_or_default();
+            self.open_figures = Some((period, figures));
+        }
+        &mut self
+            .open_figures
+            .get_or_insert((period, PeriodFigures::default()))
+            .1
+    }
+
+    /// Puts the figures held out back into `figures`.
+    fn close_figures(&mut self) {
+        if let Some((period, figures)) = self.open_figures.take() {
+            self.figures.insert(period, figures);
         }
     }
 
@@ -627,6 +652,7 @@ impl<S: RollupSink> Rollups<S> {
             .calendar
             .period_of(last_instant.max(first_step.changed_at));
         self.integrate(last_step, Millis::MAX, Some(last_period));
+        self.close_figures();
         let mut rows = Vec::new();
         let mut period = self.calendar.period_of(first_step.changed_at);
         while period <= last_period {

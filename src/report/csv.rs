@@ -6,7 +6,7 @@
 //! rule (`QuoteStyle::Necessary`; a test holds the two to the same bytes).
 use super::{group_blocks, Cell, Format, Table};
 use crate::time::{format_millis, TimeFormatter};
-use anyhow::Result;
+use anyhow::{Context, Result};
 use rayon::prelude::*;
 use std::io::Write;
 use std::ops::Range;
@@ -127,12 +127,31 @@ pub struct LineWriter {
     times: TimeFormatter,
     /// For out-of-range times: no allocation per row.
     scratch: String,
+    /// Per column, where the last text written lies in `out` (as written: quoted if it had to
+    /// be), for [`LineCell::SameText`].
+    texts: Vec<Option<Range<usize>>>,
+}
+
+/// A cell as [`LineWriter::line`] takes it: a value, or `SameText`, the text this writer last
+/// wrote in the column, into the same `out`. The spill marks such repeats (a session's id on
+/// each of its rows), and they are copied as written, with no second look for quotes.
+#[derive(Debug, Clone, Copy)]
+pub enum LineCell<'c> {
+    Value(Cell<'c>),
+    SameText,
 }
 
 impl LineWriter {
     /// Appends the line of the row `cells` to `out`.
     pub fn row(&mut self, cells: &[Cell<'_>], out: &mut Vec<u8>) -> Result<()> {
-        self.line(cells.iter().copied().map(Ok), out)
+        self.line(cells.iter().map(|&cell| Ok(LineCell::Value(cell))), out)
+    }
+
+    /// Forgets where the texts written lie, before lines go to another `out` or follow rows
+    /// whose repeats are told apart (each part of the spill): a [`LineCell::SameText`] then
+    /// fails instead of copying something else.
+    pub fn forget_texts(&mut self) {
+        self.texts.clear();
     }
 
     /// Appends the line of the row whose cells `cells` yields (or its first error) to `out`.
@@ -141,15 +160,37 @@ impl LineWriter {
     #[inline(always)]
     pub fn line<'c>(
         &mut self,
-        cells: impl Iterator<Item = Result<Cell<'c>>>,
+        cells: impl Iterator<Item = Result<LineCell<'c>>>,
         out: &mut Vec<u8>,
     ) -> Result<()> {
         for (index, cell) in cells.enumerate() {
             if index > 0 {
                 out.push(b',');
             }
-            match cell? {
-                Cell::Text(text) => put_text(out, text.unwrap_or_default()),
+            let cell = match cell? {
+                LineCell::Value(cell) => cell,
+                LineCell::SameText => {
+                    let written = self
+                        .texts
+                        .get(index)
+                        .cloned()
+                        .flatten()
+                        .filter(|written| written.end <= out.len())
+                        .context("internal error: a repeated text with no text before it")?;
+                    out.extend_from_within(written);
+                    continue;
+                }
+            };
+            match cell {
+                Cell::Text(None) => {}
+                Cell::Text(Some(text)) => {
+                    let start = out.len();
+                    put_text(out, text);
+                    if self.texts.len() <= index {
+                        self.texts.resize(index + 1, None);
+                    }
+                    self.texts[index] = Some(start..out.len());
+                }
                 Cell::Time(Some(ms)) => match self.times.format(ms) {
                     Some(bytes) => out.extend_from_slice(&bytes),
                     None => {

@@ -116,6 +116,8 @@ echo "   $(find "$CORPUS" -type f | wc -l) files, $(du -sh --apparent-size "$COR
 echo "== machine"
 echo "   $(lscpu | sed -n 's/^Model name: *//p' | head -1), $(nproc) cores, $(free -g | awk '/^Mem:/ {print $2}') GiB RAM"
 echo "   $(uname -sr), $(df -T "$WORK" | awk 'NR==2 {print $2}') file system, $(rustc --version)"
+# The peer's speed moves with its version (its figures do not): say which one ran.
+[[ $DUCKDB == 1 ]] && echo "   DuckDB $(python3 -c 'import duckdb; print(duckdb.__version__)') (Python package) for the peer"
 
 median() { sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 

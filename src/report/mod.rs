@@ -74,7 +74,27 @@ pub trait TypedCells<'c> {
     fn date(&mut self) -> Result<Option<i32>>;
     fn time(&mut self) -> Result<Option<Millis>>;
     /// The text of column `column` (its index in the row).
-    fn text(&mut self, column: usize) -> Result<Option<&'c [u8]>>;
+    fn text(&mut self, column: usize) -> Result<TextCell<'c>>;
+}
+
+/// A text cell as [`TypedCells::text`] reads it back from the spill, which marks a text equal
+/// to the last one of its column in the same part (a session's id down its rows): a writer can
+/// reuse what it made of that one instead of looking at the text again.
+#[derive(Debug, Clone, Copy)]
+pub enum TextCell<'c> {
+    Value(Option<&'c [u8]>),
+    /// The same text as the last one read in the column since the part began.
+    Repeat(&'c [u8]),
+}
+
+impl<'c> TextCell<'c> {
+    #[inline(always)]
+    pub fn text(self) -> Option<&'c [u8]> {
+        match self {
+            TextCell::Value(text) => text,
+            TextCell::Repeat(text) => Some(text),
+        }
+    }
 }
 
 /// A report table: its spec and its rows in report order.

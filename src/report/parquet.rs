@@ -337,6 +337,16 @@ impl Batch {
         self.rows >= self.wanted
     }
 
+    /// Before the rows of another part of the spill: the texts pushed so far are not those its
+    /// repeats refer to ([`TextColumn::push_cell`]).
+    pub fn forget_repeats(&mut self) {
+        for builder in &mut self.builders {
+            if let Builder::Text(column) = builder {
+                column.forget_repeats();
+            }
+        }
+    }
+
     /// Appends one row, its cells in column order.
     fn push<'c>(&mut self, cells: impl IntoIterator<Item = Result<Cell<'c>>>) -> Result<()> {
         for (builder, cell) in self.builders.iter_mut().zip(cells) {
@@ -353,7 +363,7 @@ impl Batch {
     pub fn push_typed<'c>(&mut self, cells: &mut impl TypedCells<'c>) -> Result<()> {
         for (column, builder) in self.builders.iter_mut().enumerate() {
             match builder {
-                Builder::Text(b) => b.push(cells.text(column)?)?,
+                Builder::Text(b) => b.push_cell(cells.text(column)?)?,
                 Builder::Time(b) => b.push(cells.time()?),
                 Builder::Int(b) => b.push(cells.int()?),
                 Builder::Date(b) => b.push(cells.date()?),
@@ -987,6 +997,54 @@ mod tests {
             };
             assert!(file(&spilled) == file(&Kinds(rows)), "{integers}");
         }
+    }
+
+    /// A text the spill marks as a repeat of the row above comes back as that text, also
+    /// into a batch that already holds another part's rows, from a part whose first row is
+    /// skipped: its repeat then refers to a text the batch never saw.
+    #[test]
+    fn a_repeated_text_comes_back_as_itself_after_a_skipped_row() {
+        use crate::report::spill::{decode_into_batch, encode_rows};
+        use polars_arrow::array::{BinaryViewArray, DictionaryArray};
+        const TEXT: &[ReportColumn] = &[ReportColumn {
+            name: "t",
+            ty: ColumnType::Text,
+            nullable: false,
+        }];
+        let part = |texts: [&str; 2]| {
+            let mut bytes = Vec::new();
+            encode_rows(
+                TEXT,
+                |emit| {
+                    texts
+                        .iter()
+                        .try_for_each(|text| emit(&[Cell::Text(Some(text.as_bytes()))]))
+                },
+                &mut bytes,
+            )
+            .unwrap();
+            bytes
+        };
+        let mut batch = Batch::new(TEXT, 3);
+        decode_into_batch(TEXT, &part(["a", "a"]), &mut 0, &mut batch).unwrap();
+        decode_into_batch(TEXT, &part(["b", "b"]), &mut 1, &mut batch).unwrap();
+        assert!(batch.is_full());
+        let group = batch.finish().unwrap();
+        let column = group.arrays[0]
+            .as_any()
+            .downcast_ref::<DictionaryArray<u32>>()
+            .unwrap();
+        let values = column
+            .values()
+            .as_any()
+            .downcast_ref::<BinaryViewArray>()
+            .unwrap();
+        let texts: Vec<&[u8]> = column
+            .keys()
+            .values_iter()
+            .map(|&key| values.value(key as usize))
+            .collect();
+        assert_eq!(texts, [b"a", b"a", b"b"]);
     }
 
     /// `--parquet-integers`: instants, whole numbers and dates are delta-encoded, or left to

@@ -9,7 +9,7 @@
 //! A row is encoded cell by cell after its table's column kinds (see [`Encoder`]).
 use super::csv::{LineCell, LineWriter};
 use super::tables::Emit;
-use super::{Cell, Column, ColumnType, Table, TableSpec, TypedCells};
+use super::{Cell, Column, ColumnType, Table, TableSpec, TextCell, TypedCells};
 use anyhow::{bail, Context, Result};
 use std::fs::File;
 use std::io::{BufWriter, Write};
@@ -253,6 +253,10 @@ pub fn decode_into_batch(
     batch: &mut super::parquet::Batch,
 ) -> Result<()> {
     let mut reader = Reader::new(bytes, columns.len());
+    // The part's repeats refer to its own rows only, and its first rows may be skipped (into a
+    // batch that holds other rows, as this function allows even though the writer skips
+    // rows only at a row group's start).
+    batch.forget_repeats();
     while reader.at < bytes.len() && !batch.is_full() {
         if *skip > 0 {
             // Decoded all the same: a row's texts and times are told against the row before.
@@ -342,15 +346,10 @@ impl<'b> Reader<'b> {
     /// before.
     #[inline(always)]
     fn line_text(&mut self, column: usize) -> Result<LineCell<'b>> {
-        let code = self.bytes.get(self.at).copied();
-        if code == Some(1) {
-            self.at += 1;
-            if self.last_text.get(column).copied().flatten().is_none() {
-                bail!("internal error: a repeat without a value");
-            }
-            return Ok(LineCell::SameText);
-        }
-        Ok(LineCell::Value(Cell::Text(self.text(column)?)))
+        Ok(match self.text(column)? {
+            TextCell::Repeat(_) => LineCell::SameText,
+            TextCell::Value(text) => LineCell::Value(Cell::Text(text)),
+        })
     }
 
     #[inline(always)]
@@ -361,7 +360,7 @@ impl<'b> Reader<'b> {
             ColumnType::Int => Cell::Int(self.int()?),
             ColumnType::Date => Cell::Date(self.date()?),
             ColumnType::Time => Cell::Time(self.time()?),
-            ColumnType::Text => Cell::Text(self.text(column)?),
+            ColumnType::Text => Cell::Text(self.text(column)?.text()),
         })
     }
 }
@@ -406,16 +405,22 @@ impl<'b> TypedCells<'b> for Reader<'b> {
     }
 
     #[inline(always)]
-    fn text(&mut self, column: usize) -> Result<Option<&'b [u8]>> {
+    fn text(&mut self, column: usize) -> Result<TextCell<'b>> {
         Ok(match self.varint()? {
-            0 => None,
-            1 => Some(self.last_text[column].context("internal error: a repeat without a value")?),
+            0 => TextCell::Value(None),
+            1 => TextCell::Repeat(
+                self.last_text
+                    .get(column)
+                    .copied()
+                    .flatten()
+                    .context("internal error: a repeat without a value")?,
+            ),
             code => {
                 let len =
                     usize::try_from(code - 2).context("internal error: a text out of range")?;
                 let text = self.take(len)?;
                 self.last_text[column] = Some(text);
-                Some(text)
+                TextCell::Value(Some(text))
             }
         })
     }

@@ -9,6 +9,7 @@
 //! a fixed seed), so it is polars' own, and so is the decision it makes: the column is written
 //! plain when more than 128 rows are more than three quarters distinct. The file is the same
 //! to the byte as polars would write from the plain column.
+use crate::report::TextCell;
 use anyhow::{bail, Context, Result};
 use hashbrown::HashTable;
 use polars_arrow::array::{
@@ -35,6 +36,9 @@ pub(super) struct TextColumn {
     index: HashTable<u32>,
     /// The key of the last row that held a text.
     last: Option<u32>,
+    /// Whether that row was pushed since [`TextColumn::forget_repeats`]: only then is a repeat
+    /// the spill marks its text.
+    last_is_current: bool,
 }
 
 impl TextColumn {
@@ -46,6 +50,7 @@ impl TextColumn {
             values: MutableBinaryViewArray::new(),
             index: HashTable::new(),
             last: None,
+            last_is_current: false,
         }
     }
 
@@ -65,9 +70,31 @@ impl TextColumn {
             _ => self.key_of(text)?,
         };
         self.last = Some(key);
+        self.last_is_current = true;
         self.keys.push(key);
         self.valid.push(true);
         Ok(())
+    }
+
+    /// Pushes a cell read back from the spill: a repeat of the last text pushed since
+    /// [`TextColumn::forget_repeats`] takes its key with no comparison, anything else is pushed
+    /// as [`TextColumn::push`] does.
+    #[inline(always)]
+    pub fn push_cell(&mut self, cell: TextCell<'_>) -> Result<()> {
+        match (cell, self.last) {
+            (TextCell::Repeat(_), Some(key)) if self.last_is_current => {
+                self.keys.push(key);
+                self.valid.push(true);
+                Ok(())
+            }
+            _ => self.push(cell.text()),
+        }
+    }
+
+    /// Forgets which text was pushed last, for [`TextColumn::push_cell`]: the next rows'
+    /// repeats refer to texts read after this (another part of the spill).
+    pub fn forget_repeats(&mut self) {
+        self.last_is_current = false;
     }
 
     /// The key of `text`, the next one when it is new (then checked to be UTF-8, which the
@@ -140,5 +167,51 @@ impl TextColumn {
             false,
         );
         Ok(DictionaryArray::try_new(dtype, keys, values.boxed())?.boxed())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A repeat the spill marks takes the key of the last text pushed only when that text was
+    /// pushed since the part began; after `forget_repeats` (a new part, whose first rows may
+    /// have been skipped) it is looked up like any text. Fails if a repeat takes a key across
+    /// parts, or if a null in between is taken for the text repeated.
+    #[test]
+    fn a_repeat_takes_the_last_key_only_within_its_part() {
+        let a = Some(&b"a"[..]);
+        let b = Some(&b"b"[..]);
+        let parts = [
+            vec![
+                TextCell::Value(a),
+                TextCell::Repeat(b"a"),
+                TextCell::Value(None),
+                TextCell::Repeat(b"a"),
+            ],
+            // Its first row, skipped, held "b": the column never saw it.
+            vec![
+                TextCell::Repeat(b"b"),
+                TextCell::Repeat(b"b"),
+                TextCell::Value(a),
+                TextCell::Repeat(b"a"),
+            ],
+        ];
+        let mut ours = TextColumn::with_capacity(8, false);
+        for part in &parts {
+            ours.forget_repeats();
+            for &cell in part {
+                ours.push_cell(cell).unwrap();
+            }
+        }
+        // Each row as the column holds it, and which distinct texts it holds, in order.
+        let rows: Vec<Option<&[u8]>> = (0..ours.keys.len())
+            .map(|row| {
+                let key = ours.keys[row] as usize;
+                ours.valid.get(row).then(|| ours.values.value(key))
+            })
+            .collect();
+        assert_eq!(rows, [a, a, None, a, b, b, a, a]);
+        assert_eq!(ours.values.len(), 2, "a text is held twice");
     }
 }

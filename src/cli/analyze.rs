@@ -168,13 +168,7 @@ pub fn analyze(args: &AnalyzeArgs) -> Result<(Outcome, Headline)> {
     if let Some(list) = &args.reports {
         config.reports = ReportSet::parse(list).map_err(|e| anyhow!(e))?;
     }
-    // CSV alone: the analysis formats the per-session reports' lines itself, on every thread,
-    // and the writer copies them (docs/code.md, "The spill").
-    let csv_only = matches!(&formats.tables[..], [only] if only.extension() == "csv");
-    config.reports = config
-        .reports
-        .with_html(formats.html)
-        .with_csv_lines(csv_only);
+    config.reports = config.reports.with_html(formats.html);
     args.answers.apply(&mut config)?;
     let when = |text: &Option<String>, option: &str| {
         text.as_deref()

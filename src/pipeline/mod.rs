@@ -5,7 +5,8 @@
 //! account concurrency, usage; and the HTML report's overview, in the same pass).
 use crate::analysis::overview::Overview;
 use crate::analysis::rollups::{
-    AccountStep, KeptRows, PersonRow, RollupSink, RollupTables, Rollups, RoomRow, SessionFacts,
+    AccountStep, KeptRows, ParticipantFacts, PersonRow, RollupSink, RollupTables, Rollups, RoomRow,
+    SessionFacts,
 };
 use crate::analysis::{analyze_session, Config, SessionReport};
 use crate::ingest::rejects::{FileLog, FileRejects, RejectLog, RejectSpill};
@@ -14,19 +15,19 @@ use crate::ingest::{
     read_chunk, read_file, read_file_chunks, Chunk, IdentifiedSession, Limits, Origin,
     ReadProgress, Reject,
 };
-use crate::report::csv::LineWriter;
-use crate::report::spill::{encode_lines, encode_rows, Part, Spill, SpilledTable};
+use crate::report::spill::decode_rows;
+use crate::report::spill::{encode_rows, Part, Spill, SpilledTable};
 use crate::report::tables::{self, InMemory, ReportSet, PER_SESSION};
-use crate::report::{Table, TableSpec};
+use crate::report::{Cell, Table, TableSpec};
 use crate::time::Millis;
-use anyhow::Result;
+use anyhow::{Context, Result};
 use rayon::prelude::*;
+use std::borrow::Cow;
 use std::cmp::{Ordering, Reverse};
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering as AtomicOrdering};
 use std::sync::Mutex;
 
-mod facts;
 mod order;
 mod parts;
 use order::Runs;
@@ -66,28 +67,23 @@ pub struct Parked {
     stale: bool,
     timelog_entries: u32,
     origin: Origin,
-    /// Its rows of each table of [`PER_SESSION`], as cells and as lines.
+    /// Its rows of each table of [`PER_SESSION`].
     parts: SessionParts,
 }
 
-/// The parts parked per session: each table of [`PER_SESSION`] as cells, then each as CSV
-/// lines ([`ReportSet::with_csv_lines`]), then the rollups' facts ([`facts::FACT_TABLES`]);
-/// a part not parked is empty.
-const PARTS: usize = 2 * PER_SESSION.len() + facts::FACT_TABLES.len();
-
-/// Where a session's rows of each table of [`PER_SESSION`] lie: one part after the other from
+/// Where a session's rows of each table of [`PER_SESSION`] lie: one after the other from
 /// `offset`, as [`encode_session`] wrote them. Once the sessions are ordered, they wait in a
 /// temporary file ([`parts`]) until the reports are written.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct SessionParts {
     offset: u64,
-    /// Per part (see [`PARTS`]), the bytes and the rows.
-    sizes: [(u32, u32); PARTS],
+    /// Per table, the bytes and the rows.
+    sizes: [(u32, u32); PER_SESSION.len()],
 }
 
 impl SessionParts {
-    /// Its encoded size: the offset, then each part's bytes and rows, little-endian.
-    pub const BYTES: usize = 8 + 8 * PARTS;
+    /// Its encoded size: the offset, then each table's bytes and rows, little-endian.
+    pub const BYTES: usize = 8 + 8 * PER_SESSION.len();
 
     /// Appends its [`SessionParts::BYTES`] bytes to `out`.
     fn encode(&self, out: &mut Vec<u8>) {
@@ -101,7 +97,7 @@ impl SessionParts {
     /// Decodes what [`SessionParts::encode`] wrote (0 for bytes missing: callers read whole
     /// records).
     fn decode(bytes: &[u8]) -> SessionParts {
-        let mut sizes = [(0, 0); PARTS];
+        let mut sizes = [(0, 0); PER_SESSION.len()];
         for (i, size) in sizes.iter_mut().enumerate() {
             *size = (read_u32(bytes, 8 + 8 * i), read_u32(bytes, 12 + 8 * i));
         }
@@ -111,7 +107,7 @@ impl SessionParts {
         }
     }
 
-    /// Part `index` (see [`PARTS`]).
+    /// The part of table `index` of [`PER_SESSION`].
     fn part(&self, index: usize) -> Part {
         let before: u64 = self.sizes[..index.min(self.sizes.len())]
             .iter()
@@ -123,6 +119,15 @@ impl SessionParts {
             len,
             rows,
         }
+    }
+
+    /// Where its rows of the per-session table `spec` lie.
+    fn of(&self, spec: &TableSpec) -> Part {
+        PER_SESSION
+            .iter()
+            .position(|table| table.spec.name == spec.name)
+            .map(|i| self.part(i))
+            .unwrap_or_default()
     }
 }
 
@@ -141,35 +146,23 @@ fn read_u64(bytes: &[u8], at: usize) -> u64 {
         .map_or(0, u64::from_le_bytes)
 }
 
-/// Appends a session's rows of each table of [`PER_SESSION`] to `buf`, one part after the
-/// other: as cells where `reports` parks cells, then as CSV lines (made by `lines`) where it
-/// parks lines, then the facts the rollups need; the others get an empty part. The offset is
-/// relative to `buf`.
+/// Encodes a session's rows of each table of [`PER_SESSION`] that `reports` spills onto `buf`,
+/// one table after the other (the others get an empty part); the offset is relative to `buf`.
 fn encode_session(
     report: &SessionReport,
     reports: &ReportSet,
-    lines: &mut LineWriter,
     buf: &mut Vec<u8>,
 ) -> Result<SessionParts> {
     let mut parts = SessionParts {
         offset: buf.len() as u64,
         ..SessionParts::default()
     };
-    let (as_cells, rest) = parts.sizes.split_at_mut(PER_SESSION.len());
-    let (as_lines, as_facts) = rest.split_at_mut(PER_SESSION.len());
-    for (size, table) in as_cells.iter_mut().zip(PER_SESSION) {
-        if reports.parks_cells(table.spec) {
+    for (size, table) in parts.sizes.iter_mut().zip(PER_SESSION) {
+        if reports.spills(table.spec) {
             let part = encode_rows(table.spec.columns, |emit| (table.rows)(report, emit), buf)?;
             *size = (part.len, part.rows);
         }
     }
-    for (size, table) in as_lines.iter_mut().zip(PER_SESSION) {
-        if reports.parks_lines(table.spec) {
-            let part = encode_lines(|emit| (table.rows)(report, emit), lines, buf)?;
-            *size = (part.len, part.rows);
-        }
-    }
-    facts::encode(report, reports, as_facts, buf)?;
     Ok(parts)
 }
 
@@ -186,22 +179,15 @@ impl Analysis {
 
     /// The selected tables of [`PER_SESSION`]: they need no rollup.
     fn per_session_tables(&self) -> Vec<TableRef<'_>> {
-        let lines = self.reports.csv_lines();
         PER_SESSION
             .iter()
             .enumerate()
             .filter(|(_, table)| self.reports.has(table.spec.name))
-            .map(|(table_index, table)| {
+            .map(|(i, table)| {
                 let sessions = &self.sessions;
-                let i = if lines {
-                    PER_SESSION.len() + table_index
-                } else {
-                    table_index
-                };
                 Box::new(SpilledTable {
                     spec: table.spec,
                     spill: &self.spill,
-                    lines,
                     groups: sessions.len(),
                     rows: sessions.rows(i),
                     parts: Box::new(move |groups| {
@@ -224,7 +210,6 @@ impl Analysis {
             out.push(Box::new(SpilledTable {
                 spec,
                 spill: &self.spill,
-                lines: false,
                 groups: parts.len(),
                 rows: parts.iter().map(|part| part.rows as usize).sum(),
                 parts: Box::new(move |groups| Ok(parts.get(groups).unwrap_or_default().to_vec())),
@@ -267,6 +252,224 @@ impl Analysis {
         written.extend(rollup_written);
         Ok(written)
     }
+}
+
+/// Where the figures the rollups need stand in the spilled rows.
+struct FactColumns {
+    session_id: usize,
+    room_id: usize,
+    started_at: usize,
+    ended_at: usize,
+    ongoing: usize,
+    duration_ms: usize,
+    participant_ms: usize,
+    peak_concurrency: usize,
+    invalid_intervals: usize,
+    invalid_participants: usize,
+    clipped_ms: usize,
+    pairs_skipped: usize,
+    participants: usize,
+    present_count: usize,
+    participant_id: usize,
+    name: usize,
+    present: usize,
+    attended_ms: usize,
+    first_join: usize,
+    last_leave: usize,
+    attendance_pct: usize,
+    changed_at: usize,
+    concurrency: usize,
+}
+
+/// The position of column `name` in `spec` (the tables are fixed, so a miss is a bug caught by
+/// every test that computes a rollup).
+fn position(spec: &TableSpec, name: &str) -> usize {
+    spec.columns
+        .iter()
+        .position(|c| c.name == name)
+        .unwrap_or(usize::MAX)
+}
+
+impl FactColumns {
+    fn new() -> FactColumns {
+        let (s, p, c) = (
+            &tables::SESSIONS,
+            &tables::PARTICIPANTS,
+            &tables::CONCURRENCY,
+        );
+        FactColumns {
+            session_id: position(s, "session_id"),
+            room_id: position(s, "room_id"),
+            started_at: position(s, "started_at"),
+            ended_at: position(s, "ended_at"),
+            ongoing: position(s, "ongoing"),
+            duration_ms: position(s, "duration_ms"),
+            participant_ms: position(s, "participant_ms"),
+            peak_concurrency: position(s, "peak_concurrency"),
+            invalid_intervals: position(s, "invalid_intervals"),
+            invalid_participants: position(s, "invalid_participants"),
+            clipped_ms: position(s, "clipped_ms"),
+            pairs_skipped: position(s, "pairs_skipped"),
+            participants: position(s, "participants"),
+            present_count: position(s, "present"),
+            participant_id: position(p, "participant_id"),
+            name: position(p, "name"),
+            present: position(p, "present"),
+            attended_ms: position(p, "attended_ms"),
+            first_join: position(p, "first_join"),
+            last_leave: position(p, "last_leave"),
+            attendance_pct: position(p, "attendance_pct"),
+            changed_at: position(c, "changed_at"),
+            concurrency: position(c, "concurrency"),
+        }
+    }
+}
+
+/// A text cell, borrowed from the rows read back (they were valid UTF-8 when written).
+fn text_cell<'b>(cells: &[Cell<'b>], at: usize) -> Option<Cow<'b, str>> {
+    match cells.get(at) {
+        // The spill's texts came from `&str`s: checked with SIMD, never replaced in fact.
+        Some(Cell::Text(Some(bytes))) => Some(
+            simdutf8::basic::from_utf8(bytes)
+                .map_or_else(|_| String::from_utf8_lossy(bytes), Cow::Borrowed),
+        ),
+        _ => None,
+    }
+}
+
+fn int_cell(cells: &[Cell<'_>], at: usize) -> Option<i64> {
+    match cells.get(at) {
+        Some(Cell::Int(value) | Cell::Time(value)) => *value,
+        _ => None,
+    }
+}
+
+fn float_cell(cells: &[Cell<'_>], at: usize) -> Option<f64> {
+    match cells.get(at) {
+        Some(Cell::Float(value)) => *value,
+        _ => None,
+    }
+}
+
+fn flag_cell(cells: &[Cell<'_>], at: usize) -> bool {
+    matches!(cells.get(at), Some(Cell::Flag(true)))
+}
+
+/// The parts of one parked session the rollups read (`sessions`, and `participants` and
+/// `concurrency` when a selected rollup needs them), as they lie in the spill.
+fn fact_parts(session: &SessionParts, reports: &ReportSet) -> [Option<Part>; 3] {
+    [
+        Some(session.of(&tables::SESSIONS)),
+        reports
+            .needs_participants()
+            .then(|| session.of(&tables::PARTICIPANTS)),
+        reports
+            .needs_timelines()
+            .then(|| session.of(&tables::CONCURRENCY)),
+    ]
+}
+
+/// Reads the bytes of a session's fact parts with one read: a session's parts lie one after
+/// the other, from its `sessions` row on.
+fn read_fact_bytes(spill: &Spill, session: &SessionParts, reports: &ReportSet) -> Result<Vec<u8>> {
+    let parts = fact_parts(session, reports);
+    let first = session.of(&tables::SESSIONS);
+    let end = parts
+        .iter()
+        .flatten()
+        .map(|part| part.offset + u64::from(part.len))
+        .max()
+        .unwrap_or(first.offset);
+    let region = Part {
+        offset: first.offset,
+        len: u32::try_from(end - first.offset).context("one session's rows exceed 4 GiB")?,
+        rows: 0,
+    };
+    let mut bytes = Vec::new();
+    spill.read(region, &mut bytes)?;
+    Ok(bytes)
+}
+
+/// What the rollups need of one parked session, decoded from the bytes [`read_fact_bytes`]
+/// read (its texts borrowed from them).
+fn session_facts<'b>(
+    session: &SessionParts,
+    at: &FactColumns,
+    reports: &ReportSet,
+    bytes: &'b [u8],
+) -> Result<SessionFacts<'b>> {
+    let first = session.of(&tables::SESSIONS).offset;
+    let slice = |part: Option<Part>| -> Result<&'b [u8]> {
+        let Some(part) = part else {
+            return Ok(&[]);
+        };
+        part.offset
+            .checked_sub(first)
+            .and_then(|start| usize::try_from(start).ok())
+            .and_then(|start| bytes.get(start..start.checked_add(part.len as usize)?))
+            .context("internal error: a part out of place in the temporary file")
+    };
+    let [session_row, participant_rows, timeline_rows] = fact_parts(session, reports);
+    let participant_count = participant_rows.map_or(0, |part| part.rows as usize);
+    let step_count = timeline_rows.map_or(0, |part| part.rows as usize);
+    let (session_row, participant_rows, timeline_rows) = (
+        slice(session_row)?,
+        slice(participant_rows)?,
+        slice(timeline_rows)?,
+    );
+    let mut facts = SessionFacts::default();
+    decode_rows(
+        tables::SESSIONS.columns,
+        session_row,
+        |cells: &[Cell<'b>]| {
+            facts.session_id = text_cell(cells, at.session_id).unwrap_or_default();
+            facts.room_id = text_cell(cells, at.room_id);
+            facts.started_at = int_cell(cells, at.started_at).unwrap_or_default();
+            facts.ended_at = int_cell(cells, at.ended_at).unwrap_or_default();
+            facts.ongoing = flag_cell(cells, at.ongoing);
+            facts.duration_ms = int_cell(cells, at.duration_ms).unwrap_or_default();
+            facts.participant_ms = int_cell(cells, at.participant_ms).unwrap_or_default();
+            facts.peak_concurrency = int_cell(cells, at.peak_concurrency).unwrap_or_default();
+            facts.invalid_intervals = int_cell(cells, at.invalid_intervals).unwrap_or_default();
+            facts.invalid_participants =
+                int_cell(cells, at.invalid_participants).unwrap_or_default();
+            facts.clipped_ms = int_cell(cells, at.clipped_ms).unwrap_or_default();
+            facts.pairs_skipped = flag_cell(cells, at.pairs_skipped);
+            facts.participant_count = int_cell(cells, at.participants).unwrap_or_default();
+            facts.present_count = int_cell(cells, at.present_count).unwrap_or_default();
+            Ok(())
+        },
+    )?;
+    facts.participants.reserve_exact(participant_count);
+    decode_rows(
+        tables::PARTICIPANTS.columns,
+        participant_rows,
+        |cells: &[Cell<'b>]| {
+            facts.participants.push(ParticipantFacts {
+                participant_id: text_cell(cells, at.participant_id).unwrap_or_default(),
+                name: text_cell(cells, at.name),
+                present: flag_cell(cells, at.present),
+                attended_ms: int_cell(cells, at.attended_ms).unwrap_or_default(),
+                first_join: int_cell(cells, at.first_join),
+                last_leave: int_cell(cells, at.last_leave),
+                attendance_pct: float_cell(cells, at.attendance_pct),
+            });
+            Ok(())
+        },
+    )?;
+    facts.timeline.reserve_exact(step_count);
+    decode_rows(
+        tables::CONCURRENCY.columns,
+        timeline_rows,
+        |cells: &[Cell<'b>]| {
+            facts.timeline.push((
+                int_cell(cells, at.changed_at).unwrap_or_default(),
+                int_cell(cells, at.concurrency).unwrap_or_default(),
+            ));
+            Ok(())
+        },
+    )?;
+    Ok(facts)
 }
 
 /// Rows of a rollup table per group in the spill: a group is the unit a CSV task renders,
@@ -356,8 +559,7 @@ const FACTS_BATCH: usize = 512;
 /// The rollup tables (their rows appended to the spill) and the overview of the kept
 /// sessions, in one pass.
 fn roll_up(spill: &Spill, sessions: &PartsFile, config: &Config) -> Result<RolledUp> {
-    let layout = facts::Layout::new(&config.reports);
-    let columns = facts::FactColumns::new(&layout);
+    let columns = FactColumns::new();
     let sink = SpillSink {
         spill,
         buf: Vec::new(),
@@ -369,11 +571,12 @@ fn roll_up(spill: &Spill, sessions: &PartsFile, config: &Config) -> Result<Rolle
     let mut overview = Overview::default();
     // The adding is sequential (report order); reading the facts back is not: the pool
     // decodes a batch, then reads the next one while this one is added.
+    let reports = &config.reports;
     let read_batch = |range: std::ops::Range<usize>| -> Result<(Vec<SessionParts>, Vec<Vec<u8>>)> {
         let batch = sessions.read(range)?;
         let bytes = batch
             .par_iter()
-            .map(|session| layout.read_bytes(spill, session))
+            .map(|session| read_fact_bytes(spill, session, reports))
             .collect::<Result<_>>()?;
         Ok((batch, bytes))
     };
@@ -385,7 +588,7 @@ fn roll_up(spill: &Spill, sessions: &PartsFile, config: &Config) -> Result<Rolle
         let facts: Vec<SessionFacts<'_>> = batch
             .par_iter()
             .zip(&bytes)
-            .map(|(session, bytes)| facts::decode(session, &layout, &columns, bytes))
+            .map(|(session, bytes)| session_facts(session, &columns, reports, bytes))
             .collect::<Result<_>>()?;
         let (next, added) = rayon::join(
             || batches.next().map(read_batch).transpose(),
@@ -479,8 +682,6 @@ struct Parker<'s> {
     spill: &'s Spill,
     runs: &'s Runs,
     buf: Vec<u8>,
-    /// Makes the CSV lines parked ([`ReportSet::with_csv_lines`]).
-    lines: LineWriter,
     /// Sessions whose parts are still relative to `buf`.
     pending: Vec<Parked>,
 }
@@ -535,7 +736,6 @@ fn analyze_unit(
         spill: parking.spill,
         runs: parking.runs,
         buf: Vec::new(),
-        lines: LineWriter::default(),
         pending: Vec::new(),
     };
     let mut rejects = parking.rejects.for_file();
@@ -545,8 +745,7 @@ fn analyze_unit(
             return;
         }
         let report = analyze_session(session.id, session.raw, config);
-        let parked = encode_session(&report, &config.reports, &mut parker.lines, &mut parker.buf);
-        failure = parked.and_then(|parts| {
+        failure = encode_session(&report, &config.reports, &mut parker.buf).and_then(|parts| {
             let s = &report.session;
             parker.park(Parked {
                 session_id: s.session_id.into(),
@@ -751,36 +950,15 @@ mod tests {
     fn a_sessions_parts_follow_one_another() {
         let parts = SessionParts {
             offset: 100,
-            sizes: [
-                (10, 1),
-                (0, 0),
-                (5, 2),
-                (7, 3),
-                (0, 0),
-                (4, 1),
-                (0, 0),
-                (9, 3),
-                (6, 1),
-                (0, 0),
-                (2, 5),
-            ],
+            sizes: [(10, 1), (0, 0), (5, 2), (7, 3)],
         };
         let at = |i| {
             let p = parts.part(i);
             (p.offset, p.len, p.rows)
         };
         assert_eq!(
-            [at(0), at(1), at(2), at(3), at(5), at(7), at(8), at(10)],
-            [
-                (100, 10, 1),
-                (110, 0, 0),
-                (110, 5, 2),
-                (115, 7, 3),
-                (122, 4, 1),
-                (126, 9, 3),
-                (135, 6, 1),
-                (141, 2, 5)
-            ]
+            [at(0), at(1), at(2), at(3)],
+            [(100, 10, 1), (110, 0, 0), (110, 5, 2), (115, 7, 3)]
         );
     }
 
@@ -951,100 +1129,6 @@ mod tests {
                 .unwrap();
         }
         rows
-    }
-
-    /// Analyzes the bundled sample (`data/sample`: names that need quotes, rooms, ongoing
-    /// sessions) with `reports`, rolled up.
-    fn analyze_sample(reports: ReportSet) -> Analysis {
-        let sample = Path::new(env!("CARGO_MANIFEST_DIR")).join("data/sample");
-        let found = discover(&[sample], None);
-        let spill = tempfile::tempdir().unwrap();
-        let config = Config {
-            reports,
-            ..Config::new(1_712_000_000_000)
-        };
-        let inputs = Inputs {
-            files: &found.files,
-            limits: &Limits::default(),
-            extra_rejects: found.rejects,
-            spill_dir: spill.path(),
-        };
-        let mut analysis =
-            analyze_in_runs(inputs, &config, &NoProgress, order::RUN_SESSIONS).unwrap();
-        analysis
-            .roll_up_while_writing(&config, |_| Ok(Vec::<()>::new()))
-            .unwrap();
-        analysis
-    }
-
-    /// Each table of `analysis` as the CSV writer writes it.
-    fn csv_files(analysis: &Analysis) -> Vec<(&'static str, Vec<u8>)> {
-        use crate::report::Format;
-        analysis
-            .tables()
-            .iter()
-            .map(|table| {
-                let mut bytes = Vec::new();
-                crate::report::csv::Csv
-                    .write(table.as_ref(), &mut bytes)
-                    .unwrap();
-                (table.spec().name, bytes)
-            })
-            .collect()
-    }
-
-    #[test]
-    fn the_lines_the_analysis_parks_are_the_lines_the_writer_makes_of_cells() {
-        let cells = analyze_sample(ReportSet::ALL);
-        let lines = analyze_sample(ReportSet::ALL.with_csv_lines(true));
-        let (from_cells, from_lines) = (csv_files(&cells), csv_files(&lines));
-        assert_eq!(from_cells.len(), from_lines.len());
-        for ((name, expected), (_, got)) in from_cells.iter().zip(&from_lines) {
-            assert!(
-                expected.len() > 100 || *name == "rejects",
-                "{name} is all but empty"
-            );
-            assert_eq!(
-                String::from_utf8_lossy(got),
-                String::from_utf8_lossy(expected),
-                "{name}"
-            );
-        }
-        // The per-session tables were parked as lines only: their cells are not there.
-        for table in &lines.tables()[..PER_SESSION.len()] {
-            let name = table.spec().name;
-            assert!(table.for_each_row(&mut |_| Ok(())).is_err(), "{name}");
-        }
-        assert!(cells.tables()[1].for_each_row(&mut |_| Ok(())).is_ok());
-    }
-
-    #[test]
-    fn the_rollups_read_the_same_facts_from_their_projection_as_from_the_cells() {
-        let rollups = ReportSet::parse("rooms,people,account_concurrency,usage").unwrap();
-        // Facts from the tables' cells; from the projection beside the lines; from the
-        // projection alone (no per-session report selected).
-        let runs = [
-            analyze_sample(ReportSet::ALL),
-            analyze_sample(ReportSet::ALL.with_csv_lines(true)),
-            analyze_sample(rollups),
-        ];
-        let rollup_rows = |analysis: &Analysis| {
-            let mut rows = Vec::new();
-            for table in analysis.rollup_tables(&analysis.rolled) {
-                table
-                    .for_each_row(&mut |cells| {
-                        rows.push(format!("{}: {cells:?}", table.spec().name));
-                        Ok(())
-                    })
-                    .unwrap();
-            }
-            (rows, format!("{:?}", analysis.rolled.tables))
-        };
-        let expected = rollup_rows(&runs[0]);
-        assert!(expected.0.len() > 50, "{}", expected.0.len());
-        for run in &runs[1..] {
-            assert_eq!(rollup_rows(run), expected);
-        }
     }
 
     #[test]

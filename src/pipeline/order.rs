@@ -7,7 +7,7 @@
 //! runs of [`RUN_SESSIONS`] (or [`RUN_ID_BYTES`] of ids): a full run is sorted and encoded into
 //! an anonymous temporary file, and the runs are merged (an external merge sort). The first
 //! merge, by id, keeps one copy per id; the second, by start and id, gives the report order, of
-//! which only where each session's rows lie is kept ([`SessionParts`], 96 bytes a session, in a
+//! which only where each session's rows lie is kept ([`SessionParts`], 40 bytes a session, in a
 //! temporary file of their own).
 //!
 //! Both orders are total (two copies never share an [`Origin`], two kept sessions never share
@@ -306,7 +306,7 @@ mod tests {
         (
             (id, instant.clone(), instant, any::<bool>()),
             (any::<bool>(), 0u32..3, any::<u32>(), any::<u64>()),
-            prop::array::uniform11((any::<u32>(), any::<u32>())),
+            prop::array::uniform4((any::<u32>(), any::<u32>())),
         )
             .prop_map(
                 |((id, start, end, ongoing), (stale, entries, file, offset), sizes)| Parked {

@@ -184,13 +184,6 @@ impl LineWriter {
             match cell {
                 Cell::Text(None) => {}
                 Cell::Text(Some(text)) => {
-                    // A text written as it is, the same as the column's last one: copied, with
-                    // no second look for quotes (a session's id on each of its rows).
-                    let last = self.texts.get(index).cloned().flatten();
-                    if let Some(last) = last.filter(|last| out.get(last.clone()) == Some(text)) {
-                        out.extend_from_within(last);
-                        continue;
-                    }
                     let start = out.len();
                     put_text(out, text);
                     if self.texts.len() <= index {

@@ -977,7 +977,6 @@ mod tests {
         let spilled = SpilledTable {
             spec: &KINDS,
             spill: &spill,
-            lines: false,
             groups: parts.len(),
             rows,
             parts: Box::new(move |groups| Ok(parts[groups].to_vec())),

@@ -92,79 +92,25 @@ pub fn encode_rows(
     rows: impl FnOnce(Emit<'_>) -> Result<()>,
     out: &mut Vec<u8>,
 ) -> Result<Part> {
-    encode_cells(columns.len(), rows, out, |state, cells| {
-        for (column, cell) in cells.iter().enumerate() {
-            state.cell(column, cell);
-        }
-        Ok(())
-    })
-}
-
-/// Encodes only the cells at `keep` of the rows that `rows` emits, as [`encode_rows`] encodes
-/// rows of those columns: [`decode_rows`] reads them back with the columns at `keep`.
-pub fn encode_projection(
-    keep: &[usize],
-    rows: impl FnOnce(Emit<'_>) -> Result<()>,
-    out: &mut Vec<u8>,
-) -> Result<Part> {
-    encode_cells(keep.len(), rows, out, |state, cells| {
-        for (column, &at) in keep.iter().enumerate() {
-            let cell = cells
-                .get(at)
-                .context("internal error: a row shorter than its table")?;
-            state.cell(column, cell);
-        }
-        Ok(())
-    })
-}
-
-/// Encodes rows of `width` cells, which `pick` takes from each row `rows` emits.
-fn encode_cells(
-    width: usize,
-    rows: impl FnOnce(Emit<'_>) -> Result<()>,
-    out: &mut Vec<u8>,
-    mut pick: impl FnMut(&mut Encoder<'_>, &[Cell<'_>]) -> Result<()>,
-) -> Result<Part> {
     let start = out.len();
     let mut state = Encoder {
         out,
-        last_text: vec![None; width],
+        last_text: vec![None; columns.len()],
         last_time: 0,
     };
     let mut count = 0u32;
     rows(&mut |cells| {
-        pick(&mut state, cells)?;
+        for (column, cell) in cells.iter().enumerate() {
+            state.cell(column, cell);
+        }
         count += 1;
         Ok(())
     })?;
-    part_since(start, state.out, count)
-}
-
-/// Appends the CSV lines of the rows that `rows` emits to `out`, made by `lines` as the CSV
-/// writer makes them; returns the part, as [`encode_rows`] does.
-pub fn encode_lines(
-    rows: impl FnOnce(Emit<'_>) -> Result<()>,
-    lines: &mut LineWriter,
-    out: &mut Vec<u8>,
-) -> Result<Part> {
-    let start = out.len();
-    // As when the writer decodes a part: its first texts are written whole.
-    lines.forget_texts();
-    let mut count = 0u32;
-    rows(&mut |cells| {
-        count += 1;
-        lines.row(cells, out)
-    })?;
-    part_since(start, out, count)
-}
-
-/// The part of `rows` rows that `out` holds from `start` on.
-fn part_since(start: usize, out: &[u8], rows: u32) -> Result<Part> {
     let len = u32::try_from(out.len() - start).context("one session's rows exceed 4 GiB")?;
     Ok(Part {
         offset: start as u64,
         len,
-        rows,
+        rows: count,
     })
 }
 
@@ -255,8 +201,6 @@ fn put_varint(out: &mut Vec<u8>, mut v: u128) {
 }
 
 /// Decodes the rows in `bytes` (written by [`encode_rows`] for `columns`) and emits each.
-/// Inlined, so that each caller's loop is compiled for its columns when they are constant.
-#[inline(always)]
 pub fn decode_rows<'b>(
     columns: &[Column],
     bytes: &'b [u8],
@@ -488,25 +432,12 @@ impl<'b> TypedCells<'b> for Reader<'b> {
 pub struct SpilledTable<'s> {
     pub spec: &'static TableSpec,
     pub spill: &'s Spill,
-    /// The parts hold CSV lines ([`encode_lines`]), not cells: only CSV can be written.
-    pub lines: bool,
     pub groups: usize,
     pub rows: usize,
     pub parts: Box<dyn Fn(Range<usize>) -> Result<Vec<Part>> + Sync + 's>,
 }
 
 impl SpilledTable<'_> {
-    /// Fails for a table parked as lines: its cells are not there to read.
-    fn cells(&self) -> Result<()> {
-        if self.lines {
-            bail!(
-                "internal error: {} was kept as CSV lines, and only CSV can be written of it",
-                self.spec.name
-            );
-        }
-        Ok(())
-    }
-
     /// The parts of `groups`, an empty part for each group past the end.
     fn parts_of(&self, groups: Range<usize>) -> Result<Vec<Part>> {
         let mut parts = (self.parts)(groups.start.min(self.groups)..groups.end.min(self.groups))?;
@@ -537,7 +468,6 @@ impl Table for SpilledTable<'_> {
         groups: Range<usize>,
         emit: &mut dyn FnMut(&[Cell<'_>]) -> Result<()>,
     ) -> Result<()> {
-        self.cells()?;
         let mut buf = Vec::new();
         for part in self.parts_of(groups)? {
             self.spill.read(part, &mut buf)?;
@@ -545,19 +475,10 @@ impl Table for SpilledTable<'_> {
         }
         Ok(())
     }
-    /// Copies the lines parked as lines; else decodes straight into the lines: one call per
-    /// row fewer than through [`Table::for_each_row_in`], and the two loops over the cells
-    /// become one.
+    /// Decodes straight into the lines: one call per row fewer than through
+    /// [`Table::for_each_row_in`], and the two loops over the cells become one.
     fn csv_lines(&self, groups: Range<usize>, out: &mut Vec<u8>) -> Result<bool> {
         let parts = self.parts_of(groups)?;
-        if self.lines {
-            for part in parts {
-                let start = out.len();
-                out.resize(start + part.len as usize, 0);
-                self.spill.read_at(part.offset, &mut out[start..])?;
-            }
-            return Ok(true);
-        }
         // The lines are about three times the cells: sized once rather than grown by copies.
         let encoded: usize = parts.iter().map(|part| part.len as usize).sum();
         out.reserve(encoded.saturating_mul(3));
@@ -578,7 +499,6 @@ impl Table for SpilledTable<'_> {
         mut skip: usize,
         batch: &mut super::parquet::Batch,
     ) -> Result<bool> {
-        self.cells()?;
         let mut buf = Vec::new();
         for part in self.parts_of(groups)? {
             if batch.is_full() {
@@ -697,9 +617,9 @@ mod tests {
         }
     }
 
-    /// Rows with a repeated text, texts that need quotes, extreme numbers and nulls.
-    fn various_rows() -> Vec<Vec<Cell<'static>>> {
-        vec![
+    #[test]
+    fn rows_come_back_from_the_spill_as_they_went_in() {
+        let rows = vec![
             vec![
                 Cell::Text(Some(b"same")),
                 Cell::Time(Some(crate::time::LATEST)),
@@ -735,41 +655,7 @@ mod tests {
                 Cell::Float(Some(0.0)),
                 Cell::Flag(false),
             ],
-        ]
-    }
-
-    #[test]
-    fn a_projection_comes_back_as_the_columns_it_keeps() {
-        let rows = various_rows();
-        let table = Fixed(rows.clone());
-        // Out of order, with a repeated text and times told against the kept time before.
-        let keep = [4, 0, 1];
-        let mut bytes = Vec::new();
-        let part = encode_projection(&keep, |emit| table.for_each_row(emit), &mut bytes).unwrap();
-        assert_eq!(part.rows as usize, rows.len());
-        let columns: Vec<Column> = keep.iter().map(|&at| COLUMNS[at]).collect();
-        let mut back = Vec::new();
-        decode_rows(&columns, &bytes, |cells| {
-            back.push(cells.to_vec());
-            Ok(())
-        })
-        .unwrap();
-        let expected: Vec<Vec<Cell<'_>>> = rows
-            .iter()
-            .map(|row| keep.iter().map(|&at| row[at]).collect())
-            .collect();
-        assert_eq!(back, expected);
-        let mut whole = Vec::new();
-        encode_rows(COLUMNS, |emit| table.for_each_row(emit), &mut whole).unwrap();
-        assert!(bytes.len() < whole.len());
-        // A row without a kept column fails rather than parking a cut row.
-        let mut cut = Vec::new();
-        assert!(encode_projection(&[9], |emit| table.for_each_row(emit), &mut cut).is_err());
-    }
-
-    #[test]
-    fn rows_come_back_from_the_spill_as_they_went_in() {
-        let rows = various_rows();
+        ];
         let table = Fixed(rows.clone());
         let dir = tempfile::tempdir().unwrap();
         let spill = Spill::create_in(dir.path()).unwrap();
@@ -782,7 +668,6 @@ mod tests {
         let spilled = SpilledTable {
             spec: &FIXED,
             spill: &spill,
-            lines: false,
             groups: 2,
             rows: 10,
             parts: Box::new(move |groups| Ok(vec![part; groups.len()])),
@@ -859,7 +744,6 @@ mod tests {
         let spilled = SpilledTable {
             spec: &FIXED,
             spill: &spill,
-            lines: false,
             groups: 2,
             rows: 6,
             parts: Box::new(move |groups| Ok(parts[groups].to_vec())),

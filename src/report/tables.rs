@@ -195,8 +195,6 @@ pub struct ReportSet {
     /// Bit `i` for `ALL[i]`.
     bits: u16,
     html: bool,
-    /// The per-session reports are parked as CSV lines ([`ReportSet::with_csv_lines`]).
-    csv_lines: bool,
 }
 
 impl ReportSet {
@@ -204,7 +202,6 @@ impl ReportSet {
     pub const ALL: ReportSet = ReportSet {
         bits: (1 << ALL.len()) - 1,
         html: false,
-        csv_lines: false,
     };
 
     /// The reports of a comma-separated list such as `sessions,participants,usage` (`all`
@@ -226,10 +223,7 @@ impl ReportSet {
                 }
             }
         }
-        Ok(ReportSet {
-            bits,
-            ..ReportSet::ALL
-        })
+        Ok(ReportSet { bits, html: false })
     }
 
     /// The same set, also computing what the HTML report shows (every rollup, the timelines).
@@ -247,27 +241,15 @@ impl ReportSet {
         self.bits & (1 << index(name)) != 0
     }
 
-    /// The same set, with the selected per-session reports parked as the CSV lines the CSV
-    /// writer would make of them (formatted by the analysis, on every thread) rather than as
-    /// cells: for a run whose only table format is CSV. The writer then copies the lines.
-    pub fn with_csv_lines(self, csv_lines: bool) -> ReportSet {
-        ReportSet { csv_lines, ..self }
-    }
-
-    /// Whether the selected per-session reports are parked as CSV lines.
-    pub fn csv_lines(&self) -> bool {
-        self.csv_lines
-    }
-
-    /// Whether the per-session table `spec` is parked as cells, for the writers: when it is
-    /// selected and not parked as lines. (The rollups read facts of their own.)
-    pub fn parks_cells(&self, spec: &TableSpec) -> bool {
-        self.has(spec.name) && !self.csv_lines
-    }
-
-    /// The per-session tables whose rows are parked as CSV lines.
-    pub fn parks_lines(&self, spec: &TableSpec) -> bool {
-        self.csv_lines && self.has(spec.name)
+    /// The per-session tables whose rows go to the spill: the selected ones, and those the
+    /// rollups read back (`sessions` always: the summary's figures come from it).
+    pub fn spills(&self, spec: &TableSpec) -> bool {
+        match spec.name {
+            "sessions" => true,
+            "participants" => self.has("participants") || self.needs_participants(),
+            "concurrency" => self.has("concurrency") || self.needs_timelines(),
+            name => self.has(name),
+        }
     }
 
     /// The rollups read the participants rows back (rooms, people, usage, HTML).
@@ -525,23 +507,4 @@ pub fn reject_row(reject: &Reject, emit: Emit<'_>) -> Result<()> {
         Cell::Text(reject.session_id.as_deref().map(str::as_bytes)),
         Cell::Text(Some(reason.as_bytes())),
     ])
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_table_is_parked_as_cells_or_as_lines_only_when_selected() {
-        let some = ReportSet::parse("participants,usage").unwrap();
-        for (set, lines) in [(some, false), (some.with_csv_lines(true), true)] {
-            for table in PER_SESSION {
-                let selected = table.spec.name == "participants";
-                assert_eq!(set.parks_cells(table.spec), selected && !lines);
-                assert_eq!(set.parks_lines(table.spec), selected && lines);
-            }
-        }
-        assert!(ReportSet::ALL.parks_cells(&SESSIONS));
-        assert!(!ReportSet::ALL.with_csv_lines(true).parks_cells(&SESSIONS));
-    }
 }

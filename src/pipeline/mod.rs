@@ -15,7 +15,7 @@ use crate::ingest::{
     read_chunk, read_file, read_file_chunks, Chunk, IdentifiedSession, Limits, Origin,
     ReadProgress, Reject,
 };
-use crate::report::spill::decode_rows;
+use crate::report::spill::decode_wanted_rows;
 use crate::report::spill::{encode_rows, Part, Spill, SpilledTable};
 use crate::report::tables::{self, InMemory, ReportSet, PER_SESSION};
 use crate::report::{Cell, Table, TableSpec};
@@ -279,6 +279,8 @@ struct FactColumns {
     attendance_pct: usize,
     changed_at: usize,
     concurrency: usize,
+    /// The columns above, marked in `sessions`, `participants` and `concurrency`.
+    wanted: [Vec<bool>; 3],
 }
 
 /// The position of column `name` in `spec` (the tables are fixed, so a miss is a bug caught by
@@ -297,7 +299,7 @@ impl FactColumns {
             &tables::PARTICIPANTS,
             &tables::CONCURRENCY,
         );
-        FactColumns {
+        let mut columns = FactColumns {
             session_id: position(s, "session_id"),
             room_id: position(s, "room_id"),
             started_at: position(s, "started_at"),
@@ -321,7 +323,49 @@ impl FactColumns {
             attendance_pct: position(p, "attendance_pct"),
             changed_at: position(c, "changed_at"),
             concurrency: position(c, "concurrency"),
-        }
+            wanted: Default::default(),
+        };
+        let at = &columns;
+        let marked = |spec: &TableSpec, positions: &[usize]| -> Vec<bool> {
+            (0..spec.columns.len())
+                .map(|column| positions.contains(&column))
+                .collect()
+        };
+        columns.wanted = [
+            marked(
+                s,
+                &[
+                    at.session_id,
+                    at.room_id,
+                    at.started_at,
+                    at.ended_at,
+                    at.ongoing,
+                    at.duration_ms,
+                    at.participant_ms,
+                    at.peak_concurrency,
+                    at.invalid_intervals,
+                    at.invalid_participants,
+                    at.clipped_ms,
+                    at.pairs_skipped,
+                    at.participants,
+                    at.present_count,
+                ],
+            ),
+            marked(
+                p,
+                &[
+                    at.participant_id,
+                    at.name,
+                    at.present,
+                    at.attended_ms,
+                    at.first_join,
+                    at.last_leave,
+                    at.attendance_pct,
+                ],
+            ),
+            marked(c, &[at.changed_at, at.concurrency]),
+        ];
+        columns
     }
 }
 
@@ -418,8 +462,9 @@ fn session_facts<'b>(
         slice(timeline_rows)?,
     );
     let mut facts = SessionFacts::default();
-    decode_rows(
+    decode_wanted_rows(
         tables::SESSIONS.columns,
+        &at.wanted[0],
         session_row,
         |cells: &[Cell<'b>]| {
             facts.session_id = text_cell(cells, at.session_id).unwrap_or_default();
@@ -441,8 +486,9 @@ fn session_facts<'b>(
         },
     )?;
     facts.participants.reserve_exact(participant_count);
-    decode_rows(
+    decode_wanted_rows(
         tables::PARTICIPANTS.columns,
+        &at.wanted[1],
         participant_rows,
         |cells: &[Cell<'b>]| {
             facts.participants.push(ParticipantFacts {
@@ -458,8 +504,9 @@ fn session_facts<'b>(
         },
     )?;
     facts.timeline.reserve_exact(step_count);
-    decode_rows(
+    decode_wanted_rows(
         tables::CONCURRENCY.columns,
+        &at.wanted[2],
         timeline_rows,
         |cells: &[Cell<'b>]| {
             facts.timeline.push((

@@ -780,7 +780,9 @@ fn push_membership(memberships: &mut Vec<Membership>, membership: Membership) {
 fn compact(memberships: &mut Vec<Membership>) {
     // A radix sort of one integer: a period holds thousands of memberships, and the room and
     // person numbers use few of the integer's bytes, whose passes the sort skips.
-    radsort::sort_by_key(memberships, |m| u64::from(m.room) << 32 | u64::from(m.person));
+    radsort::sort_by_key(memberships, |m| {
+        u64::from(m.room) << 32 | u64::from(m.person)
+    });
     memberships.dedup_by(|later, kept| {
         let same = (later.room, later.person) == (kept.room, kept.person);
         kept.present |= same && later.present;

@@ -15,8 +15,7 @@ use crate::ingest::{
     read_chunk, read_file, read_file_chunks, Chunk, IdentifiedSession, Limits, Origin,
     ReadProgress, Reject,
 };
-use crate::report::spill::decode_wanted_rows;
-use crate::report::spill::{encode_rows, Part, Spill, SpilledTable};
+use crate::report::spill::{decode_wanted_rows, encode_rows, Part, Spill, SpilledTable};
 use crate::report::tables::{self, InMemory, ReportSet, PER_SESSION};
 use crate::report::{Cell, Table, TableSpec};
 use crate::time::Millis;
@@ -294,78 +293,47 @@ fn position(spec: &TableSpec, name: &str) -> usize {
 
 impl FactColumns {
     fn new() -> FactColumns {
-        let (s, p, c) = (
+        let specs = [
             &tables::SESSIONS,
             &tables::PARTICIPANTS,
             &tables::CONCURRENCY,
-        );
-        let mut columns = FactColumns {
-            session_id: position(s, "session_id"),
-            room_id: position(s, "room_id"),
-            started_at: position(s, "started_at"),
-            ended_at: position(s, "ended_at"),
-            ongoing: position(s, "ongoing"),
-            duration_ms: position(s, "duration_ms"),
-            participant_ms: position(s, "participant_ms"),
-            peak_concurrency: position(s, "peak_concurrency"),
-            invalid_intervals: position(s, "invalid_intervals"),
-            invalid_participants: position(s, "invalid_participants"),
-            clipped_ms: position(s, "clipped_ms"),
-            pairs_skipped: position(s, "pairs_skipped"),
-            participants: position(s, "participants"),
-            present_count: position(s, "present"),
-            participant_id: position(p, "participant_id"),
-            name: position(p, "name"),
-            present: position(p, "present"),
-            attended_ms: position(p, "attended_ms"),
-            first_join: position(p, "first_join"),
-            last_leave: position(p, "last_leave"),
-            attendance_pct: position(p, "attendance_pct"),
-            changed_at: position(c, "changed_at"),
-            concurrency: position(c, "concurrency"),
-            wanted: Default::default(),
-        };
-        let at = &columns;
-        let marked = |spec: &TableSpec, positions: &[usize]| -> Vec<bool> {
-            (0..spec.columns.len())
-                .map(|column| positions.contains(&column))
-                .collect()
-        };
-        columns.wanted = [
-            marked(
-                s,
-                &[
-                    at.session_id,
-                    at.room_id,
-                    at.started_at,
-                    at.ended_at,
-                    at.ongoing,
-                    at.duration_ms,
-                    at.participant_ms,
-                    at.peak_concurrency,
-                    at.invalid_intervals,
-                    at.invalid_participants,
-                    at.clipped_ms,
-                    at.pairs_skipped,
-                    at.participants,
-                    at.present_count,
-                ],
-            ),
-            marked(
-                p,
-                &[
-                    at.participant_id,
-                    at.name,
-                    at.present,
-                    at.attended_ms,
-                    at.first_join,
-                    at.last_leave,
-                    at.attendance_pct,
-                ],
-            ),
-            marked(c, &[at.changed_at, at.concurrency]),
         ];
-        columns
+        // Each column named here is marked as wanted in its table (0 `sessions`, 1
+        // `participants`, 2 `concurrency`), so that the rollups' decoder reads it and no other.
+        let mut wanted = specs.map(|spec| vec![false; spec.columns.len()]);
+        let mut pick = |table: usize, name: &str| -> usize {
+            let at = position(specs[table], name);
+            if let Some(mark) = wanted[table].get_mut(at) {
+                *mark = true;
+            }
+            at
+        };
+        FactColumns {
+            session_id: pick(0, "session_id"),
+            room_id: pick(0, "room_id"),
+            started_at: pick(0, "started_at"),
+            ended_at: pick(0, "ended_at"),
+            ongoing: pick(0, "ongoing"),
+            duration_ms: pick(0, "duration_ms"),
+            participant_ms: pick(0, "participant_ms"),
+            peak_concurrency: pick(0, "peak_concurrency"),
+            invalid_intervals: pick(0, "invalid_intervals"),
+            invalid_participants: pick(0, "invalid_participants"),
+            clipped_ms: pick(0, "clipped_ms"),
+            pairs_skipped: pick(0, "pairs_skipped"),
+            participants: pick(0, "participants"),
+            present_count: pick(0, "present"),
+            participant_id: pick(1, "participant_id"),
+            name: pick(1, "name"),
+            present: pick(1, "present"),
+            attended_ms: pick(1, "attended_ms"),
+            first_join: pick(1, "first_join"),
+            last_leave: pick(1, "last_leave"),
+            attendance_pct: pick(1, "attendance_pct"),
+            changed_at: pick(2, "changed_at"),
+            concurrency: pick(2, "concurrency"),
+            wanted,
+        }
     }
 }
 

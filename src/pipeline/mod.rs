@@ -349,6 +349,14 @@ fn text_cell<'b>(cells: &[Cell<'b>], at: usize) -> Option<Cow<'b, str>> {
     }
 }
 
+/// A text cell's bytes, borrowed from the rows read back, for a text the rollups seldom read.
+fn bytes_cell<'b>(cells: &[Cell<'b>], at: usize) -> Option<Cow<'b, [u8]>> {
+    match cells.get(at) {
+        Some(Cell::Text(Some(bytes))) => Some(Cow::Borrowed(bytes)),
+        _ => None,
+    }
+}
+
 fn int_cell(cells: &[Cell<'_>], at: usize) -> Option<i64> {
     match cells.get(at) {
         Some(Cell::Int(value) | Cell::Time(value)) => *value,
@@ -461,7 +469,7 @@ fn session_facts<'b>(
         |cells: &[Cell<'b>]| {
             facts.participants.push(ParticipantFacts {
                 participant_id: text_cell(cells, at.participant_id).unwrap_or_default(),
-                name: text_cell(cells, at.name),
+                name: bytes_cell(cells, at.name),
                 present: flag_cell(cells, at.present),
                 attended_ms: int_cell(cells, at.attended_ms).unwrap_or_default(),
                 first_join: int_cell(cells, at.first_join),

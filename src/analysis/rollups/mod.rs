@@ -53,7 +53,9 @@ pub struct SessionFacts<'a> {
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ParticipantFacts<'a> {
     pub participant_id: Cow<'a, str>,
-    pub name: Option<Cow<'a, str>>,
+    /// As the spill holds it: checked as UTF-8 only where a person takes it as their name (the
+    /// first non-empty one of a period), not on each of their rows.
+    pub name: Option<Cow<'a, [u8]>>,
     pub present: bool,
     pub attended_ms: i64,
     pub first_join: Option<Millis>,
@@ -971,7 +973,7 @@ mod tests {
                 let attended_ms = times.len() as i64;
                 ParticipantFacts {
                     participant_id: format!("p{id}").into(),
-                    name: Some(format!("P{id}").into()).filter(|_| id % 2 == 0),
+                    name: Some(format!("P{id}").into_bytes().into()).filter(|_| id % 2 == 0),
                     present: attended_ms > 0 && attended_ms >= threshold,
                     attended_ms,
                     first_join: times.first().copied(),
@@ -1120,7 +1122,7 @@ mod tests {
                 prop_assert_eq!(person.first_join, theirs.iter().filter_map(|p| p.first_join).min());
                 prop_assert_eq!(person.last_leave, theirs.iter().filter_map(|p| p.last_leave).max());
                 let name = theirs.iter().find_map(|p| p.name.as_deref().filter(|n| !n.is_empty()));
-                prop_assert_eq!(person.name.as_deref(), name);
+                prop_assert_eq!(person.name.as_deref().map(str::as_bytes), name);
             }
             for room in &rows.rooms {
                 let mut people: Vec<(&str, bool)> = all

@@ -96,7 +96,7 @@ impl People {
         };
         if person.name.len == 0 {
             if let Some(name) = p.name.as_deref().filter(|n| !n.is_empty()) {
-                person.name = push_text(&mut self.texts, name)?;
+                person.name = push_text(&mut self.texts, &String::from_utf8_lossy(name))?;
             }
         }
         person.sessions = person.sessions.saturating_add(1);
